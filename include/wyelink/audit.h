@@ -1,0 +1,63 @@
+/* wyelink: the audit log (protocols/AUDIT.md).
+ *
+ * Every command that creates keys, reads an extract, writes an encoded file,
+ * links or reports appends one entry: a JSON line with a sequence number,
+ * UTC time, OS user and host, tool version, command and non-secret
+ * parameters, protocol fingerprint and key id, BLAKE2b digests of inputs and
+ * outputs, counts, outcome, the previous entry's hash and an Ed25519
+ * signature by the running party. An entry never holds an identifier, a
+ * secret or key material: callers add only parameter names and values that
+ * are not secret, file paths, digests and counts.
+ *
+ * Appending locks the log (fcntl) so concurrent runs never interleave.
+ *
+ * Ownership: an entry is built by the caller and freed with
+ * wye_audit_entry_free (NULL allowed). Thread safety: one entry, one thread.
+ */
+#ifndef WYELINK_AUDIT_H
+#define WYELINK_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wyelink/error.h"
+#include "wyelink/io.h"
+#include "wyelink/keys.h"
+#include "wyelink/protocol.h"
+
+typedef struct wye_audit_entry wye_audit_entry;
+
+/* A new entry for command (e.g. "hash", "keys create"). */
+WYE_API int wye_audit_entry_new(const char *command, wye_audit_entry **out);
+WYE_API void wye_audit_entry_free(wye_audit_entry *e);
+/* A non-secret parameter, e.g. ("threads", "2"). */
+WYE_API int wye_audit_entry_param(wye_audit_entry *e, const char *name, const char *value);
+/* An input or output file: its path and BLAKE2b-256 digest (computed now). */
+WYE_API int wye_audit_entry_input(wye_audit_entry *e, const char *path);
+WYE_API int wye_audit_entry_output(wye_audit_entry *e, const char *path);
+WYE_API int wye_audit_entry_count(wye_audit_entry *e, const char *name, uint64_t n);
+WYE_API int wye_audit_entry_protocol(wye_audit_entry *e,
+                                     const uint8_t fingerprint[WYE_FINGERPRINT_BYTES],
+                                     const uint8_t key_id[WYE_KEY_ID_BYTES]);
+/* WYE_OK for success, or the failing code. */
+WYE_API void wye_audit_entry_outcome(wye_audit_entry *e, int code);
+
+/* Append e to the log at path (created if missing), chained to the last
+ * entry and signed by signer. WYE_ELOCK, WYE_EIO, WYE_EAUDIT (the log's tail
+ * is not a whole entry signed by this party's chain). */
+WYE_API int wye_audit_append(const char *path, const wye_audit_entry *e,
+                             const wye_party *signer);
+
+typedef struct wye_audit_result {
+    uint64_t entries;       /* whole entries that verified */
+    uint64_t first_bad;     /* 1-based entry number of the first bad entry, 0 if none */
+    int truncated_tail;     /* 1 if the log ends with a partial line */
+    char reason[128];
+} wye_audit_result;
+
+/* Verify a log read from source against the signer's public key. WYE_OK if
+ * intact, WYE_EAUDIT otherwise, with res saying where and why. */
+WYE_API int wye_audit_verify(wye_source source, const uint8_t sign_pk[WYE_SIGN_PK_BYTES],
+                             wye_audit_result *res);
+
+#endif

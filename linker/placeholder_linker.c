@@ -1,0 +1,3 @@
+/* placeholder */
+#include "wyelink/error.h"
+typedef int wye_placeholder_linker;

@@ -1,0 +1,157 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int wye_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "wyelink %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\ntry 'wyelink %s --help'\n", cmd);
+    va_end(ap);
+    return WYE_EXIT_USAGE;
+}
+
+int wye_cli_bad_option(const char *cmd, char **argv)
+{
+    /* getopt_long leaves optind past the offending word. */
+    const char *word = (optind > 0) ? argv[optind - 1] : "?";
+    if (optopt && optopt != '?' && word[0] == '-' && word[1] != '-')
+        return wye_cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
+    return wye_cli_usage_error(cmd, "option '%s' is unknown or needs a value", word);
+}
+
+static void print_why(int code)
+{
+    if ((code == WYE_EIO || code == WYE_ENOTFOUND) && errno)
+        fprintf(stderr, "%s\n", strerror(errno));
+    else
+        fprintf(stderr, "%s\n", wye_strerror(code));
+}
+
+int wye_cli_fail(const char *cmd, const char *what, int code)
+{
+    fprintf(stderr, "wyelink %s: %s: ", cmd, what);
+    print_why(code);
+    return WYE_EXIT_FAIL;
+}
+
+int wye_cli_fail_diag(const char *cmd, const char *what, int code, const wye_diag *d)
+{
+    fprintf(stderr, "wyelink %s: %s", cmd, what);
+    if (d && d->line)
+        fprintf(stderr, " line %llu", (unsigned long long)d->line);
+    if (d && d->field[0])
+        fprintf(stderr, " field '%s'", d->field);
+    fprintf(stderr, ": %s", wye_strerror(code));
+    if (d && d->reason[0])
+        fprintf(stderr, ": %s", d->reason);
+    fputc('\n', stderr);
+    return WYE_EXIT_FAIL;
+}
+
+void wye_cli_note(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "wyelink %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int wye_cli_parse_u64(const char *cmd, const char *opt, const char *arg,
+                      uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!arg || !*arg || *arg == '-' || *arg == '+')
+        goto bad;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || *end || v < min || v > max)
+        goto bad;
+    *out = v;
+    return WYE_EXIT_OK;
+bad:
+    return wye_cli_usage_error(cmd, "option '%s' takes a whole number from %llu to %llu",
+                               opt, (unsigned long long)min, (unsigned long long)max);
+}
+
+int wye_cli_parse_double(const char *cmd, const char *opt, const char *arg,
+                         double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = arg ? strtod(arg, &end) : NAN;
+    if (!arg || !*arg || errno || *end || !(v >= min && v <= max))
+        return wye_cli_usage_error(cmd, "option '%s' takes a number from %g to %g", opt,
+                                   min, max);
+    *out = v;
+    return WYE_EXIT_OK;
+}
+
+const char *wye_cli_audit_path(const char *option)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("WYELINK_AUDIT_LOG");
+    if (env && *env)
+        return env;
+    return "wyelink-audit.log";
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void wye_progress_start(wye_progress *p, const char *label, uint64_t total,
+                        uint64_t min_total, bool quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->total = total;
+    p->active = !quiet && isatty(STDERR_FILENO) && (total == 0 || total >= min_total);
+    p->started = p->last_time = now_seconds();
+}
+
+void wye_progress_update(wye_progress *p, uint64_t done)
+{
+    if (!p->active)
+        return;
+    double t = now_seconds();
+    if (t - p->last_time < 0.2 && done != p->total)
+        return;
+    p->last_time = t;
+    p->last_shown = done;
+    double rate = done / (t - p->started + 1e-9);
+    if (p->total) {
+        int width = 30, fill = (int)(width * (double)done / (double)p->total);
+        if (fill > width)
+            fill = width;
+        fprintf(stderr, "\r%s [%.*s%*s] %3.0f%% %.0f/s", p->label, fill,
+                "##############################", width - fill, "",
+                100.0 * (double)done / (double)p->total, rate);
+    } else {
+        fprintf(stderr, "\r%s %llu (%.0f/s)", p->label, (unsigned long long)done, rate);
+    }
+    fflush(stderr);
+}
+
+void wye_progress_end(wye_progress *p)
+{
+    if (!p->active)
+        return;
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+    p->active = false;
+}

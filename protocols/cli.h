@@ -1,0 +1,79 @@
+/* Shared helpers for the wyelink subcommands (not part of the library API:
+ * the library never prints; commands do, through these).
+ *
+ * Conventions (git's): -h/--help prints usage to stdout and exits 0; misuse
+ * prints one line naming the bad option and a hint, exit 2; a runtime
+ * failure prints "wyelink <cmd>: <what failed>: <why>" and exits 1.
+ * Messages are lowercase with no full stop. None ever includes a value read
+ * from an extract. */
+#ifndef WYELINK_CLI_H
+#define WYELINK_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wyelink/error.h"
+
+#define WYE_EXIT_OK 0
+#define WYE_EXIT_FAIL 1
+#define WYE_EXIT_USAGE 2
+
+/* The exit-code paragraph every command's help ends with. */
+#define WYE_CLI_EXIT_HELP                                                      \
+    "Exit status: 0 success, 1 failure (the message says what and why),\n"    \
+    "2 misuse (bad or missing option).\n"
+
+typedef struct wye_command {
+    const char *name;
+    const char *group;   /* "agency", "linkage unit", "governance", "tools" */
+    const char *summary; /* one line for wyelink --help */
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} wye_command;
+
+/* The one table (protocols/commands.c) driving dispatch and top-level help. */
+extern const wye_command wye_commands[];
+extern const unsigned wye_ncommands;
+
+/* Print "wyelink CMD: MSG" and "try 'wyelink CMD --help'" to stderr;
+ * returns WYE_EXIT_USAGE. */
+int wye_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* After getopt_long returned '?': name the bad or incomplete option. */
+int wye_cli_bad_option(const char *cmd, char **argv);
+/* Print "wyelink CMD: WHAT: wye_strerror(code)" (with strerror(errno) for
+ * WYE_EIO/WYE_ENOTFOUND); returns WYE_EXIT_FAIL. */
+int wye_cli_fail(const char *cmd, const char *what, int code);
+/* As wye_cli_fail, with the diag's line, field and reason. */
+int wye_cli_fail_diag(const char *cmd, const char *what, int code, const wye_diag *d);
+/* Print "wyelink CMD: " + message to stderr (a warning or note). */
+void wye_cli_note(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse a whole decimal number for option opt within [min, max]; on error
+ * print a usage error naming the option and return WYE_EXIT_USAGE. */
+int wye_cli_parse_u64(const char *cmd, const char *opt, const char *arg,
+                      uint64_t min, uint64_t max, uint64_t *out);
+int wye_cli_parse_double(const char *cmd, const char *opt, const char *arg,
+                         double min, double max, double *out);
+
+/* The audit log this run appends to: the --audit-log option if given, else
+ * $WYELINK_AUDIT_LOG, else "wyelink-audit.log" in the current folder. */
+const char *wye_cli_audit_path(const char *option);
+
+/* A progress bar on stderr, shown only when stderr is a terminal, the run is
+ * not quiet and the work is large (total >= min_total). total 0 = unknown. */
+typedef struct wye_progress {
+    const char *label;
+    uint64_t total;
+    uint64_t last_shown;
+    double started;
+    double last_time;
+    bool active;
+} wye_progress;
+void wye_progress_start(wye_progress *p, const char *label, uint64_t total,
+                        uint64_t min_total, bool quiet);
+void wye_progress_update(wye_progress *p, uint64_t done);
+void wye_progress_end(wye_progress *p);
+
+#endif

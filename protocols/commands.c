@@ -1,0 +1,34 @@
+/* The one table of subcommands: it drives both dispatch and `wyelink --help`.
+ * Each command lives in the folder of its role as cmd_<name>.c. */
+#include "cli.h"
+
+int wye_cmd_hash(int argc, char **argv);
+int wye_cmd_keys(int argc, char **argv);
+int wye_cmd_protocol(int argc, char **argv);
+int wye_cmd_audit(int argc, char **argv);
+int wye_cmd_synth(int argc, char **argv);
+int wye_cmd_eval(int argc, char **argv);
+#ifndef WYE_AGENCY_ONLY
+int wye_cmd_link(int argc, char **argv);
+int wye_cmd_demo(int argc, char **argv);
+#endif
+
+const wye_command wye_commands[] = {
+    {"hash", "agency", "encode an extract into a signed, sealed encoded file", wye_cmd_hash},
+#ifndef WYE_AGENCY_ONLY
+    {"link", "linkage unit", "link encoded files from all agencies into persons", wye_cmd_link},
+#endif
+    {"audit", "governance", "verify, show and trace audit logs", wye_cmd_audit},
+    {"keys", "keys and protocol", "create key pairs and the linkage secret; seal and open it",
+     wye_cmd_keys},
+    {"protocol", "keys and protocol", "check a protocol file and print its fingerprint",
+     wye_cmd_protocol},
+    {"synth", "tools", "generate synthetic multi-agency extracts with ground truth",
+     wye_cmd_synth},
+    {"eval", "tools", "score persons.csv against ground truth (precision, recall, F1)",
+     wye_cmd_eval},
+#ifndef WYE_AGENCY_ONLY
+    {"demo", "tools", "run every role end to end on synthetic data", wye_cmd_demo},
+#endif
+};
+const unsigned wye_ncommands = sizeof wye_commands / sizeof wye_commands[0];
