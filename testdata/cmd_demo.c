@@ -64,9 +64,24 @@ static int make_dir(const char *path)
     return 0;
 }
 
+/* snprintf that treats truncation as fatal: a path cut short would write
+ * somewhere unintended. The demo folder name is the only variable part. */
+__attribute__((format(printf, 3, 4))) static void pathf(char *buf, size_t n,
+                                                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= n) {
+        fprintf(stderr, "wyelink demo: the --out folder name is too long\n");
+        exit(WYE_EXIT_FAIL);
+    }
+}
+
 static char *cat(char *buf, size_t n, const char *a, const char *b, const char *c)
 {
-    snprintf(buf, n, "%s%s%s", a, b, c ? c : "");
+    pathf(buf, n, "%s%s%s", a, b, c ? c : "");
     return buf;
 }
 
@@ -154,9 +169,9 @@ int wye_cmd_demo(int argc, char **argv)
     parties[NAGENCIES + 1] = "custodian";
     roles[NAGENCIES + 1] = "custodian";
     for (size_t i = 0; i < NAGENCIES + 2; i++) {
-        snprintf(p, sizeof p, "%s/%s", d_keys, parties[i]);
-        snprintf(q, sizeof q, "%s/%s.key", p, parties[i]);
-        snprintf(r, sizeof r, "%s/%s.audit.log", p, parties[i]);
+        pathf(p, sizeof p, "%s/%s", d_keys, parties[i]);
+        pathf(q, sizeof q, "%s/%s.key", p, parties[i]);
+        pathf(r, sizeof r, "%s/%s.audit.log", p, parties[i]);
         if (access(q, F_OK) == 0)
             continue;
         make_dir(p);
@@ -165,24 +180,24 @@ int wye_cmd_demo(int argc, char **argv)
             return WYE_EXIT_FAIL;
     }
     char custodian_key[1024], custodian_pub[1024], secret[1024], cust_log[1024];
-    snprintf(custodian_key, sizeof custodian_key, "%s/custodian/custodian.key", d_keys);
-    snprintf(custodian_pub, sizeof custodian_pub, "%s/custodian/custodian.pub", d_keys);
-    snprintf(secret, sizeof secret, "%s/custodian/linkage.secret", d_keys);
-    snprintf(cust_log, sizeof cust_log, "%s/custodian/custodian.audit.log", d_keys);
+    pathf(custodian_key, sizeof custodian_key, "%s/custodian/custodian.key", d_keys);
+    pathf(custodian_pub, sizeof custodian_pub, "%s/custodian/custodian.pub", d_keys);
+    pathf(secret, sizeof secret, "%s/custodian/linkage.secret", d_keys);
+    pathf(cust_log, sizeof cust_log, "%s/custodian/custodian.audit.log", d_keys);
     if (access(secret, F_OK) != 0 &&
         run(NULL, wye_cmd_keys, "keys", "secret", "--out", secret, "--key", custodian_key,
             "--audit-log", cust_log, (char *)NULL))
         return WYE_EXIT_FAIL;
     for (size_t i = 0; i < NAGENCIES; i++) {
-        snprintf(p, sizeof p, "%s/%s/%s.pub", d_keys, agencies[i], agencies[i]);
-        snprintf(q, sizeof q, "%s/%s/linkage.sealed", d_keys, agencies[i]);
+        pathf(p, sizeof p, "%s/%s/%s.pub", d_keys, agencies[i], agencies[i]);
+        pathf(q, sizeof q, "%s/%s/linkage.sealed", d_keys, agencies[i]);
         if (access(q, F_OK) == 0)
             continue;
         if (run(NULL, wye_cmd_keys, "keys", "seal", "--secret", secret, "--custodian-key",
                 custodian_key, "--to", p, "--out", q, "--audit-log", cust_log, (char *)NULL))
             return WYE_EXIT_FAIL;
         /* The linkage unit trusts each agency's public key. */
-        snprintf(r, sizeof r, "%s/%s.pub", d_trust, agencies[i]);
+        pathf(r, sizeof r, "%s/%s.pub", d_trust, agencies[i]);
         char *text = NULL;
         size_t len = 0;
         FILE *f;
@@ -201,27 +216,27 @@ int wye_cmd_demo(int argc, char **argv)
     /* 3. Each agency: open the sealed secret, hash the extract. */
     printf("== 3. each agency opens its sealed secret and hashes its extract\n");
     char lu_pub[1024], lu_key[1024], lu_log[1024];
-    snprintf(lu_pub, sizeof lu_pub, "%s/linkage-unit/linkage-unit.pub", d_keys);
-    snprintf(lu_key, sizeof lu_key, "%s/linkage-unit/linkage-unit.key", d_keys);
-    snprintf(lu_log, sizeof lu_log, "%s/linkage-unit.audit.log", d_lu);
+    pathf(lu_pub, sizeof lu_pub, "%s/linkage-unit/linkage-unit.pub", d_keys);
+    pathf(lu_key, sizeof lu_key, "%s/linkage-unit/linkage-unit.key", d_keys);
+    pathf(lu_log, sizeof lu_log, "%s/linkage-unit.audit.log", d_lu);
     static char wye_files[NAGENCIES][1024];
     for (size_t i = 0; i < NAGENCIES; i++) {
         const char *a = agencies[i];
-        snprintf(p, sizeof p, "%s/%s", d_keys, a);
-        snprintf(q, sizeof q, "%s/linkage.sealed", p);
-        snprintf(r, sizeof r, "%s/linkage.secret", p);
-        snprintf(s, sizeof s, "%s/%s.key", p, a);
-        snprintf(t, sizeof t, "%s/%s.audit.log", p, a);
+        pathf(p, sizeof p, "%s/%s", d_keys, a);
+        pathf(q, sizeof q, "%s/linkage.sealed", p);
+        pathf(r, sizeof r, "%s/linkage.secret", p);
+        pathf(s, sizeof s, "%s/%s.key", p, a);
+        pathf(t, sizeof t, "%s/%s.audit.log", p, a);
         if (access(r, F_OK) != 0 &&
             run(NULL, wye_cmd_keys, "keys", "open", "--sealed", q, "--key", s, "--custodian",
                 custodian_pub, "--out", r, "--audit-log", t, (char *)NULL))
             return WYE_EXIT_FAIL;
-        snprintf(u, sizeof u, "%s/%s.csv", d_data, a);
-        snprintf(v, sizeof v, "%s/%s.map.json", d_data, a);
-        snprintf(wye_files[i], sizeof wye_files[i], "%s/%s.wye", p, a);
+        pathf(u, sizeof u, "%s/%s.csv", d_data, a);
+        pathf(v, sizeof v, "%s/%s.map.json", d_data, a);
+        pathf(wye_files[i], sizeof wye_files[i], "%s/%s.wye", p, a);
         char local_map[1024], summary[1024];
-        snprintf(local_map, sizeof local_map, "%s/%s.local-map.csv", p, a);
-        snprintf(summary, sizeof summary, "%s/%s.quality.json", p, a);
+        pathf(local_map, sizeof local_map, "%s/%s.local-map.csv", p, a);
+        pathf(summary, sizeof summary, "%s/%s.quality.json", p, a);
         printf("-- %s\n", a);
         if (run(NULL, wye_cmd_hash, "hash", "--input", u, "--map", v, "--protocol", protocol,
                 "--secret", r, "--key", s, "--to", lu_pub, "--out", wye_files[i],
@@ -240,8 +255,8 @@ int wye_cmd_demo(int argc, char **argv)
     /* 5. Information Governance. */
     printf("== 5. IG verifies every audit log and traces each encoded file\n");
     for (size_t i = 0; i < NAGENCIES + 2; i++) {
-        snprintf(p, sizeof p, "%s/%s/%s.audit.log", d_keys, parties[i], parties[i]);
-        snprintf(q, sizeof q, "%s/%s/%s.pub", d_keys, parties[i], parties[i]);
+        pathf(p, sizeof p, "%s/%s/%s.audit.log", d_keys, parties[i], parties[i]);
+        pathf(q, sizeof q, "%s/%s/%s.pub", d_keys, parties[i], parties[i]);
         if (access(p, F_OK) != 0)
             continue;
         if (run(NULL, wye_cmd_audit, "audit", "verify", p, "--signer", q, (char *)NULL))
@@ -251,7 +266,7 @@ int wye_cmd_demo(int argc, char **argv)
         return WYE_EXIT_FAIL;
     char alog[NAGENCIES][1024];
     for (size_t i = 0; i < NAGENCIES; i++)
-        snprintf(alog[i], sizeof alog[i], "%s/%s/%s.audit.log", d_keys, agencies[i], agencies[i]);
+        pathf(alog[i], sizeof alog[i], "%s/%s/%s.audit.log", d_keys, agencies[i], agencies[i]);
     if (run(NULL, wye_cmd_audit, "audit", "trace", "--linkage", lu_log, "--agency", alog[0],
             "--agency", alog[1], "--agency", alog[2], "--agency", alog[3], "--agency", alog[4],
             "--agency", alog[5], "--agency", alog[6], (char *)NULL))
@@ -259,10 +274,10 @@ int wye_cmd_demo(int argc, char **argv)
 
     /* 6. Evaluation against the ground truth (only possible on synthetic data). */
     char persons[1024], truth[1024], m[NAGENCIES][1100];
-    snprintf(persons, sizeof persons, "%s/persons.csv", d_res);
-    snprintf(truth, sizeof truth, "%s/truth.csv", d_data);
+    pathf(persons, sizeof persons, "%s/persons.csv", d_res);
+    pathf(truth, sizeof truth, "%s/truth.csv", d_data);
     for (size_t i = 0; i < NAGENCIES; i++)
-        snprintf(m[i], sizeof m[i], "%s=%s/%s/%s.local-map.csv", agencies[i], d_keys,
+        pathf(m[i], sizeof m[i], "%s=%s/%s/%s.local-map.csv", agencies[i], d_keys,
                  agencies[i], agencies[i]);
     if (run("6. evaluation against the ground truth", wye_cmd_eval, "eval", "--persons",
             persons, "--truth", truth, "--local-map", m[0], "--local-map", m[1], "--local-map",
