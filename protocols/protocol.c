@@ -351,6 +351,7 @@ static int parse_hardening(const json_t *h, wye_protocol *pr, wye_diag *d)
 {
     wye_hardening *o = &pr->hardening;
     memset(o, 0, sizeof *o);
+    pr->filter_bits = pr->filter_bits_raw;
     if (!h)
         return WYE_OK;
     if (!json_is_object(h))

@@ -36,6 +36,7 @@ static void check_layout(const wye_protocol *p)
     CHECK(wye_protocol_filter_bits(p) % 64 == 0);
     CHECK(wye_protocol_filter_bits_raw(p) % 64 == 0);
     CHECK(l->filter_bytes * 8 == wye_protocol_filter_bits(p));
+    CHECK((wye_protocol_filter_bits(p) == 0) == (wye_protocol_filter_bits_raw(p) == 0));
     CHECK(l->filter_off + l->filter_bytes <= end);
     CHECK(wye_protocol_nfields(p) >= 1 && wye_protocol_nfields(p) <= WYE_MAX_FIELDS);
     CHECK(wye_protocol_nattrs(p) <= WYE_MAX_ATTRS);

@@ -203,6 +203,22 @@ Test(protocol, fingerprint_ignores_whitespace_key_order_defaults_and_description
         fingerprint_hex(same_protocol[i], other);
         cr_expect_str_eq(other, first, "variant %zu", i);
     }
+    /* omitting hardening and attributes (all defaults) changes nothing,
+     * layout included */
+    json_t *bare = default_json();
+    json_object_del(bare, "hardening");
+    char *bs = json_dumps(bare, 0);
+    json_decref(bare);
+    wye_protocol *a = parse_ok(default_text), *b = parse_ok(bs);
+    free(bs);
+    cr_expect_eq(wye_protocol_filter_bits(b), 1024);
+    cr_expect_eq(memcmp(wye_protocol_layout(a), wye_protocol_layout(b), sizeof(wye_layout)), 0);
+    uint8_t fa[32], fb[32];
+    wye_protocol_fingerprint(a, fa);
+    wye_protocol_fingerprint(b, fb);
+    cr_expect_eq(memcmp(fa, fb, 32), 0);
+    wye_protocol_free(a);
+    wye_protocol_free(b);
     /* the default protocol pretty-printed with reversed key order */
     json_t *j = default_json();
     char *s = json_dumps(j, JSON_INDENT(7) | JSON_SORT_KEYS);
