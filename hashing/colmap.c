@@ -1,0 +1,769 @@
+/* Column maps (hashing/COLUMNMAP.md): parsing, validation against the
+ * protocol, binding to a CSV header, and mapping one row to normalised
+ * values. Diagnostics name JSON key paths and column names (from the map),
+ * never a value from the extract. */
+#include "wyelink/colmap.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_NAME "wyelink-column-map"
+#define MAX_FILE_BYTES (1u << 20)
+#define MAX_DESCRIPTION 65536u
+
+enum role { ROLE_FIELD, ROLE_MULTIPLE, ROLE_SPLIT, ROLE_ATTR };
+
+typedef struct code {
+    char *raw;  /* trimmed, ASCII capitals */
+    int target; /* -1 = known missing; sex: 'F', 'M', 'X'; attribute: value index */
+} code;
+
+typedef struct entry {
+    char column[WYE_COLMAP_NAME_MAX];
+    enum role role;
+    int field;             /* ROLE_FIELD */
+    wye_name_split split;  /* ROLE_SPLIT, ROLE_MULTIPLE */
+    int attr;              /* ROLE_ATTR */
+    wye_date_format date_format;
+    bool has_values;
+    size_t ncodes;
+    code *codes;
+    int col;               /* index in the bound header */
+} entry;
+
+struct wye_colmap {
+    const wye_protocol *p;
+    wye_csv_encoding enc;
+    char agency[WYE_COLMAP_NAME_MAX];
+    char local_id[WYE_COLMAP_NAME_MAX];
+    int local_col;
+    size_t n;
+    entry e[WYE_COLMAP_MAX_COLUMNS];
+    bool field_mapped[WYE_MAX_FIELDS], attr_mapped[WYE_MAX_ATTRS];
+    int f_given, f_other, f_family, f_dob, f_sex, f_nhs, f_post;
+    unsigned band_lo[WYE_MAX_ATTRS][WYE_MAX_ATTR_VALUES];
+    unsigned band_hi[WYE_MAX_ATTRS][WYE_MAX_ATTR_VALUES];
+    size_t ncols;
+    bool bound;
+};
+
+static const char *const verdict_text[WYE_ROW_COUNT] = {
+    [WYE_ROW_OK] = "ok",
+    [WYE_ROW_FIELD_COUNT] = "wrong number of fields",
+    [WYE_ROW_NO_LOCAL_ID] = "no local id",
+    [WYE_ROW_EMPTY] = "empty row",
+    [WYE_ROW_NO_NAME] = "no name and no nhs number",
+    [WYE_ROW_NAME_ONLY] = "a name but no date of birth, postcode or nhs number",
+    [WYE_ROW_DUPLICATE_ID] = "local id repeats an earlier row",
+};
+
+const char *wye_row_verdict_text(wye_row_verdict v)
+{
+    if ((unsigned)v >= WYE_ROW_COUNT)
+        return "unknown verdict";
+    return verdict_text[v];
+}
+
+/* ---- parsing ---- */
+
+static int bad(wye_diag *d, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(wye_diag *d, const char *path, const char *fmt, ...)
+{
+    char reason[sizeof d->reason];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    wye_diag_set(d, 0, path, "%s", reason);
+    return WYE_EJSON;
+}
+
+static int check_keys(json_t *obj, const char *path, const char *const *allowed, wye_diag *d)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok = ok || !strcmp(key, *a);
+        if (!ok) {
+            char p[64];
+            snprintf(p, sizeof p, "%s%s%.40s", path, path[0] ? "." : "", key);
+            for (char *c = p; *c; c++)
+                if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                    *c = '?';
+            return bad(d, p, "unknown key");
+        }
+    }
+    return WYE_OK;
+}
+
+/* A non-empty string of at most WYE_COLMAP_NAME_MAX - 1 bytes without control
+ * characters, or NULL with an error. */
+static const char *get_str(json_t *obj, const char *key, const char *path, bool required,
+                           int *rc, wye_diag *d)
+{
+    json_t *v = json_object_get(obj, key);
+    char p[64];
+    snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+    *rc = WYE_OK;
+    if (!v) {
+        if (required)
+            *rc = bad(d, p, "missing (required)");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        *rc = bad(d, p, "must be a string");
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n == 0 || n >= WYE_COLMAP_NAME_MAX) {
+        *rc = bad(d, p, "must be 1 to %d bytes long", WYE_COLMAP_NAME_MAX - 1);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            *rc = bad(d, p, "must not hold control characters");
+            return NULL;
+        }
+    return s;
+}
+
+/* Trim and fold ASCII letters to capitals (codes match case-insensitively). */
+static void fold_code(const char *in, size_t len, char *out)
+{
+    in = wye_norm_trim(in, &len);
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        out[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+    }
+    out[len] = 0;
+}
+
+static void free_entry(entry *e)
+{
+    for (size_t i = 0; i < e->ncodes; i++)
+        free(e->codes[i].raw);
+    free(e->codes);
+    e->codes = NULL;
+    e->ncodes = 0;
+}
+
+void wye_colmap_free(wye_colmap *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free_entry(&m->e[i]);
+    free(m);
+}
+
+/* "values": raw code -> target. For sex the targets are F, M, X; for an
+ * attribute its allowed values; null means known to be missing. */
+static int parse_values(json_t *vals, const char *path, const wye_attr_spec *attr,
+                        entry *e, wye_diag *d)
+{
+    char p[64];
+    snprintf(p, sizeof p, "%s.values", path);
+    if (!json_is_object(vals))
+        return bad(d, p, "must be an object of code: value");
+    size_t n = json_object_size(vals);
+    if (n < 1 || n > WYE_COLMAP_MAX_VALUES)
+        return bad(d, p, "must hold 1 to %d codes", WYE_COLMAP_MAX_VALUES);
+    e->codes = calloc(n, sizeof *e->codes);
+    if (!e->codes)
+        return WYE_ENOMEM;
+    e->has_values = true;
+    const char *key;
+    json_t *v;
+    size_t i = 0;
+    json_object_foreach(vals, key, v) {
+        char vp[64];
+        snprintf(vp, sizeof vp, "%s.values[%zu]", path, i);
+        size_t klen = strlen(key);
+        if (klen >= WYE_COLMAP_NAME_MAX)
+            return bad(d, vp, "code longer than %d bytes", WYE_COLMAP_NAME_MAX - 1);
+        code *c = &e->codes[e->ncodes];
+        c->raw = malloc(klen + 1);
+        if (!c->raw)
+            return WYE_ENOMEM;
+        fold_code(key, klen, c->raw);
+        e->ncodes++;
+        if (!c->raw[0])
+            return bad(d, vp, "code is empty (an empty cell is always missing)");
+        for (size_t j = 0; j + 1 < e->ncodes; j++)
+            if (!strcmp(e->codes[j].raw, c->raw))
+                return bad(d, vp, "code repeats values[%zu] (codes ignore case and spaces)", j);
+        if (json_is_null(v)) {
+            c->target = -1;
+        } else if (!json_is_string(v)) {
+            return bad(d, vp, "must be a string or null");
+        } else if (attr) {
+            int k = wye_attr_value_index(attr, json_string_value(v));
+            if (k < 0)
+                return bad(d, vp, "not an allowed value of attribute %s", attr->name);
+            c->target = k;
+        } else {
+            const char *t = json_string_value(v);
+            if (strcmp(t, "F") && strcmp(t, "M") && strcmp(t, "X"))
+                return bad(d, vp, "sex values must be F, M, X or null");
+            c->target = t[0];
+        }
+        i++;
+    }
+    return WYE_OK;
+}
+
+static int mark_field(wye_colmap *m, int fi, const char *path, wye_diag *d)
+{
+    if (fi < 0)
+        return WYE_OK; /* the protocol does not encode it: ignored */
+    if (m->field_mapped[fi])
+        return bad(d, path, "field %s is fed by another column too",
+                   wye_protocol_field(m->p, (size_t)fi)->name);
+    m->field_mapped[fi] = true;
+    return WYE_OK;
+}
+
+static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
+{
+    char path[32];
+    snprintf(path, sizeof path, "columns[%zu]", idx);
+    if (!json_is_object(c))
+        return bad(d, path, "must be an object");
+    static const char *const keys[] = {"column", "field", "split", "attribute", "multiple",
+                                       "date_format", "values", NULL};
+    int rc = check_keys(c, path, keys, d);
+    if (rc)
+        return rc;
+    entry *e = &m->e[m->n++];
+    memset(e, 0, sizeof *e);
+    e->field = e->attr = e->col = -1;
+    const char *col = get_str(c, "column", path, true, &rc, d);
+    if (rc)
+        return rc;
+    snprintf(e->column, sizeof e->column, "%s", col);
+    const char *field = get_str(c, "field", path, false, &rc, d);
+    if (rc)
+        return rc;
+    const char *split = get_str(c, "split", path, false, &rc, d);
+    if (rc)
+        return rc;
+    const char *attr = get_str(c, "attribute", path, false, &rc, d);
+    if (rc)
+        return rc;
+    if (!!field + !!split + !!attr != 1)
+        return bad(d, path, "needs exactly one of field, split and attribute");
+    json_t *multiple = json_object_get(c, "multiple");
+    json_t *date_format = json_object_get(c, "date_format");
+    json_t *values = json_object_get(c, "values");
+    char p[64];
+    if (multiple && !json_is_boolean(multiple)) {
+        snprintf(p, sizeof p, "%s.multiple", path);
+        return bad(d, p, "must be true or false");
+    }
+    bool is_multiple = multiple && json_is_true(multiple);
+    const wye_protocol *pr = m->p;
+
+    if (field) {
+        snprintf(p, sizeof p, "%s.field", path);
+        int fi = wye_protocol_field_index(pr, field);
+        if (fi < 0)
+            return bad(d, p, "not a field of the protocol");
+        const wye_field_spec *fs = wye_protocol_field(pr, (size_t)fi);
+        e->field = fi;
+        if (is_multiple) {
+            if (strcmp(field, "given_name")) {
+                snprintf(p, sizeof p, "%s.multiple", path);
+                return bad(d, p, "applies only to given_name");
+            }
+            e->role = ROLE_MULTIPLE;
+            e->split = WYE_SPLIT_GIVEN_NAMES;
+            if ((rc = mark_field(m, m->f_given, path, d)) ||
+                (rc = mark_field(m, m->f_other, path, d)))
+                return rc;
+        } else {
+            e->role = ROLE_FIELD;
+            if ((rc = mark_field(m, fi, path, d)))
+                return rc;
+        }
+        snprintf(p, sizeof p, "%s.date_format", path);
+        if (fs->type == WYE_TYPE_DATE) {
+            if (!date_format)
+                return bad(d, p, "missing (required for a date)");
+            if (!json_is_string(date_format) ||
+                !(e->date_format = wye_date_format_from_name(json_string_value(date_format))))
+                return bad(d, p, "must be DD/MM/YYYY, YYYY-MM-DD, DD-Mon-YYYY, DD/MM/YY, "
+                                 "YYYYMMDD or DD.MM.YYYY");
+        } else if (date_format) {
+            return bad(d, p, "applies only to date fields");
+        }
+        if (values) {
+            if (fs->type != WYE_TYPE_SEX) {
+                snprintf(p, sizeof p, "%s.values", path);
+                return bad(d, p, "applies only to sex and attributes");
+            }
+            if ((rc = parse_values(values, path, NULL, e, d)))
+                return rc;
+        }
+        return WYE_OK;
+    }
+    if (multiple) {
+        snprintf(p, sizeof p, "%s.multiple", path);
+        return bad(d, p, "applies only to a given_name field");
+    }
+    if (date_format) {
+        snprintf(p, sizeof p, "%s.date_format", path);
+        return bad(d, p, "applies only to date fields");
+    }
+    if (split) {
+        snprintf(p, sizeof p, "%s.split", path);
+        e->role = ROLE_SPLIT;
+        if (!strcmp(split, "forename_surname"))
+            e->split = WYE_SPLIT_FORENAME_SURNAME;
+        else if (!strcmp(split, "surname_comma_forename"))
+            e->split = WYE_SPLIT_SURNAME_COMMA_FORENAME;
+        else
+            return bad(d, p, "must be forename_surname or surname_comma_forename");
+        if (m->f_given < 0 && m->f_family < 0)
+            return bad(d, p, "the protocol has neither given_name nor family_name");
+        if (values) {
+            snprintf(p, sizeof p, "%s.values", path);
+            return bad(d, p, "applies only to sex and attributes");
+        }
+        if ((rc = mark_field(m, m->f_given, path, d)) ||
+            (rc = mark_field(m, m->f_other, path, d)) ||
+            (rc = mark_field(m, m->f_family, path, d)))
+            return rc;
+        return WYE_OK;
+    }
+    snprintf(p, sizeof p, "%s.attribute", path);
+    e->role = ROLE_ATTR;
+    for (size_t i = 0; i < wye_protocol_nattrs(pr); i++)
+        if (!strcmp(wye_protocol_attr(pr, i)->name, attr))
+            e->attr = (int)i;
+    if (e->attr < 0)
+        return bad(d, p, "not an attribute of the protocol");
+    const wye_attr_spec *as = wye_protocol_attr(pr, (size_t)e->attr);
+    if (as->source != WYE_ATTR_COLUMN)
+        return bad(d, p, "attribute %s is computed, not read from a column", as->name);
+    if (m->attr_mapped[e->attr])
+        return bad(d, p, "attribute %s is fed by another column too", as->name);
+    m->attr_mapped[e->attr] = true;
+    if (values && (rc = parse_values(values, path, as, e, d)))
+        return rc;
+    return WYE_OK;
+}
+
+/* Parse an age band "A-B" or "A+" (already validated by the protocol). */
+static void parse_band(const char *s, unsigned *lo, unsigned *hi)
+{
+    char *end;
+    *lo = (unsigned)strtoul(s, &end, 10);
+    *hi = *end == '+' ? ~0u : (unsigned)strtoul(end + 1, NULL, 10);
+}
+
+int wye_colmap_parse(const char *json, size_t len, const wye_protocol *p, wye_colmap **out,
+                     wye_diag *diag)
+{
+    wye_diag_clear(diag);
+    if (!json || !p || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    if (len > MAX_FILE_BYTES)
+        return bad(diag, "", "larger than 1 MiB");
+    json_error_t err;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        wye_diag_set(diag, err.line > 0 ? (uint64_t)err.line : 0, NULL,
+                     "malformed json (or a key repeated)");
+        return WYE_EJSON;
+    }
+    wye_colmap *m = calloc(1, sizeof *m);
+    if (!m) {
+        json_decref(root);
+        return WYE_ENOMEM;
+    }
+    m->p = p;
+    m->local_col = -1;
+    m->f_given = wye_protocol_field_index(p, "given_name");
+    m->f_other = wye_protocol_field_index(p, "other_given_names");
+    m->f_family = wye_protocol_field_index(p, "family_name");
+    m->f_dob = wye_protocol_field_index(p, "date_of_birth");
+    m->f_sex = wye_protocol_field_index(p, "sex");
+    m->f_nhs = wye_protocol_field_index(p, "nhs_number");
+    m->f_post = wye_protocol_field_index(p, "postcode");
+    int rc = WYE_OK;
+
+    if (!json_is_object(root)) {
+        rc = bad(diag, "", "must be an object");
+        goto done;
+    }
+    json_t *fmt = json_object_get(root, "format");
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), FORMAT_NAME)) {
+        rc = bad(diag, "format", "must be \"" FORMAT_NAME "\"");
+        goto done;
+    }
+    json_t *ver = json_object_get(root, "version");
+    if (!json_is_integer(ver)) {
+        rc = bad(diag, "version", "missing or not a whole number");
+        goto done;
+    }
+    if (json_integer_value(ver) != WYE_COLMAP_VERSION) {
+        wye_diag_set(diag, 0, "version", "this build reads column-map version %d",
+                     WYE_COLMAP_VERSION);
+        rc = WYE_EVERSION;
+        goto done;
+    }
+    static const char *const keys[] = {"format", "version", "agency", "description",
+                                       "encoding", "local_id", "columns", NULL};
+    if ((rc = check_keys(root, "", keys, diag)))
+        goto done;
+    json_t *desc = json_object_get(root, "description");
+    if (desc && (!json_is_string(desc) || json_string_length(desc) > MAX_DESCRIPTION)) {
+        rc = bad(diag, "description", "must be a string of at most 65536 bytes");
+        goto done;
+    }
+    const char *s = get_str(root, "agency", "", false, &rc, diag);
+    if (rc)
+        goto done;
+    if (s)
+        snprintf(m->agency, sizeof m->agency, "%s", s);
+    s = get_str(root, "encoding", "", false, &rc, diag);
+    if (rc)
+        goto done;
+    if (!s || !strcmp(s, "utf-8")) {
+        m->enc = WYE_CSV_UTF8;
+    } else if (!strcmp(s, "windows-1252")) {
+        m->enc = WYE_CSV_WINDOWS1252;
+    } else {
+        rc = bad(diag, "encoding", "must be utf-8 or windows-1252");
+        goto done;
+    }
+    s = get_str(root, "local_id", "", true, &rc, diag);
+    if (rc)
+        goto done;
+    snprintf(m->local_id, sizeof m->local_id, "%s", s);
+    json_t *cols = json_object_get(root, "columns");
+    if (!json_is_array(cols) || json_array_size(cols) < 1 ||
+        json_array_size(cols) > WYE_COLMAP_MAX_COLUMNS) {
+        rc = bad(diag, "columns", "must be a list of 1 to %d column objects",
+                 WYE_COLMAP_MAX_COLUMNS);
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(cols); i++)
+        if ((rc = parse_entry(m, json_array_get(cols, i), i, diag)))
+            goto done;
+
+    bool any = false;
+    for (size_t i = 0; i < wye_protocol_nfields(p); i++)
+        any = any || m->field_mapped[i];
+    if (!any) {
+        rc = bad(diag, "columns", "no column feeds a field of the protocol");
+        goto done;
+    }
+    for (size_t i = 0; i < wye_protocol_nattrs(p); i++) {
+        const wye_attr_spec *a = wye_protocol_attr(p, i);
+        if (a->source == WYE_ATTR_AGE_BAND) {
+            m->attr_mapped[i] = m->f_dob >= 0 && m->field_mapped[m->f_dob];
+            for (unsigned v = 0; v < a->nvalues; v++)
+                parse_band(a->values[v], &m->band_lo[i][v], &m->band_hi[i][v]);
+        } else if (a->source == WYE_ATTR_SEX) {
+            m->attr_mapped[i] = m->f_sex >= 0 && m->field_mapped[m->f_sex];
+        }
+    }
+done:
+    json_decref(root);
+    if (rc) {
+        wye_colmap_free(m);
+        return rc;
+    }
+    *out = m;
+    return WYE_OK;
+}
+
+int wye_colmap_load(const char *path, const wye_protocol *p, wye_colmap **out,
+                    wye_diag *diag)
+{
+    char *buf;
+    size_t len;
+    wye_diag_clear(diag);
+    int rc = wye_read_file(path, MAX_FILE_BYTES, &buf, &len);
+    if (rc)
+        return rc;
+    rc = wye_colmap_parse(buf, len, p, out, diag);
+    free(buf);
+    return rc;
+}
+
+wye_csv_encoding wye_colmap_encoding(const wye_colmap *m) { return m->enc; }
+const char *wye_colmap_agency(const wye_colmap *m) { return m->agency; }
+
+bool wye_colmap_field_mapped(const wye_colmap *m, size_t i)
+{
+    return i < WYE_MAX_FIELDS && m->field_mapped[i];
+}
+
+bool wye_colmap_attr_mapped(const wye_colmap *m, size_t i)
+{
+    return i < WYE_MAX_ATTRS && m->attr_mapped[i];
+}
+
+static int bind_one(const wye_csvin *r, const char *name, int *col, wye_diag *d)
+{
+    int k = wye_csvin_find(r, name);
+    if (k == -1) {
+        wye_diag_set(d, 1, name, "column not in the csv header");
+        return WYE_ECOLUMN;
+    }
+    if (k == -2) {
+        wye_diag_set(d, 1, name, "column appears more than once in the csv header");
+        return WYE_ECOLUMN;
+    }
+    *col = k;
+    return WYE_OK;
+}
+
+int wye_colmap_bind(wye_colmap *m, const wye_csvin *r, wye_diag *diag)
+{
+    wye_diag_clear(diag);
+    int rc = bind_one(r, m->local_id, &m->local_col, diag);
+    for (size_t i = 0; !rc && i < m->n; i++)
+        rc = bind_one(r, m->e[i].column, &m->e[i].col, diag);
+    m->ncols = wye_csvin_ncolumns(r);
+    m->bound = rc == WYE_OK;
+    return rc;
+}
+
+/* ---- one row ---- */
+
+void wye_fields_clear(wye_fields *f)
+{
+    memset(f->status, WYE_NORM_MISSING, sizeof f->status);
+    memset(f->reason, 0, sizeof f->reason);
+    memset(f->attr, 0, sizeof f->attr);
+    memset(f->attr_status, WYE_NORM_MISSING, sizeof f->attr_status);
+    memset(f->attr_reason, 0, sizeof f->attr_reason);
+    for (size_t i = 0; i < WYE_MAX_FIELDS; i++)
+        f->value[i][0] = 0;
+}
+
+static void set_field(wye_fields *f, int fi, wye_norm_status st, wye_norm_reason why,
+                      const char *value)
+{
+    if (fi < 0)
+        return;
+    f->status[fi] = (uint8_t)st;
+    f->reason[fi] = (uint8_t)(st == WYE_NORM_INVALID ? why : WYE_NR_NONE);
+    if (st == WYE_NORM_PRESENT) {
+        size_t n = strlen(value);
+        assert(n < WYE_NORM_MAX);
+        memcpy(f->value[fi], value, n + 1);
+    } else {
+        f->value[fi][0] = 0;
+    }
+}
+
+/* A name part: PRESENT if non-empty, else MISSING. */
+static void set_part(wye_fields *f, int fi, const char *v)
+{
+    set_field(f, fi, v[0] ? WYE_NORM_PRESENT : WYE_NORM_MISSING, WYE_NR_NONE, v);
+}
+
+/* Look a code up in an entry's values: the code's index, -1 if unknown. */
+static int find_code(const entry *e, const char *in, size_t len)
+{
+    char buf[WYE_COLMAP_NAME_MAX];
+    size_t n = len;
+    const char *t = wye_norm_trim(in, &n);
+    if (n >= sizeof buf)
+        return -1;
+    fold_code(t, n, buf);
+    for (size_t i = 0; i < e->ncodes; i++)
+        if (!strcmp(e->codes[i].raw, buf))
+            return (int)i;
+    return -1;
+}
+
+static bool blank(const char *s, size_t len)
+{
+    wye_norm_trim(s, &len);
+    return len == 0;
+}
+
+static wye_row_verdict linkable(int gi, int fa, int dob, int pc, int nhs, const wye_fields *f)
+{
+#define HAS(i) ((i) >= 0 && f->status[i] == WYE_NORM_PRESENT)
+    if (HAS(nhs))
+        return WYE_ROW_OK;
+    if (!HAS(gi) && !HAS(fa))
+        return WYE_ROW_NO_NAME;
+    if (!HAS(dob) && !HAS(pc))
+        return WYE_ROW_NAME_ONLY;
+    return WYE_ROW_OK;
+#undef HAS
+}
+
+wye_row_verdict wye_fields_linkable(const wye_protocol *p, const wye_fields *f)
+{
+    return linkable(wye_protocol_field_index(p, "given_name"),
+                    wye_protocol_field_index(p, "family_name"),
+                    wye_protocol_field_index(p, "date_of_birth"),
+                    wye_protocol_field_index(p, "postcode"),
+                    wye_protocol_field_index(p, "nhs_number"), f);
+}
+
+wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
+                                   const wye_date *extract, wye_fields *f,
+                                   const char **local_id, size_t *local_len)
+{
+    assert(m->bound);
+    wye_fields_clear(f);
+    *local_id = NULL;
+    *local_len = 0;
+    if (row->nfields != m->ncols)
+        return WYE_ROW_FIELD_COUNT;
+    const wye_protocol *p = m->p;
+    size_t idlen = row->len[m->local_col];
+    const char *id = wye_norm_trim(row->field[m->local_col], &idlen);
+    bool all_blank = idlen == 0;
+    wye_date dob = {0, 0, 0};
+    bool have_dob = false;
+
+    for (size_t i = 0; i < m->n; i++) {
+        const entry *e = &m->e[i];
+        const char *v = row->field[e->col];
+        size_t n = row->len[e->col];
+        all_blank = all_blank && blank(v, n);
+        wye_norm_reason why = WYE_NR_NONE;
+        char out[WYE_NORM_MAX];
+        wye_norm_status st;
+        switch (e->role) {
+        case ROLE_FIELD: {
+            const wye_field_spec *fs = wye_protocol_field(p, (size_t)e->field);
+            switch (fs->type) {
+            case WYE_TYPE_NAME:
+                st = wye_norm_name(v, n, out, &why);
+                break;
+            case WYE_TYPE_DATE:
+                st = wye_norm_date(v, n, e->date_format, extract, &dob, out, &why);
+                have_dob = have_dob || (st == WYE_NORM_PRESENT && e->field == m->f_dob);
+                break;
+            case WYE_TYPE_POSTCODE:
+                st = wye_norm_postcode(v, n, out, &why);
+                break;
+            case WYE_TYPE_NHS:
+                st = wye_norm_nhs(v, n, out, &why);
+                break;
+            case WYE_TYPE_SEX:
+            default:
+                if (e->has_values && !blank(v, n)) {
+                    int k = find_code(e, v, n);
+                    if (k < 0) {
+                        st = WYE_NORM_INVALID, why = WYE_NR_CODE_UNKNOWN;
+                    } else if (e->codes[k].target < 0) {
+                        st = WYE_NORM_MISSING;
+                    } else {
+                        st = WYE_NORM_PRESENT;
+                        out[0] = (char)e->codes[k].target, out[1] = 0;
+                    }
+                } else {
+                    st = wye_norm_sex(v, n, out, &why);
+                }
+                break;
+            }
+            set_field(f, e->field, st, why, out);
+            break;
+        }
+        case ROLE_MULTIPLE:
+        case ROLE_SPLIT: {
+            wye_name_parts parts;
+            st = wye_norm_name_split(v, n, e->split, &parts, &why);
+            if (st == WYE_NORM_PRESENT) {
+                set_part(f, m->f_given, parts.given);
+                set_part(f, m->f_other, parts.other);
+                if (e->role == ROLE_SPLIT)
+                    set_part(f, m->f_family, parts.family);
+            } else {
+                /* the whole value is unusable: count it against the main part */
+                set_field(f, e->role == ROLE_SPLIT && m->f_family >= 0 ? m->f_family
+                                                                        : m->f_given,
+                          st, why, "");
+            }
+            break;
+        }
+        case ROLE_ATTR: {
+            const wye_attr_spec *as = wye_protocol_attr(p, (size_t)e->attr);
+            int k = -1;
+            st = WYE_NORM_MISSING;
+            if (!blank(v, n)) {
+                if (e->has_values) {
+                    int c = find_code(e, v, n);
+                    if (c < 0)
+                        st = WYE_NORM_INVALID, why = WYE_NR_CODE_UNKNOWN;
+                    else if ((k = e->codes[c].target) >= 0)
+                        st = WYE_NORM_PRESENT;
+                } else {
+                    /* the allowed values themselves, ignoring case */
+                    char buf[WYE_COLMAP_NAME_MAX], cand[WYE_ATTR_VALUE_MAX];
+                    size_t tn = n;
+                    const char *t = wye_norm_trim(v, &tn);
+                    st = WYE_NORM_INVALID, why = WYE_NR_ATTR_NOT_ALLOWED;
+                    if (tn < sizeof buf) {
+                        fold_code(t, tn, buf);
+                        for (unsigned j = 0; j < as->nvalues; j++) {
+                            fold_code(as->values[j], strlen(as->values[j]), cand);
+                            if (!strcmp(cand, buf)) {
+                                k = (int)j, st = WYE_NORM_PRESENT;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            f->attr_status[e->attr] = (uint8_t)st;
+            f->attr_reason[e->attr] = (uint8_t)(st == WYE_NORM_INVALID ? why : WYE_NR_NONE);
+            f->attr[e->attr] = (uint8_t)(st == WYE_NORM_PRESENT ? k + 1 : 0);
+            break;
+        }
+        }
+    }
+
+    /* Computed attributes. */
+    for (size_t i = 0; i < wye_protocol_nattrs(p); i++) {
+        const wye_attr_spec *a = wye_protocol_attr(p, i);
+        if (a->source == WYE_ATTR_AGE_BAND && have_dob) {
+            int age = wye_date_age(&dob, extract);
+            for (unsigned v = 0; v < a->nvalues; v++) {
+                if ((unsigned)age >= m->band_lo[i][v] && (unsigned)age <= m->band_hi[i][v]) {
+                    f->attr[i] = (uint8_t)(v + 1);
+                    f->attr_status[i] = WYE_NORM_PRESENT;
+                }
+            }
+        } else if (a->source == WYE_ATTR_SEX && m->f_sex >= 0 &&
+                   f->status[m->f_sex] == WYE_NORM_PRESENT) {
+            int k = wye_attr_value_index(a, f->value[m->f_sex]);
+            if (k < 0) {
+                f->attr_status[i] = WYE_NORM_INVALID;
+                f->attr_reason[i] = WYE_NR_ATTR_NOT_ALLOWED;
+            } else {
+                f->attr[i] = (uint8_t)(k + 1);
+                f->attr_status[i] = WYE_NORM_PRESENT;
+            }
+        }
+    }
+
+    *local_id = id;
+    *local_len = idlen;
+    if (all_blank)
+        return WYE_ROW_EMPTY;
+    if (idlen == 0)
+        return WYE_ROW_NO_LOCAL_ID;
+    return linkable(m->f_given, m->f_family, m->f_dob, m->f_post, m->f_nhs, f);
+}

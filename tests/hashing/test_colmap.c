@@ -1,0 +1,332 @@
+/* Column maps: schema errors with their key paths, binding to a header,
+ * every name layout and date format through a row, value maps, attributes
+ * and the row verdicts. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wyelink/colmap.h"
+
+static wye_protocol *proto;
+
+static void setup(void)
+{
+    const char *root = getenv("WYELINK_SOURCE_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/protocols/default.json", root ? root : ".");
+    wye_diag d;
+    cr_assert_eq(wye_protocol_load(path, &proto, &d), WYE_OK, "load %s: %s", path, d.reason);
+}
+
+static void teardown(void) { wye_protocol_free(proto); }
+
+TestSuite(colmap, .init = setup, .fini = teardown);
+
+static int parse(const char *json, wye_colmap **m, wye_diag *d)
+{
+    return wye_colmap_parse(json, strlen(json), proto, m, d);
+}
+
+#define HEAD "{\"format\":\"wyelink-column-map\",\"version\":1,\"local_id\":\"Ref\","
+
+static void expect_error(const char *json, int code, const char *field)
+{
+    wye_colmap *m = NULL;
+    wye_diag d;
+    int rc = parse(json, &m, &d);
+    cr_expect_eq(rc, code, "%s: rc %d (%s: %s)", json, rc, d.field, d.reason);
+    cr_expect_str_eq(d.field, field, "%s: reason %s", json, d.reason);
+    cr_expect_null(m);
+    wye_colmap_free(m);
+}
+
+Test(colmap, schema_errors)
+{
+    expect_error("[]", WYE_EJSON, "");
+    expect_error("{\"format\":\"wyelink-protocol\",\"version\":1}", WYE_EJSON, "format");
+    expect_error("{\"format\":\"wyelink-column-map\",\"version\":2}", WYE_EVERSION, "version");
+    expect_error(HEAD "\"columns\":[]}", WYE_EJSON, "columns");
+    expect_error(HEAD "\"colums\":[]}", WYE_EJSON, "colums");
+    expect_error("{\"format\":\"wyelink-column-map\",\"version\":1,"
+                 "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"}]}",
+                 WYE_EJSON, "local_id");
+    expect_error(HEAD "\"encoding\":\"latin-1\",\"columns\":[{\"column\":\"A\","
+                      "\"field\":\"given_name\"}]}",
+                 WYE_EJSON, "encoding");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"shoe_size\"}]}",
+                 WYE_EJSON, "columns[0].field");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"B\",\"field\":\"date_of_birth\"}]}",
+                 WYE_EJSON, "columns[1].date_format");
+    expect_error(HEAD "\"columns\":[{\"column\":\"B\",\"field\":\"date_of_birth\","
+                      "\"date_format\":\"MM/DD/YYYY\"}]}",
+                 WYE_EJSON, "columns[0].date_format");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\","
+                      "\"date_format\":\"YYYYMMDD\"}]}",
+                 WYE_EJSON, "columns[0].date_format");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"N\",\"split\":\"forename_surname\"}]}",
+                 WYE_EJSON, "columns[1]");
+    expect_error(HEAD "\"columns\":[{\"column\":\"N\",\"split\":\"surname_forename\"}]}",
+                 WYE_EJSON, "columns[0].split");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"family_name\","
+                      "\"multiple\":true}]}",
+                 WYE_EJSON, "columns[0].multiple");
+    expect_error(HEAD "\"columns\":[{\"column\":\"S\",\"field\":\"sex\","
+                      "\"values\":{\"1\":\"Male\"}}]}",
+                 WYE_EJSON, "columns[0].values[0]");
+    expect_error(HEAD "\"columns\":[{\"column\":\"S\",\"field\":\"sex\","
+                      "\"values\":{\"f\":\"F\",\" F \":\"F\"}}]}",
+                 WYE_EJSON, "columns[0].values[1]");
+    expect_error(HEAD "\"columns\":[{\"column\":\"P\",\"field\":\"postcode\","
+                      "\"values\":{\"x\":null}}]}",
+                 WYE_EJSON, "columns[0].values");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"T\",\"attribute\":\"service_type\","
+                      "\"values\":{\"Refuge\":\"shelter\"}}]}",
+                 WYE_EJSON, "columns[1].values[0]");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"T\",\"attribute\":\"age_band\"}]}",
+                 WYE_EJSON, "columns[1].attribute");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"T\",\"attribute\":\"religion\"}]}",
+                 WYE_EJSON, "columns[1].attribute");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\","
+                      "\"split\":\"forename_surname\"}]}",
+                 WYE_EJSON, "columns[0]");
+    expect_error(HEAD "\"columns\":[{\"column\":\"\",\"field\":\"given_name\"}]}",
+                 WYE_EJSON, "columns[0].column");
+    expect_error(HEAD "\"columns\":[{\"column\":\"T\",\"attribute\":\"service_type\"}]}",
+                 WYE_EJSON, "columns");
+    /* a syntax error gives the line */
+    wye_colmap *m;
+    wye_diag d;
+    cr_expect_eq(parse("{\n\"format\":\n}", &m, &d), WYE_EJSON);
+    cr_expect_eq(d.line, 3);
+    cr_expect_eq(parse(HEAD "\"local_id\":\"X\"}", &m, &d), WYE_EJSON); /* repeated key */
+}
+
+/* Read csv through map, returning the rows' fields, verdicts and ids. */
+typedef struct {
+    wye_fields f[16];
+    wye_row_verdict v[16];
+    char id[16][32];
+    uint64_t line[16];
+    int n;
+} rows;
+
+static int run(const char *map_json, const char *csv, const wye_date *extract, rows *out,
+               wye_diag *d)
+{
+    wye_colmap *m;
+    int rc = parse(map_json, &m, d);
+    cr_assert_eq(rc, WYE_OK, "map: %s %s", d->field, d->reason);
+    wye_memsource ms = {(const uint8_t *)csv, strlen(csv), 0};
+    wye_csvin *r;
+    rc = wye_csvin_open(wye_source_memory(&ms), wye_colmap_encoding(m), &r, d);
+    cr_assert_eq(rc, WYE_OK);
+    rc = wye_colmap_bind(m, r, d);
+    if (rc) {
+        wye_csvin_free(r);
+        wye_colmap_free(m);
+        return rc;
+    }
+    wye_csv_row row;
+    out->n = 0;
+    while (out->n < 16 && wye_csvin_next(r, &row, d) == 1) {
+        const char *id;
+        size_t idlen;
+        int k = out->n++;
+        out->v[k] = wye_colmap_extract(m, &row, extract, &out->f[k], &id, &idlen);
+        snprintf(out->id[k], sizeof out->id[k], "%.*s", (int)idlen, id ? id : "");
+        out->line[k] = row.line;
+    }
+    wye_csvin_free(r);
+    wye_colmap_free(m);
+    return WYE_OK;
+}
+
+static int fi(const char *name) { return wye_protocol_field_index(proto, name); }
+
+static void expect_field(const wye_fields *f, const char *name, wye_norm_status st,
+                         const char *value)
+{
+    int i = fi(name);
+    cr_assert_geq(i, 0);
+    cr_expect_eq(f->status[i], st, "%s: status %d", name, f->status[i]);
+    if (st == WYE_NORM_PRESENT)
+        cr_expect_str_eq(f->value[i], value, "%s", name);
+}
+
+static const wye_date extract = {2024, 3, 31};
+
+Test(colmap, bind_names_missing_column)
+{
+    rows rs;
+    wye_diag d;
+    int rc = run(HEAD "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"},"
+                      "{\"column\":\"Surname\",\"field\":\"family_name\"}]}",
+                 "Ref,Forename,Last Name\n1,Ann,Lee\n", &extract, &rs, &d);
+    cr_expect_eq(rc, WYE_ECOLUMN);
+    cr_expect_str_eq(d.field, "Surname");
+    rc = run(HEAD "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"}]}",
+             "Forename,Ref,Forename\n1,Ann,Lee\n", &extract, &rs, &d);
+    cr_expect_eq(rc, WYE_ECOLUMN);
+    cr_expect_str_eq(d.field, "Forename");
+    cr_expect(strstr(d.reason, "more than once") != NULL);
+    rc = run("{\"format\":\"wyelink-column-map\",\"version\":1,\"local_id\":\"ID\","
+             "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"}]}",
+             "Forename,Ref\nAnn,1\n", &extract, &rs, &d);
+    cr_expect_eq(rc, WYE_ECOLUMN);
+    cr_expect_str_eq(d.field, "ID");
+}
+
+Test(colmap, separate_columns_and_verdicts)
+{
+    const char *map =
+        HEAD "\"agency\":\"police\",\"columns\":["
+             "{\"column\":\"Forename\",\"field\":\"given_name\"},"
+             "{\"column\":\"Middle\",\"field\":\"other_given_names\"},"
+             "{\"column\":\"Surname\",\"field\":\"family_name\"},"
+             "{\"column\":\"Maiden\",\"field\":\"former_family_name\"},"
+             "{\"column\":\"DOB\",\"field\":\"date_of_birth\",\"date_format\":\"DD/MM/YYYY\"},"
+             "{\"column\":\"Gender\",\"field\":\"sex\",\"values\":{\"F\":\"F\",\"M\":\"M\","
+             "\"U\":null,\"Not stated\":null}},"
+             "{\"column\":\"Postcode\",\"field\":\"postcode\"},"
+             "{\"column\":\"NHS\",\"field\":\"nhs_number\"},"
+             "{\"column\":\"Service\",\"attribute\":\"service_type\","
+             "\"values\":{\"Refuge\":\"refuge\",\"Outreach\":\"outreach\",\"N/A\":null}}]}";
+    const char *csv =
+        "Ref,Forename,Middle,Surname,Maiden,DOB,Gender,Postcode,NHS,Service\n"
+        " P1 ,Mrs Anne-Marie,Louise Jane,O'Brien,Smith,07/08/1991,f,hr1 2ab,943 476 5919,refuge\n"
+        "P2,Ann,,Lee,,31/02/1990,Not Stated,ZZ99 3VZ,,N/A\n"
+        "P3,Bea,,,,,,,,\n"
+        "P4,,,,,01/01/1980,F,HR1 2AB,,\n"
+        "P5,,,,,,,,9434765919,\n"
+        ",Cat,,Cole,,01/01/1980,,,,\n"
+        ",,,,,,,,,\n"
+        "P8,Dee,,Doe,,01/01/1980,Q,,,Helpline\n"
+        "P9,Eve\n"
+        "P10,Fay,,Fox,,01/04/2008,M,,,\n";
+    rows rs;
+    wye_diag d;
+    cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
+    cr_assert_eq(rs.n, 10);
+    const wye_fields *f = &rs.f[0];
+    cr_expect_eq(rs.v[0], WYE_ROW_OK);
+    cr_expect_str_eq(rs.id[0], "P1");
+    expect_field(f, "given_name", WYE_NORM_PRESENT, "ANNEMARIE");
+    expect_field(f, "other_given_names", WYE_NORM_PRESENT, "LOUISE JANE");
+    expect_field(f, "family_name", WYE_NORM_PRESENT, "OBRIEN");
+    expect_field(f, "former_family_name", WYE_NORM_PRESENT, "SMITH");
+    expect_field(f, "date_of_birth", WYE_NORM_PRESENT, "19910807");
+    expect_field(f, "sex", WYE_NORM_PRESENT, "F");
+    expect_field(f, "postcode", WYE_NORM_PRESENT, "HR1 2AB");
+    expect_field(f, "nhs_number", WYE_NORM_PRESENT, "9434765919");
+    /* attributes: age_band 32 -> "25-34" (index 2), sex F (0), refuge (0) */
+    cr_expect_eq(f->attr[0], 3);
+    cr_expect_eq(f->attr[1], 1);
+    cr_expect_eq(f->attr[2], 1);
+
+    f = &rs.f[1];
+    cr_expect_eq(rs.v[1], WYE_ROW_NAME_ONLY);
+    expect_field(f, "date_of_birth", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(f->reason[fi("date_of_birth")], WYE_NR_DATE_NO_SUCH_DAY);
+    expect_field(f, "sex", WYE_NORM_MISSING, NULL);
+    expect_field(f, "postcode", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(f->reason[fi("postcode")], WYE_NR_POSTCODE_PSEUDO);
+    expect_field(f, "other_given_names", WYE_NORM_MISSING, NULL);
+    cr_expect_eq(f->attr_status[2], WYE_NORM_MISSING);
+    cr_expect_eq(f->attr[0], 0);
+
+    cr_expect_eq(rs.v[2], WYE_ROW_NAME_ONLY);
+    cr_expect_eq(rs.v[3], WYE_ROW_NO_NAME);
+    cr_expect_eq(rs.v[4], WYE_ROW_OK); /* an NHS number alone can link */
+    cr_expect_eq(rs.v[5], WYE_ROW_NO_LOCAL_ID);
+    cr_expect_eq(rs.v[6], WYE_ROW_EMPTY);
+    cr_expect_eq(rs.v[7], WYE_ROW_OK);
+    expect_field(&rs.f[7], "sex", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[7].reason[fi("sex")], WYE_NR_CODE_UNKNOWN);
+    cr_expect_eq(rs.f[7].attr_status[2], WYE_NORM_INVALID);
+    cr_expect_eq(rs.f[7].attr_reason[2], WYE_NR_CODE_UNKNOWN);
+    cr_expect_eq(rs.f[7].attr_status[1], WYE_NORM_MISSING);
+    cr_expect_eq(rs.v[8], WYE_ROW_FIELD_COUNT);
+    cr_expect_eq(rs.line[8], 10);
+    /* 15 on the extract date (turns 16 the next day): no band */
+    cr_expect_eq(rs.v[9], WYE_ROW_OK);
+    cr_expect_eq(rs.f[9].attr_status[0], WYE_NORM_MISSING);
+    cr_expect_eq(rs.f[9].attr[1], 2);
+}
+
+Test(colmap, name_layouts_and_date_formats)
+{
+    static const struct {
+        const char *fmt, *raw;
+    } dates[] = {
+        {"DD/MM/YYYY", "17/08/1991"}, {"YYYY-MM-DD", "1991-08-17"},
+        {"DD-Mon-YYYY", "17-Aug-1991"}, {"DD/MM/YY", "17/08/91"},
+        {"YYYYMMDD", "19910817"}, {"DD.MM.YYYY", "17.08.1991"},
+    };
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        char map[1024], csv[256];
+        snprintf(map, sizeof map,
+                 HEAD "\"columns\":[{\"column\":\"Name\",\"split\":\"%s\"},"
+                      "{\"column\":\"Born\",\"field\":\"date_of_birth\",\"date_format\":\"%s\"}]}",
+                 i % 2 ? "surname_comma_forename" : "forename_surname", dates[i].fmt);
+        snprintf(csv, sizeof csv, "Ref,Name,Born\nA,\"%s\",%s\n",
+                 i % 2 ? "SMITH, Jane Mary" : "Jane Mary Smith", dates[i].raw);
+        rows rs;
+        wye_diag d;
+        cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
+        cr_assert_eq(rs.n, 1);
+        cr_expect_eq(rs.v[0], WYE_ROW_OK, "format %s", dates[i].fmt);
+        expect_field(&rs.f[0], "given_name", WYE_NORM_PRESENT, "JANE");
+        expect_field(&rs.f[0], "other_given_names", WYE_NORM_PRESENT, "MARY");
+        expect_field(&rs.f[0], "family_name", WYE_NORM_PRESENT, "SMITH");
+        expect_field(&rs.f[0], "date_of_birth", WYE_NORM_PRESENT, "19910817");
+    }
+}
+
+Test(colmap, multiple_given_names_and_default_sex)
+{
+    const char *map = HEAD "\"encoding\":\"windows-1252\",\"columns\":["
+                           "{\"column\":\"Forenames\",\"field\":\"given_name\",\"multiple\":true},"
+                           "{\"column\":\"Surname\",\"field\":\"family_name\"},"
+                           "{\"column\":\"Sex\",\"field\":\"sex\"},"
+                           "{\"column\":\"PC\",\"field\":\"postcode\"},"
+                           "{\"column\":\"Service\",\"attribute\":\"service_type\"}]}";
+    const char *csv = "Ref,Forenames,Surname,Sex,PC,Service\n"
+                      "1,Ren\xE9 Marie Claire,Lef\xE8vre,Female,W1A1AA,Outreach\n"
+                      "2,,Lee,Man,HR1 2AB,shelter\n";
+    rows rs;
+    wye_diag d;
+    cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
+    cr_assert_eq(rs.n, 2);
+    expect_field(&rs.f[0], "given_name", WYE_NORM_PRESENT, "RENE");
+    expect_field(&rs.f[0], "other_given_names", WYE_NORM_PRESENT, "MARIE CLAIRE");
+    expect_field(&rs.f[0], "family_name", WYE_NORM_PRESENT, "LEFEVRE");
+    expect_field(&rs.f[0], "sex", WYE_NORM_PRESENT, "F");
+    cr_expect_eq(rs.f[0].attr[2], 2); /* outreach, matched ignoring case */
+    cr_expect_eq(rs.v[1], WYE_ROW_OK);
+    expect_field(&rs.f[1], "given_name", WYE_NORM_MISSING, NULL);
+    expect_field(&rs.f[1], "sex", WYE_NORM_PRESENT, "M");
+    cr_expect_eq(rs.f[1].attr_status[2], WYE_NORM_INVALID);
+    cr_expect_eq(rs.f[1].attr_reason[2], WYE_NR_ATTR_NOT_ALLOWED);
+    wye_colmap *m;
+    cr_assert_eq(parse(map, &m, &d), WYE_OK);
+    cr_expect_eq(wye_colmap_encoding(m), WYE_CSV_WINDOWS1252);
+    cr_expect(wye_colmap_field_mapped(m, (size_t)fi("other_given_names")));
+    cr_expect(!wye_colmap_field_mapped(m, (size_t)fi("nhs_number")));
+    cr_expect(!wye_colmap_attr_mapped(m, 0)); /* age_band: no date of birth */
+    cr_expect(wye_colmap_attr_mapped(m, 1));
+    cr_expect(wye_colmap_attr_mapped(m, 2));
+    wye_colmap_free(m);
+}
+
+Test(colmap, verdict_texts)
+{
+    for (int v = 0; v < WYE_ROW_COUNT; v++)
+        cr_expect(strlen(wye_row_verdict_text((wye_row_verdict)v)) > 0);
+    cr_expect_str_eq(wye_row_verdict_text(WYE_ROW_COUNT), "unknown verdict");
+}
