@@ -1,3 +1,0 @@
-/* placeholder */
-#include "wyelink/error.h"
-typedef int wye_placeholder_testdata;
