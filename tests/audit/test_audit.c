@@ -694,6 +694,7 @@ Test(audit, parameters_that_look_secret_or_are_malformed_are_refused)
     cr_assert_eq(wye_audit_entry_param(e, "threshold", "0.85"), WYE_OK);
     cr_assert_eq(wye_audit_entry_count(e, "big", (uint64_t)INT64_MAX + 1), WYE_ERANGE);
     cr_assert_eq(wye_audit_entry_input(e, "/no/such/file"), WYE_ENOTFOUND);
+    wye_audit_entry_free(e);
     cr_assert_eq(wye_audit_entry_new("Bad\ncommand", &e), WYE_EINVAL);
     cr_assert_null(e);
     cr_assert_eq(wye_audit_entry_new(" keys", &e), WYE_EINVAL);
