@@ -37,7 +37,8 @@ static const char *path(const char *name)
     static char buf[4][256];
     static int i;
     i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+    int w = snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+    cr_assert(w > 0 && w < (int)sizeof buf[i]);
     return buf[i];
 }
 
@@ -496,4 +497,284 @@ Test(keys, trust_folder)
     cr_assert_eq(wye_trust_load_dir(path("no-such-folder"), &t), WYE_ENOTFOUND);
     for (int i = 0; i < 3; i++)
         wye_party_free(p[i]);
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+/* Run `wyelink ARGS` with stdout and stderr appended to files in dir (so the
+ * leak search below reads them too); returns the exit status. */
+static int wyelink(const char *args)
+{
+    const char *exe = getenv("WYELINK");
+    cr_assert_not_null(exe, "WYELINK is not set");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >>cli.stdout 2>>cli.stderr", dir, exe, args);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static char *read_text(const char *name)
+{
+    char *t;
+    size_t len;
+    cr_assert_eq(wye_read_file(path(name), 1 << 22, &t, &len), WYE_OK, "%s", name);
+    return t;
+}
+
+/* The full key-distribution dance through the command, as the parties would
+ * run it, each party with its own audit log. */
+static void dance(void)
+{
+    const char *parties[][2] = {{"custodian", "custodian"},
+                                {"police", "agency"},
+                                {"gp", "agency"},
+                                {"lu", "linkage-unit"}};
+    char args[1024];
+    for (int i = 0; i < 4; i++) {
+        snprintf(args, sizeof args, "keys create --name %s --role %s --out %s --audit-log %s/audit.log",
+                 parties[i][0], parties[i][1], parties[i][0], parties[i][0]);
+        cr_assert_eq(wyelink(args), 0, "%s", args);
+    }
+    cr_assert_eq(wyelink("keys secret --out custodian/linkage.secret --key custodian/custodian.key"
+                         " --audit-log custodian/audit.log"),
+                 0);
+    const char *agencies[] = {"police", "gp"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args,
+                 "keys seal --secret custodian/linkage.secret --custodian-key "
+                 "custodian/custodian.key --to %s/%s.pub --out %s/linkage.sealed "
+                 "--audit-log custodian/audit.log",
+                 agencies[i], agencies[i], agencies[i]);
+        cr_assert_eq(wyelink(args), 0, "%s", args);
+        snprintf(args, sizeof args,
+                 "keys open --sealed %s/linkage.sealed --key %s/%s.key --custodian "
+                 "custodian/custodian.pub --out %s/linkage.secret --audit-log %s/audit.log",
+                 agencies[i], agencies[i], agencies[i], agencies[i], agencies[i]);
+        cr_assert_eq(wyelink(args), 0, "%s", args);
+    }
+    const char *shown[] = {"custodian/custodian.key", "custodian/custodian.pub",
+                           "custodian/linkage.secret", "police/linkage.sealed",
+                           "police/linkage.secret", "gp/gp.key", "lu/lu.key"};
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++) {
+        snprintf(args, sizeof args, "keys show %s", shown[i]);
+        cr_assert_eq(wyelink(args), 0, "%s", args);
+    }
+}
+
+Test(keys, command_distributes_the_secret)
+{
+    dance();
+    wye_secret *c, *p, *g;
+    cr_assert_eq(wye_secret_load(path("custodian/linkage.secret"), &c), WYE_OK);
+    cr_assert_eq(wye_secret_load(path("police/linkage.secret"), &p), WYE_OK);
+    cr_assert_eq(wye_secret_load(path("gp/linkage.secret"), &g), WYE_OK);
+    uint8_t a[32], b[32];
+    wye_secret_derive(c, 5, a);
+    wye_secret_derive(p, 5, b);
+    cr_assert_eq(memcmp(a, b, 32), 0);
+    wye_secret_derive(g, 5, b);
+    cr_assert_eq(memcmp(a, b, 32), 0);
+    struct stat st;
+    cr_assert_eq(stat(path("police/linkage.secret"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(stat(path("police/police.key"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    /* Every party's run was audited in its own log. */
+    const char *logs[] = {"custodian/audit.log", "police/audit.log", "gp/audit.log",
+                          "lu/audit.log"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(stat(path(logs[i]), &st), 0, "%s", logs[i]);
+        cr_assert_gt(st.st_size, 0);
+    }
+    char *out = read_text("cli.stdout");
+    uint8_t id[8];
+    char hex[17];
+    wye_secret_key_id(c, id);
+    wye_hex(id, 8, hex);
+    cr_assert_not_null(strstr(out, hex), "the key id is shown");
+    cr_assert_not_null(strstr(out, "sealed linkage secret"));
+    free(out);
+    wye_secret_free(c);
+    wye_secret_free(p);
+    wye_secret_free(g);
+}
+
+/* Does the file hold needle (n bytes)? */
+static int contains(const char *file, const uint8_t *needle, size_t n)
+{
+    char *t;
+    size_t len;
+    cr_assert_eq(wye_read_file(file, 1 << 24, &t, &len), WYE_OK, "%s", file);
+    int found = 0;
+    for (size_t i = 0; !found && n <= len && i <= len - n; i++)
+        found = memcmp(t + i, needle, n) == 0;
+    free(t);
+    return found;
+}
+
+typedef struct secret_form {
+    const char *what;
+    uint8_t bytes[128];
+    size_t n;
+    const char *own[3]; /* the files allowed to hold it */
+} secret_form;
+
+static void add_forms(secret_form *f, size_t *nf, const char *what, const uint8_t *raw, size_t n,
+                      const char *own0, const char *own1, const char *own2)
+{
+    char b[200], h[200];
+    sodium_bin2base64(b, sizeof b, raw, n, sodium_base64_VARIANT_ORIGINAL);
+    wye_hex(raw, n, h);
+    /* raw; base64 without its padding; hex; and the raw first half, which
+     * catches a partial copy. */
+    const uint8_t *forms[] = {raw, (const uint8_t *)b, (const uint8_t *)h, raw};
+    size_t lens[] = {n, strcspn(b, "="), 2 * n, n / 2};
+    for (int i = 0; i < 4; i++) {
+        secret_form *s = &f[(*nf)++];
+        s->what = what;
+        memcpy(s->bytes, forms[i], lens[i]);
+        s->n = lens[i];
+        s->own[0] = own0;
+        s->own[1] = own1;
+        s->own[2] = own2;
+    }
+}
+
+static void walk(const char *rel, char files[][256], size_t *n)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s/%s", dir, rel);
+    DIR *d = opendir(full);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char r[256], p[768];
+        int w = snprintf(r, sizeof r, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
+        cr_assert(w > 0 && w < (int)sizeof r);
+        snprintf(p, sizeof p, "%s/%s", dir, r);
+        struct stat st;
+        cr_assert_eq(lstat(p, &st), 0);
+        if (S_ISDIR(st.st_mode))
+            walk(r, files, n);
+        else if (*n < 64)
+            memcpy(files[(*n)++], r, sizeof r);
+        else
+            cr_assert_fail("more files than expected");
+    }
+    closedir(d);
+}
+
+Test(keys, no_secret_in_any_other_file)
+{
+    dance();
+    static secret_form forms[64];
+    size_t nf = 0;
+    const char *parties[] = {"custodian", "police", "gp", "lu"};
+    for (int i = 0; i < 4; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s/%s.key", parties[i], parties[i]);
+        wye_party *p;
+        cr_assert_eq(wye_party_load(path(key), &p), WYE_OK);
+        /* the seed (the Ed25519 secret proper) and the X25519 secret key */
+        add_forms(forms, &nf, key, wye_party_sign_sk(p), 32, strdup(key), NULL, NULL);
+        add_forms(forms, &nf, key, wye_party_box_sk(p), 32, strdup(key), NULL, NULL);
+        wye_party_free(p);
+    }
+    wye_secret *s;
+    cr_assert_eq(wye_secret_load(path("custodian/linkage.secret"), &s), WYE_OK);
+    /* The raw secret is not reachable through the API (only derived keys),
+     * so read it back from the file's base64. */
+    char *text = read_text("custodian/linkage.secret");
+    char *b = strstr(text, "\"secret\": \"") + 11;
+    *strchr(b, '"') = 0;
+    uint8_t raw[32];
+    size_t got;
+    cr_assert_eq(sodium_base642bin(raw, 32, b, strlen(b), NULL, &got, NULL,
+                                   sodium_base64_VARIANT_ORIGINAL), 0);
+    free(text);
+    add_forms(forms, &nf, "linkage secret", raw, 32, "custodian/linkage.secret",
+              "police/linkage.secret", "gp/linkage.secret");
+    wye_secret_free(s);
+
+    static char files[64][256];
+    size_t n = 0;
+    walk("", files, &n);
+    cr_assert_geq(n, 16, "every output was written (%zu files)", n);
+    for (size_t f = 0; f < n; f++) {
+        for (size_t i = 0; i < nf; i++) {
+            int own = 0;
+            for (int k = 0; k < 3; k++)
+                own |= forms[i].own[k] && !strcmp(forms[i].own[k], files[f]);
+            if (!own)
+                cr_assert(!contains(path(files[f]), forms[i].bytes, forms[i].n),
+                          "%s holds a form of the secret of %s", files[f], forms[i].what);
+        }
+    }
+}
+
+Test(keys, command_refusals)
+{
+    dance();
+    /* Misuse: exit 2. */
+    cr_assert_eq(wyelink("keys"), 2);
+    cr_assert_eq(wyelink("keys nosuch"), 2);
+    cr_assert_eq(wyelink("keys --no-such-option"), 2);
+    cr_assert_eq(wyelink("keys create --name 'a b' --role agency --out x"), 2);
+    cr_assert_eq(wyelink("keys create --name x --role admin --out x"), 2);
+    cr_assert_eq(wyelink("keys create --name x --out x"), 2);
+    cr_assert_eq(wyelink("keys seal --secret - --custodian-key - --to police/police.pub --out y"),
+                 2);
+    cr_assert_eq(wyelink("keys show"), 2);
+    /* Failures: exit 1. */
+    cr_assert_eq(wyelink("keys create --name police --role agency --out police"), 1,
+                 "never overwritten");
+    cr_assert_eq(wyelink("keys open --sealed police/linkage.sealed --key lu/lu.key --custodian "
+                         "custodian/custodian.pub --out lu/linkage.secret --audit-log lu/audit.log"),
+                 1, "the linkage unit never opens the secret");
+    cr_assert_eq(wyelink("keys open --sealed police/linkage.sealed --key gp/gp.key --custodian "
+                         "custodian/custodian.pub --out gp/x.secret --audit-log gp/audit.log"),
+                 1, "sealed to the police, not the gp");
+    cr_assert_eq(wyelink("keys seal --secret custodian/linkage.secret --custodian-key "
+                         "custodian/custodian.key --to lu/lu.pub --out lu/linkage.sealed "
+                         "--audit-log custodian/audit.log"),
+                 1, "never sealed to the linkage unit");
+    cr_assert_eq(chmod(path("police/linkage.secret"), 0644), 0);
+    cr_assert_eq(wyelink("keys show police/linkage.secret"), 1, "group-readable secret");
+    cr_assert_eq(access(path("lu/linkage.secret"), F_OK), -1);
+    cr_assert_eq(access(path("lu/linkage.sealed"), F_OK), -1);
+    cr_assert_eq(access(path("gp/x.secret"), F_OK), -1);
+    char *err = read_text("cli.stderr");
+    cr_assert_not_null(strstr(err, "sealed to another recipient"));
+    cr_assert_not_null(strstr(err, "readable by group or others"));
+    free(err);
+    /* Secrets from standard input. */
+    cr_assert_eq(wyelink("keys seal --secret - --custodian-key custodian/custodian.key --to "
+                         "police/police.pub --out police/again.sealed --audit-log "
+                         "custodian/audit.log <custodian/linkage.secret"),
+                 0);
+}
+
+Test(keys, command_help_at_every_level)
+{
+    const char *subs[] = {"", "create ", "secret ", "seal ", "open ", "show "};
+    char args[128];
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        snprintf(args, sizeof args, "keys %s--help", subs[i]);
+        cr_assert_eq(wyelink(args), 0, "%s", args);
+        snprintf(args, sizeof args, "keys %s-h", subs[i]);
+        cr_assert_eq(wyelink(args), 0, "%s", args);
+        snprintf(args, sizeof args, "keys %s--no-such-option", subs[i]);
+        cr_assert_eq(wyelink(args), 2, "%s", args);
+    }
+    char *out = read_text("cli.stdout");
+    cr_assert_not_null(strstr(out, "usage: wyelink keys create"));
+    cr_assert_not_null(strstr(out, "usage: wyelink keys open"));
+    cr_assert_not_null(strstr(out, "Exit status"));
+    free(out);
+    char *err = read_text("cli.stderr");
+    cr_assert_not_null(strstr(err, "no-such-option"));
+    free(err);
 }
