@@ -543,17 +543,6 @@ int wye_colmap_bind(wye_colmap *m, const wye_csvin *r, wye_diag *diag)
 
 /* ---- one row ---- */
 
-void wye_fields_clear(wye_fields *f)
-{
-    memset(f->status, WYE_NORM_MISSING, sizeof f->status);
-    memset(f->reason, 0, sizeof f->reason);
-    memset(f->attr, 0, sizeof f->attr);
-    memset(f->attr_status, WYE_NORM_MISSING, sizeof f->attr_status);
-    memset(f->attr_reason, 0, sizeof f->attr_reason);
-    for (size_t i = 0; i < WYE_MAX_FIELDS; i++)
-        f->value[i][0] = 0;
-}
-
 static void set_field(wye_fields *f, int fi, wye_norm_status st, wye_norm_reason why,
                       const char *value)
 {

@@ -1,0 +1,624 @@
+/* The encoder: tokens -> keyed random hashing -> filters, hardening,
+ * digests, pseudonym. Every byte it writes is specified in
+ * protocols/ENCODING.md and pinned by tests/hashing/test_encoder.c; a change
+ * here is a new protocol version, never a silent change. */
+#include "wyelink/encoder.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 64                 /* bytes of one keyed BLAKE2b-512 output */
+#define PURPOSE_RECORD 0x52      /* 'R': record-level filter */
+#define PURPOSE_FIELD 0x46       /* 'F': a field's own filter */
+#define MAX_TOKENS 1024          /* per field value; a value yields far fewer */
+#define TOKEN_ARENA 16384
+#define MAX_MSG (4 + 255 + 1 + WYE_NORM_MAX + 8)
+
+#define CACHE_SLOTS 16384u       /* power of two */
+#define CACHE_KEY_MAX 46
+#define CACHE_BLOCKS 2
+
+struct wye_encoder {
+    const wye_protocol *p;
+    const wye_layout *lay;
+    size_t nfields, nattrs;
+    /* Keys (sodium_malloc, read-only): one 32-byte key per distinct kdf_id,
+     * then the digest, pseudonym keys. */
+    uint8_t *keys;
+    size_t nkeys;
+    int key_slot[WYE_MAX_FIELDS];
+    const uint8_t *digest_key, *pseudonym_key;
+    unsigned raw_bits;           /* record-level filter before hardening */
+    bool raw_pow2;
+    const wye_hardening *h;
+    int salt_field;              /* -1 when not salting */
+    uint32_t *perm;              /* balancing: out bit j = in bit perm[j] */
+    uint32_t *diff;              /* diffusion: diffusion_bits x t input bits */
+    unsigned diff_in;            /* diffusion input length */
+};
+
+typedef struct cache_entry {
+    uint64_t tag;                /* hash of the key bytes, 0 = empty */
+    uint8_t klen, nblocks;
+    uint8_t key[CACHE_KEY_MAX];
+    uint8_t out[CACHE_BLOCKS * BLOCK];
+} cache_entry;
+
+struct wye_encoder_cache {
+    cache_entry *slots;
+};
+
+/* ---- keyed streams (ENCODING.md 4.1) ---- */
+
+typedef struct {
+    const uint8_t *key;
+    const char *label;
+    uint64_t counter;
+    uint8_t block[BLOCK];
+    unsigned pos;                /* next unread byte of block */
+} stream;
+
+static void stream_init(stream *s, const uint8_t *key, const char *label)
+{
+    s->key = key;
+    s->label = label;
+    s->counter = 0;
+    s->pos = BLOCK;
+}
+
+static uint32_t stream_u32(stream *s)
+{
+    if (s->pos == BLOCK) {
+        uint8_t msg[64];
+        size_t n = strlen(s->label);
+        assert(n + 8 <= sizeof msg);
+        memcpy(msg, s->label, n);
+        for (int i = 0; i < 8; i++)
+            msg[n + (size_t)i] = (uint8_t)(s->counter >> (8 * i));
+        crypto_generichash(s->block, BLOCK, msg, n + 8, s->key, 32);
+        s->counter++;
+        s->pos = 0;
+    }
+    const uint8_t *b = s->block + s->pos;
+    s->pos += 4;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Uniform in [0, bound) by rejection: no modulo bias. */
+static uint32_t stream_below(stream *s, uint32_t bound)
+{
+    uint64_t limit = (1ull << 32) - ((1ull << 32) % bound);
+    for (;;) {
+        uint32_t r = stream_u32(s);
+        if (r < limit)
+            return r % bound;
+    }
+}
+
+/* ---- bits ---- */
+
+static inline void set_bit(uint8_t *b, uint32_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+static inline unsigned get_bit(const uint8_t *b, uint32_t i) { return b[i >> 3] >> (i & 7) & 1u; }
+
+/* ---- encoder lifetime ---- */
+
+void wye_fields_clear(wye_fields *f)
+{
+    memset(f->status, WYE_NORM_MISSING, sizeof f->status);
+    memset(f->reason, 0, sizeof f->reason);
+    memset(f->attr, 0, sizeof f->attr);
+    memset(f->attr_status, WYE_NORM_MISSING, sizeof f->attr_status);
+    memset(f->attr_reason, 0, sizeof f->attr_reason);
+    for (size_t i = 0; i < WYE_MAX_FIELDS; i++)
+        f->value[i][0] = 0;
+}
+
+int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
+                    const uint8_t pseudonym_key[32], wye_encoder **out)
+{
+    if (!p || !secret || !pseudonym_key || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    if (sodium_init() < 0)
+        return WYE_ECRYPTO;
+    wye_encoder *e = calloc(1, sizeof *e);
+    if (!e)
+        return WYE_ENOMEM;
+    e->p = p;
+    e->lay = wye_protocol_layout(p);
+    e->nfields = wye_protocol_nfields(p);
+    e->nattrs = wye_protocol_nattrs(p);
+    e->h = wye_protocol_hardening(p);
+    e->raw_bits = wye_protocol_filter_bits_raw(p);
+    e->raw_pow2 = e->raw_bits && !(e->raw_bits & (e->raw_bits - 1));
+    e->salt_field = e->h->salting ? wye_protocol_field_index(p, e->h->salt_field) : -1;
+
+    uint32_t ids[WYE_MAX_FIELDS];
+    for (size_t i = 0; i < e->nfields; i++) {
+        uint32_t id = wye_protocol_field(p, i)->kdf_id;
+        size_t k = 0;
+        while (k < e->nkeys && ids[k] != id)
+            k++;
+        if (k == e->nkeys)
+            ids[e->nkeys++] = id;
+        e->key_slot[i] = (int)k;
+    }
+    size_t nbytes = 32 * (e->nkeys + 4);
+    e->keys = sodium_malloc(nbytes);
+    if (!e->keys) {
+        free(e);
+        return WYE_ENOMEM;
+    }
+    int rc = WYE_OK;
+    for (size_t k = 0; k < e->nkeys && !rc; k++)
+        rc = wye_secret_derive(secret, ids[k], e->keys + 32 * k);
+    uint8_t *dk = e->keys + 32 * e->nkeys, *pk = dk + 32, *perm_key = pk + 32,
+            *diff_key = perm_key + 32;
+    if (!rc)
+        rc = wye_secret_derive(secret, WYE_KDF_DIGEST, dk);
+    if (!rc && e->h->balancing)
+        rc = wye_secret_derive(secret, WYE_KDF_PERMUTATION, perm_key);
+    if (!rc && e->h->diffusion)
+        rc = wye_secret_derive(secret, WYE_KDF_DIFFUSION, diff_key);
+    memcpy(pk, pseudonym_key, 32);
+    e->digest_key = dk;
+    e->pseudonym_key = pk;
+
+    /* The balancing permutation of 2L positions (Fisher-Yates). */
+    unsigned len = e->raw_bits;
+    if (!rc && e->h->balancing) {
+        len *= 2;
+        e->perm = malloc(len * sizeof *e->perm);
+        if (!e->perm) {
+            rc = WYE_ENOMEM;
+        } else {
+            stream s;
+            stream_init(&s, perm_key, "wyelink.balancing.v1");
+            for (uint32_t i = 0; i < len; i++)
+                e->perm[i] = i;
+            for (uint32_t i = len - 1; i > 0; i--) {
+                uint32_t j = stream_below(&s, i + 1), t = e->perm[i];
+                e->perm[i] = e->perm[j];
+                e->perm[j] = t;
+            }
+            sodium_memzero(&s, sizeof s);
+        }
+    }
+    if (!rc && e->h->xor_fold)
+        len /= 2;
+    /* The diffusion draw: t distinct input bits for each output bit. */
+    if (!rc && e->h->diffusion) {
+        unsigned t = e->h->diffusion_t, nb = e->h->diffusion_bits;
+        e->diff_in = len;
+        assert(t >= 1 && t <= len);
+        e->diff = malloc((size_t)nb * t * sizeof *e->diff);
+        if (!e->diff) {
+            rc = WYE_ENOMEM;
+        } else {
+            stream s;
+            stream_init(&s, diff_key, "wyelink.diffusion.v1");
+            for (unsigned j = 0; j < nb; j++) {
+                uint32_t *row = e->diff + (size_t)j * t;
+                for (unsigned c = 0; c < t;) {
+                    uint32_t x = stream_below(&s, len);
+                    bool dup = false;
+                    for (unsigned q = 0; q < c; q++)
+                        dup = dup || row[q] == x;
+                    if (!dup)
+                        row[c++] = x;
+                }
+            }
+            sodium_memzero(&s, sizeof s);
+        }
+    }
+    sodium_memzero(perm_key, 64); /* only needed to build the tables */
+    sodium_mprotect_readonly(e->keys);
+    if (rc) {
+        wye_encoder_free(e);
+        return rc;
+    }
+    assert(!e->raw_bits || len == wye_protocol_filter_bits(p) || e->h->diffusion);
+    *out = e;
+    return WYE_OK;
+}
+
+void wye_encoder_free(wye_encoder *e)
+{
+    if (!e)
+        return;
+    sodium_free(e->keys); /* wipes */
+    if (e->perm) {
+        sodium_memzero(e->perm, 2 * (size_t)e->raw_bits * sizeof *e->perm);
+        free(e->perm);
+    }
+    if (e->diff) {
+        sodium_memzero(e->diff,
+                       (size_t)e->h->diffusion_bits * e->h->diffusion_t * sizeof *e->diff);
+        free(e->diff);
+    }
+    free(e);
+}
+
+size_t wye_encoder_record_size(const wye_encoder *e) { return e->lay->record_size; }
+
+int wye_encoder_cache_new(wye_encoder_cache **out)
+{
+    wye_encoder_cache *c = malloc(sizeof *c);
+    if (!c)
+        return WYE_ENOMEM;
+    c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
+    if (!c->slots) {
+        free(c);
+        return WYE_ENOMEM;
+    }
+    *out = c;
+    return WYE_OK;
+}
+
+void wye_encoder_cache_free(wye_encoder_cache *c)
+{
+    if (!c)
+        return;
+    sodium_memzero(c->slots, CACHE_SLOTS * sizeof *c->slots);
+    free(c->slots);
+    free(c);
+}
+
+/* ---- tokens (ENCODING.md section 3) ---- */
+
+typedef struct {
+    uint8_t arena[TOKEN_ARENA];
+    size_t used;
+    size_t n;
+    uint16_t off[MAX_TOKENS], len[MAX_TOKENS];
+    uint32_t h[MAX_TOKENS];
+} tokens;
+
+static uint32_t fnv32(const uint8_t *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 16777619u;
+    return h;
+}
+
+/* Add tag + text unless already present (first-seen order). */
+static void add_token(tokens *t, uint8_t tag, const char *text, size_t n)
+{
+    if (t->n == MAX_TOKENS || t->used + n + 1 > TOKEN_ARENA)
+        return; /* cannot happen for values of at most WYE_NORM_MAX bytes */
+    uint8_t *dst = t->arena + t->used;
+    dst[0] = tag;
+    memcpy(dst + 1, text, n);
+    uint32_t h = fnv32(dst, n + 1);
+    for (size_t i = 0; i < t->n; i++)
+        if (t->h[i] == h && t->len[i] == n + 1 && !memcmp(t->arena + t->off[i], dst, n + 1))
+            return;
+    t->off[t->n] = (uint16_t)t->used;
+    t->len[t->n] = (uint16_t)(n + 1);
+    t->h[t->n] = h;
+    t->n++;
+    t->used += n + 1;
+}
+
+static char soundex_digit(char c)
+{
+    switch (c) {
+    case 'B': case 'F': case 'P': case 'V': return '1';
+    case 'C': case 'G': case 'J': case 'K': case 'Q': case 'S': case 'X': case 'Z': return '2';
+    case 'D': case 'T': return '3';
+    case 'L': return '4';
+    case 'M': case 'N': return '5';
+    case 'R': return '6';
+    case 'H': case 'W': return 'h';
+    default: return '0'; /* vowels and Y */
+    }
+}
+
+/* American Soundex of the word w[0..n) (capitals A-Z). */
+static void soundex(const char *w, size_t n, char out[5])
+{
+    size_t k = 1;
+    out[0] = w[0];
+    char last = soundex_digit(w[0]);
+    for (size_t i = 1; i < n && k < 4; i++) {
+        char d = soundex_digit(w[i]);
+        if (d == 'h')
+            continue; /* H and W do not separate equal codes */
+        if (d != '0' && d != last)
+            out[k++] = d;
+        last = d;
+    }
+    while (k < 4)
+        out[k++] = '0';
+    out[4] = 0;
+}
+
+static void tokenise(const wye_field_spec *fs, const char *value, tokens *t)
+{
+    char s[WYE_NORM_MAX + 2 * 4 + 1]; /* the value without spaces, padded */
+    t->n = 0;
+    t->used = 0;
+    for (unsigned ti = 0; ti < fs->ntokenisers; ti++) {
+        const wye_tokeniser *tk = &fs->tok[ti];
+        uint8_t tag = (uint8_t)tk->type;
+        switch (tk->type) {
+        case WYE_TOK_QGRAM:
+        case WYE_TOK_POSITIONAL_QGRAM: {
+            size_t pad = tk->padding ? tk->q - 1 : 0, n = 0;
+            for (size_t i = 0; i < pad; i++)
+                s[n++] = '_';
+            for (const char *c = value; *c; c++)
+                if (*c != ' ')
+                    s[n++] = *c;
+            for (size_t i = 0; i < pad; i++)
+                s[n++] = '_';
+            if (n < tk->q) {
+                add_token(t, tag, s, n);
+                break;
+            }
+            for (size_t i = 0; i + tk->q <= n; i++) {
+                if (tk->type == WYE_TOK_QGRAM) {
+                    add_token(t, tag, s + i, tk->q);
+                } else {
+                    char g[16];
+                    int m = snprintf(g, sizeof g, "%.*s:%zu", (int)tk->q, s + i, i);
+                    add_token(t, tag, g, (size_t)m);
+                }
+            }
+            break;
+        }
+        case WYE_TOK_WHOLE: {
+            size_t n = 0;
+            for (const char *c = value; *c; c++)
+                if (*c != ' ')
+                    s[n++] = *c;
+            add_token(t, tag, s, n);
+            break;
+        }
+        case WYE_TOK_DATE_PARTS: {
+            if (strlen(value) != 8)
+                break;
+            char part[6];
+            part[0] = 'D', memcpy(part + 1, value + 6, 2);
+            add_token(t, tag, part, 3);
+            part[0] = 'M', memcpy(part + 1, value + 4, 2);
+            add_token(t, tag, part, 3);
+            part[0] = 'Y', memcpy(part + 1, value, 4);
+            add_token(t, tag, part, 5);
+            break;
+        }
+        case WYE_TOK_SOUNDEX:
+            for (const char *w = value; *w;) {
+                const char *end = strchr(w, ' ');
+                size_t n = end ? (size_t)(end - w) : strlen(w);
+                char code[5];
+                if (n) {
+                    soundex(w, n, code);
+                    add_token(t, tag, code, 4);
+                }
+                w += n + (end != NULL);
+            }
+            break;
+        }
+    }
+}
+
+size_t wye_encoder_tokens(const wye_protocol *p, size_t field, const char *value,
+                          void (*emit)(void *ctx, const uint8_t *tok, size_t n), void *ctx)
+{
+    const wye_field_spec *fs = wye_protocol_field(p, field);
+    if (!fs || !value)
+        return 0;
+    tokens *t = malloc(sizeof *t);
+    if (!t)
+        return 0;
+    tokenise(fs, value, t);
+    for (size_t i = 0; i < t->n && emit; i++)
+        emit(ctx, t->arena + t->off[i], t->len[i]);
+    size_t n = t->n;
+    free(t);
+    return n;
+}
+
+/* ---- keyed hashing (ENCODING.md 4.2) ---- */
+
+/* The message of block j: purpose, j (uint16 LE), salt length, salt, token. */
+static size_t message(uint8_t *msg, uint8_t purpose, unsigned j, const uint8_t *salt,
+                      size_t salt_len, const uint8_t *tok, size_t tok_len)
+{
+    size_t n = 0;
+    msg[n++] = purpose;
+    msg[n++] = (uint8_t)j;
+    msg[n++] = (uint8_t)(j >> 8);
+    msg[n++] = (uint8_t)salt_len;
+    memcpy(msg + n, salt, salt_len);
+    n += salt_len;
+    memcpy(msg + n, tok, tok_len);
+    return n + tok_len;
+}
+
+/* Set k positions of a filter of L bits (pow2: L is a power of two) from the
+ * keyed hash of a token. */
+static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uint8_t purpose,
+                       const uint8_t *salt, size_t salt_len, const uint8_t *tok,
+                       size_t tok_len, uint8_t *filter, uint32_t L, bool pow2, unsigned k)
+{
+    const uint8_t *key = e->keys + 32 * (size_t)slot;
+    unsigned per_block = pow2 ? BLOCK / 2 : BLOCK / 4;
+    unsigned nblocks = (k + per_block - 1) / per_block;
+    uint8_t msg[MAX_MSG];
+    size_t mlen = message(msg, purpose, 0, salt, salt_len, tok, tok_len);
+
+    /* The cache key is the message without the block number, plus the key
+     * slot: block j's message differs from block 0's in byte 1 only. */
+    cache_entry *ce = NULL;
+    if (c && mlen + 1 <= CACHE_KEY_MAX) {
+        uint8_t ck[CACHE_KEY_MAX];
+        ck[0] = (uint8_t)slot;
+        memcpy(ck + 1, msg, mlen);
+        size_t klen = mlen + 1;
+        uint64_t hsh = 1469598103934665603ull;
+        for (size_t i = 0; i < klen; i++)
+            hsh = (hsh ^ ck[i]) * 1099511628211ull;
+        hsh |= 1;
+        ce = &c->slots[(hsh >> 20) & (CACHE_SLOTS - 1)];
+        if (ce->tag != hsh || ce->klen != klen || memcmp(ce->key, ck, klen)) {
+            ce->tag = hsh;
+            ce->klen = (uint8_t)klen;
+            memcpy(ce->key, ck, klen);
+            ce->nblocks = 0;
+        }
+    }
+    uint8_t block[BLOCK];
+    unsigned done = 0;
+    for (unsigned j = 0; j < nblocks; j++) {
+        const uint8_t *b;
+        if (ce && j < CACHE_BLOCKS) {
+            while (ce->nblocks <= j) {
+                msg[1] = ce->nblocks; /* < CACHE_BLOCKS: the high byte stays 0 */
+                crypto_generichash(ce->out + BLOCK * ce->nblocks, BLOCK, msg, mlen, key, 32);
+                ce->nblocks++;
+            }
+            b = ce->out + BLOCK * j;
+        } else {
+            msg[1] = (uint8_t)j;
+            msg[2] = (uint8_t)(j >> 8);
+            crypto_generichash(block, BLOCK, msg, mlen, key, 32);
+            b = block;
+        }
+        if (pow2) {
+            for (unsigned i = 0; i < per_block && done < k; i++, done++)
+                set_bit(filter, ((uint32_t)b[2 * i] | (uint32_t)b[2 * i + 1] << 8) & (L - 1));
+        } else {
+            for (unsigned i = 0; i < per_block && done < k; i++, done++) {
+                uint32_t v = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 |
+                             (uint32_t)b[4 * i + 2] << 16 | (uint32_t)b[4 * i + 3] << 24;
+                set_bit(filter, v % L);
+            }
+        }
+    }
+    sodium_memzero(block, sizeof block);
+}
+
+/* ---- one record ---- */
+
+int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fields *f,
+                       const char *local_id, size_t len, uint8_t *out)
+{
+    if (!e || !f || !out || (!local_id && len))
+        return WYE_EINVAL;
+    const wye_layout *lay = e->lay;
+    for (size_t a = 0; a < e->nattrs; a++)
+        if (f->attr[a] > wye_protocol_attr(e->p, a)->nvalues)
+            return WYE_EINVAL;
+    memset(out, 0, lay->record_size);
+    wye_pseudonym(e->pseudonym_key, local_id ? local_id : "", len, out + lay->pseudonym_off);
+
+    uint16_t presence = 0;
+    for (size_t i = 0; i < e->nfields; i++)
+        if (f->status[i] == WYE_NORM_PRESENT)
+            presence |= (uint16_t)(1u << i);
+    out[lay->presence_off] = (uint8_t)presence;
+    out[lay->presence_off + 1] = (uint8_t)(presence >> 8);
+    memcpy(out + lay->attr_off, f->attr, e->nattrs);
+
+    /* Salt: the salt field's value (or its year), empty when missing. */
+    const uint8_t *salt = (const uint8_t *)"";
+    size_t salt_len = 0;
+    if (e->salt_field >= 0 && f->status[e->salt_field] == WYE_NORM_PRESENT) {
+        salt = (const uint8_t *)f->value[e->salt_field];
+        salt_len = strlen(f->value[e->salt_field]);
+        if (e->h->salt_part == WYE_SALT_YEAR && salt_len > 4)
+            salt_len = 4;
+    }
+
+    uint8_t raw[65536 / 8];
+    size_t raw_bytes = e->raw_bits / 8;
+    memset(raw, 0, raw_bytes);
+    tokens t;
+    size_t wipe = 0;
+    for (size_t i = 0; i < e->nfields; i++) {
+        if (f->status[i] != WYE_NORM_PRESENT)
+            continue;
+        const wye_field_spec *fs = wye_protocol_field(e->p, i);
+        if (fs->record_bits || fs->field_filter_bits) {
+            tokenise(fs, f->value[i], &t);
+            wipe = t.used > wipe ? t.used : wipe;
+            if (t.n) {
+                unsigned kr = (unsigned)((fs->record_bits + t.n - 1) / t.n);
+                unsigned kf = (unsigned)((fs->field_filter_k + t.n - 1) / t.n);
+                uint32_t fl = fs->field_filter_bits;
+                bool fpow2 = fl && !(fl & (fl - 1));
+                uint8_t *ff = out + lay->field_filter_off[i];
+                for (size_t j = 0; j < t.n; j++) {
+                    const uint8_t *tok = t.arena + t.off[j];
+                    if (fs->record_bits)
+                        hash_token(e, c, e->key_slot[i], PURPOSE_RECORD, salt, salt_len, tok,
+                                   t.len[j], raw, e->raw_bits, e->raw_pow2, kr);
+                    if (fl)
+                        hash_token(e, c, e->key_slot[i], PURPOSE_FIELD, NULL, 0, tok,
+                                   t.len[j], ff, fl, fpow2, kf);
+                }
+            }
+        }
+        if (fs->exact_digest) {
+            uint8_t msg[4 + WYE_NORM_MAX], d16[16];
+            size_t vl = strlen(f->value[i]);
+            for (int b = 0; b < 4; b++)
+                msg[b] = (uint8_t)(fs->kdf_id >> (8 * b));
+            memcpy(msg + 4, f->value[i], vl);
+            crypto_generichash(d16, sizeof d16, msg, 4 + vl, e->digest_key, 32);
+            memcpy(out + lay->digest_off[i], d16, WYE_DIGEST_BYTES);
+            sodium_memzero(msg, sizeof msg);
+        }
+    }
+    sodium_memzero(t.arena, wipe);
+
+    /* Hardening of the record-level filter (ENCODING.md section 5). */
+    if (e->raw_bits) {
+        uint8_t buf[2 * 65536 / 8];
+        size_t buf_used = 0;
+        uint8_t *cur = raw;
+        size_t bits = e->raw_bits;
+        if (e->h->balancing) {
+            uint8_t both[2 * 65536 / 8];
+            memcpy(both, raw, raw_bytes);
+            for (size_t b = 0; b < raw_bytes; b++)
+                both[raw_bytes + b] = (uint8_t)~raw[b];
+            bits *= 2;
+            buf_used = bits / 8;
+            memset(buf, 0, buf_used);
+            for (uint32_t j = 0; j < bits; j++)
+                if (get_bit(both, e->perm[j]))
+                    set_bit(buf, j);
+            sodium_memzero(both, bits / 8);
+            cur = buf;
+        }
+        if (e->h->xor_fold) {
+            bits /= 2;
+            for (size_t b = 0; b < bits / 8; b++)
+                cur[b] ^= cur[bits / 8 + b];
+        }
+        uint8_t *dst = out + lay->filter_off;
+        if (e->h->diffusion) {
+            unsigned tt = e->h->diffusion_t;
+            for (uint32_t j = 0; j < e->h->diffusion_bits; j++) {
+                const uint32_t *row = e->diff + (size_t)j * tt;
+                unsigned x = 0;
+                for (unsigned q = 0; q < tt; q++)
+                    x ^= get_bit(cur, row[q]);
+                if (x)
+                    set_bit(dst, j);
+            }
+        } else {
+            memcpy(dst, cur, bits / 8);
+        }
+        sodium_memzero(buf, buf_used);
+    }
+    sodium_memzero(raw, raw_bytes);
+    return WYE_OK;
+}

@@ -1,0 +1,463 @@
+/* The encoder: tokens, an independent recomputation of the keyed hashing
+ * rules of ENCODING.md, known-answer records for the default protocol, the
+ * hardening steps, and the cache's invisibility.
+ *
+ * The known answers use the fixed secret 00 01 .. 1f and the pseudonym key
+ * 20 21 .. 3f. If one of them changes, the encoding has changed: that is a
+ * new protocol version (PROTOCOL.md section 4), never an update of the
+ * pinned value. */
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hashtest.h"
+#include "wyelink/encoder.h"
+
+static wye_protocol *proto;
+static wye_secret *secret;
+static uint8_t pkey[32];
+
+static void setup(void)
+{
+    proto = ht_default_protocol();
+    secret = ht_secret();
+    for (int i = 0; i < 32; i++)
+        pkey[i] = (uint8_t)(32 + i);
+}
+
+static void teardown(void)
+{
+    wye_protocol_free(proto);
+    wye_secret_free(secret);
+}
+
+TestSuite(encoder, .init = setup, .fini = teardown);
+
+static int fi(const wye_protocol *p, const char *name)
+{
+    int i = wye_protocol_field_index(p, name);
+    cr_assert_geq(i, 0, "%s", name);
+    return i;
+}
+
+static void put(wye_fields *f, const wye_protocol *p, const char *name, const char *v)
+{
+    int i = fi(p, name);
+    f->status[i] = WYE_NORM_PRESENT;
+    snprintf(f->value[i], WYE_NORM_MAX, "%s", v);
+}
+
+/* ---- tokens ---- */
+
+typedef struct {
+    char s[1024];
+} joined;
+
+static void join(void *ctx, const uint8_t *tok, size_t n)
+{
+    joined *j = ctx;
+    size_t o = strlen(j->s);
+    o += (size_t)snprintf(j->s + o, sizeof j->s - o, "%s%u:", o ? " " : "", tok[0]);
+    snprintf(j->s + o, sizeof j->s - o, "%.*s", (int)(n - 1), (const char *)tok + 1);
+}
+
+static void expect_tokens(const wye_protocol *p, const char *field, const char *value,
+                          const char *want)
+{
+    joined j = {{0}};
+    size_t n = wye_encoder_tokens(p, (size_t)fi(p, field), value, join, &j);
+    cr_expect_str_eq(j.s, want, "%s '%s'", field, value);
+    size_t spaces = 0;
+    for (const char *c = want; *c; c++)
+        spaces += *c == ' ';
+    cr_expect_eq(n, *want ? spaces + 1 : 0);
+}
+
+Test(encoder, tokens_default)
+{
+    expect_tokens(proto, "given_name", "JO", "1:_J 1:JO 1:O_");
+    expect_tokens(proto, "given_name", "ANNA", "1:_A 1:AN 1:NN 1:NA 1:A_");
+    expect_tokens(proto, "given_name", "ANAN", "1:_A 1:AN 1:NA 1:N_"); /* distinct only */
+    expect_tokens(proto, "family_name", "VAN DYKE", "1:_V 1:VA 1:AN 1:ND 1:DY 1:YK 1:KE 1:E_");
+    expect_tokens(proto, "other_given_names", "MARY ANN", "1:MA 1:AR 1:RY 1:YA 1:AN 1:NN");
+    expect_tokens(proto, "other_given_names", "J", "1:J");
+    expect_tokens(proto, "date_of_birth", "19910817", "4:D17 4:M08 4:Y1991");
+    expect_tokens(proto, "sex", "F", "3:F");
+    expect_tokens(proto, "postcode", "HR1 2AB", "1:_H 1:HR 1:R1 1:12 1:2A 1:AB 1:B_");
+    expect_tokens(proto, "nhs_number", "9434765919", "3:9434765919");
+}
+
+Test(encoder, tokens_soundex_positional)
+{
+    wye_protocol *p = ht_protocol(
+        "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"t\",\"filter_bits\":64,"
+        "\"fields\":[{\"name\":\"family_name\",\"kdf_id\":1,\"record_bits\":20,"
+        "\"tokenisers\":[{\"type\":\"soundex\"},{\"type\":\"positional_qgram\",\"q\":3}]}]}");
+    expect_tokens(p, "family_name", "ROBERT", "5:R163 2:ROB:0 2:OBE:1 2:BER:2 2:ERT:3");
+    expect_tokens(p, "family_name", "RUPERT RUBIN",
+                  "5:R163 5:R150 2:RUP:0 2:UPE:1 2:PER:2 2:ERT:3 2:RTR:4 2:TRU:5 2:RUB:6 "
+                  "2:UBI:7 2:BIN:8");
+    expect_tokens(p, "family_name", "ASHCRAFT", "5:A261 2:ASH:0 2:SHC:1 2:HCR:2 2:CRA:3 "
+                                                "2:RAF:4 2:AFT:5");
+    expect_tokens(p, "family_name", "PFISTER LEE TYMCZAK",
+                  "5:P236 5:L000 5:T522 2:PFI:0 2:FIS:1 2:IST:2 2:STE:3 2:TER:4 2:ERL:5 "
+                  "2:RLE:6 2:LEE:7 2:EET:8 2:ETY:9 2:TYM:10 2:YMC:11 2:MCZ:12 2:CZA:13 "
+                  "2:ZAK:14");
+    expect_tokens(p, "family_name", "JACKSON GUTIERREZ LLOYD",
+                  "5:J250 5:G362 5:L300 2:JAC:0 2:ACK:1 2:CKS:2 2:KSO:3 2:SON:4 2:ONG:5 "
+                  "2:NGU:6 2:GUT:7 2:UTI:8 2:TIE:9 2:IER:10 2:ERR:11 2:RRE:12 2:REZ:13 "
+                  "2:EZL:14 2:ZLL:15 2:LLO:16 2:LOY:17 2:OYD:18");
+    wye_protocol_free(p);
+}
+
+/* ---- an independent recomputation of ENCODING.md 4.2 ---- */
+
+/* Positions of one token: BLAKE2b-512 keyed with the field key over
+ * purpose || block (u16 LE) || salt_len || salt || tag || text; 16-bit LE
+ * values mod L. */
+static void ref_bits(uint64_t kdf_id, char purpose, const char *salt, uint8_t tag,
+                     const char *text, unsigned k, unsigned L, uint8_t *filter)
+{
+    uint8_t key[32], msg[256], out[64];
+    cr_assert_eq(wye_secret_derive(secret, kdf_id, key), WYE_OK);
+    for (unsigned j = 0, done = 0; done < k; j++) {
+        size_t n = 0;
+        msg[n++] = (uint8_t)purpose;
+        msg[n++] = (uint8_t)j;
+        msg[n++] = (uint8_t)(j >> 8);
+        msg[n++] = (uint8_t)strlen(salt);
+        memcpy(msg + n, salt, strlen(salt));
+        n += strlen(salt);
+        msg[n++] = tag;
+        memcpy(msg + n, text, strlen(text));
+        n += strlen(text);
+        crypto_generichash(out, 64, msg, n, key, 32);
+        for (unsigned i = 0; i < 32 && done < k; i++, done++) {
+            unsigned pos = (out[2 * i] | (unsigned)out[2 * i + 1] << 8) % L;
+            filter[pos / 8] |= (uint8_t)(1u << (pos % 8));
+        }
+    }
+}
+
+Test(encoder, matches_the_written_rules)
+{
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(proto, secret, pkey, &e), WYE_OK);
+    const wye_layout *lay = wye_protocol_layout(proto);
+    cr_assert_eq(wye_encoder_record_size(e), 296);
+    uint8_t rec[296], want[128];
+
+    /* sex F alone: 1 token, k = 20 in the 1024-bit record filter */
+    wye_fields f;
+    wye_fields_clear(&f);
+    put(&f, proto, "sex", "F");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "P1", 2, rec), WYE_OK);
+    memset(want, 0, sizeof want);
+    ref_bits(3, 'R', "", 3, "F", 20, 1024, want);
+    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
+    uint8_t ps[16];
+    crypto_generichash(ps, 16, (const uint8_t *)"P1", 2, pkey, 32);
+    cr_expect_arr_eq(rec, ps, 16);
+    cr_expect_eq(rec[16] | rec[17] << 8, 1u << fi(proto, "sex"));
+
+    /* given name JO: 3 tokens, k = ceil(150/3) = 50 (two blocks) in the record
+     * filter and ceil(30/3) = 10 in its own 256-bit filter */
+    wye_fields_clear(&f);
+    put(&f, proto, "given_name", "JO");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
+    memset(want, 0, sizeof want);
+    const char *grams[] = {"_J", "JO", "O_"};
+    for (int i = 0; i < 3; i++)
+        ref_bits(1, 'R', "", 1, grams[i], 50, 1024, want);
+    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
+    memset(want, 0, 32);
+    for (int i = 0; i < 3; i++)
+        ref_bits(1, 'F', "", 1, grams[i], 10, 256, want);
+    cr_expect_arr_eq(rec + lay->field_filter_off[fi(proto, "given_name")], want, 32);
+
+    /* the date of birth's digest: BLAKE2b-128 keyed with KDF id 1003 over
+     * u32le(kdf_id) || value, first 8 bytes */
+    wye_fields_clear(&f);
+    put(&f, proto, "date_of_birth", "19910817");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
+    uint8_t dk[32], msg[12] = {2, 0, 0, 0}, d16[16];
+    memcpy(msg + 4, "19910817", 8);
+    cr_assert_eq(wye_secret_derive(secret, 1003, dk), WYE_OK);
+    crypto_generichash(d16, 16, msg, 12, dk, 32);
+    cr_expect_arr_eq(rec + lay->digest_off[fi(proto, "date_of_birth")], d16, 8);
+    /* a missing NHS number leaves its digest zero */
+    uint8_t zero[8] = {0};
+    cr_expect_arr_eq(rec + lay->digest_off[fi(proto, "nhs_number")], zero, 8);
+    wye_encoder_free(e);
+}
+
+Test(encoder, shared_keys_make_fields_comparable)
+{
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(proto, secret, pkey, &e), WYE_OK);
+    const wye_layout *lay = wye_protocol_layout(proto);
+    uint8_t a[296], b[296];
+    wye_fields f;
+    wye_fields_clear(&f);
+    put(&f, proto, "family_name", "SMITH");
+    put(&f, proto, "former_family_name", "JONES");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "x", 1, a), WYE_OK);
+    wye_fields_clear(&f);
+    put(&f, proto, "former_family_name", "SMITH");
+    put(&f, proto, "given_name", "JONES");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "x", 1, b), WYE_OK);
+    cr_expect_arr_eq(a + lay->field_filter_off[fi(proto, "family_name")],
+                     b + lay->field_filter_off[fi(proto, "former_family_name")], 32);
+    cr_expect_arr_eq(a + lay->field_filter_off[fi(proto, "former_family_name")],
+                     b + lay->field_filter_off[fi(proto, "given_name")], 32);
+    wye_encoder_free(e);
+}
+
+/* ---- known answers for the default protocol ---- */
+
+static void hex_digest(const uint8_t *rec, size_t n, char out[65])
+{
+    uint8_t h[32];
+    crypto_generichash(h, 32, rec, n, NULL, 0);
+    sodium_bin2hex(out, 65, h, 32);
+}
+
+Test(encoder, known_answers_default_protocol)
+{
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(proto, secret, pkey, &e), WYE_OK);
+    uint8_t rec[296];
+    char hex[65];
+    wye_fields f;
+
+    wye_fields_clear(&f);
+    put(&f, proto, "given_name", "JANE");
+    put(&f, proto, "other_given_names", "MARY ANN");
+    put(&f, proto, "family_name", "SMITH");
+    put(&f, proto, "former_family_name", "JONES");
+    put(&f, proto, "date_of_birth", "19910817");
+    put(&f, proto, "sex", "F");
+    put(&f, proto, "postcode", "HR1 2AB");
+    put(&f, proto, "nhs_number", "9434765919");
+    f.attr[0] = 3, f.attr[1] = 1, f.attr[2] = 1;
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "P1", 2, rec), WYE_OK);
+    hex_digest(rec, sizeof rec, hex);
+    cr_expect_str_eq(hex,
+                     "3e5c8a5580ebff23348ac8469c75dc2d34395cf8003182fff6b86371ae4c2b49",
+                     "record 1");
+
+    wye_fields_clear(&f);
+    put(&f, proto, "given_name", "ANN");
+    put(&f, proto, "family_name", "LEE");
+    put(&f, proto, "date_of_birth", "19800101");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "P2", 2, rec), WYE_OK);
+    hex_digest(rec, sizeof rec, hex);
+    cr_expect_str_eq(hex,
+                     "d53e79b2ff0d0c690734c6a1fed7f2f5eed1e63ddbde2bc231dbf01ff4a1d024",
+                     "record 2");
+    char full[2 * 296 + 1];
+    sodium_bin2hex(full, sizeof full, rec, 296);
+    cr_expect_str_eq(full,
+                     "fff9445642b3a0142a52a56aa280826915000000000000009244c4b850112941"
+                     "21e033a8449842147d6456c644ac27021831f95872801c0870268450241222c2"
+                     "88d054880f323848444ad7ea9358148422e91b14419a80e03828a9c351010123"
+                     "4040241d8cdc890014801dca4585c41a01c19120804ac349c5002708d2498005"
+                     "68102ab484e0c00b90d5448ff00992084092c3d2e20091681440090000020001"
+                     "40010800008803020a2000082020a04800010000000042ac00c0808a00000010"
+                     "0800008000080c80006012002204000402010040080800090000000000000000"
+                     "0000000000000000000000000000000000000000000000000000000000000000"
+                     "0000000000000000000000000000000000000000000000004491fbb042437e1b"
+                     "0000000000000000", "record 2 bytes");
+
+    wye_fields_clear(&f);
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
+    hex_digest(rec, sizeof rec, hex);
+    cr_expect_str_eq(hex,
+                     "fbadee04864240897a25272417594c769d2cd67212b7071c8a0e02e60e41b58b",
+                     "record 3 (nothing present)");
+    wye_encoder_free(e);
+}
+
+/* ---- hardening ---- */
+
+#define PROTO_H(h)                                                                        \
+    "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"h\",\"filter_bits\":1024,"  \
+    "\"fields\":[{\"name\":\"given_name\",\"kdf_id\":1,\"record_bits\":150,"                \
+    "\"field_filter_bits\":256,\"field_filter_k\":30,"                                      \
+    "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"                     \
+    "{\"name\":\"date_of_birth\",\"kdf_id\":2,\"record_bits\":120,"                        \
+    "\"tokenisers\":[{\"type\":\"date_parts\"}]}],\"hardening\":" h "}"
+
+static size_t popcount(const uint8_t *b, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += (size_t)__builtin_popcount(b[i]);
+    return c;
+}
+
+static void encode_with(wye_protocol *p, const char *name, const char *dob, uint8_t *rec)
+{
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
+    wye_fields f;
+    wye_fields_clear(&f);
+    put(&f, p, "given_name", name);
+    if (dob)
+        put(&f, p, "date_of_birth", dob);
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "id", 2, rec), WYE_OK);
+    wye_encoder_free(e);
+}
+
+Test(encoder, hardening)
+{
+    wye_protocol *plain = ht_protocol(PROTO_H("{}"));
+    wye_protocol *bal = ht_protocol(PROTO_H("{\"balancing\":true}"));
+    wye_protocol *fold = ht_protocol(PROTO_H("{\"xor_fold\":true}"));
+    wye_protocol *both = ht_protocol(PROTO_H("{\"balancing\":true,\"xor_fold\":true}"));
+    wye_protocol *diff = ht_protocol(PROTO_H("{\"diffusion\":{\"t\":3,\"bits\":512}}"));
+    wye_protocol *salt = ht_protocol(
+        PROTO_H("{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}"));
+    cr_assert_eq(wye_protocol_filter_bits(bal), 2048);
+    cr_assert_eq(wye_protocol_filter_bits(fold), 512);
+    cr_assert_eq(wye_protocol_filter_bits(both), 1024);
+    cr_assert_eq(wye_protocol_filter_bits(diff), 512);
+    uint8_t r0[1024], r1[1024], r2[1024], r3[1024];
+    size_t off = wye_protocol_layout(plain)->filter_off;
+
+    /* balancing: exactly half the 2L bits set, whatever the input */
+    encode_with(bal, "JANE", NULL, r1);
+    cr_expect_eq(popcount(r1 + off, 256), 1024);
+    encode_with(bal, "ALEXANDRIA", "19910817", r1);
+    cr_expect_eq(popcount(r1 + off, 256), 1024);
+
+    /* xor folding: bit i = raw[i] ^ raw[i + 512] */
+    encode_with(plain, "JANE", "19910817", r0);
+    encode_with(fold, "JANE", "19910817", r1);
+    for (size_t i = 0; i < 64; i++)
+        cr_expect_eq(r1[off + i], r0[off + i] ^ r0[off + 64 + i], "byte %zu", i);
+    /* field filters are never hardened */
+    size_t ffo = wye_protocol_layout(plain)->field_filter_off[0];
+    size_t ffo2 = wye_protocol_layout(fold)->field_filter_off[0];
+    cr_expect_arr_eq(r1 + ffo2, r0 + ffo, 32);
+
+    /* balancing then folding keeps the length of the raw filter */
+    encode_with(both, "JANE", "19910817", r2);
+    cr_expect_neq(memcmp(r2 + off, r0 + off, 128), 0);
+
+    /* diffusion: 512 output bits, each a XOR of 3; flipping one input token
+     * changes about half of them */
+    encode_with(diff, "JANE", "19910817", r1);
+    encode_with(diff, "JANE", "19910818", r2);
+    size_t changed = 0;
+    for (size_t i = 0; i < 64; i++)
+        changed += (size_t)__builtin_popcount(r1[off + i] ^ r2[off + i]);
+    cr_expect(changed > 0 && changed < 512);
+    size_t w = popcount(r1 + off, 64);
+    cr_expect(w > 128 && w < 384, "diffused weight %zu", w);
+
+    /* salting by year of birth: same year, same bits; another year, other
+     * bits; the field filter is not salted */
+    encode_with(salt, "JANE", "19910817", r1);
+    encode_with(salt, "JANE", "19910101", r2);
+    encode_with(salt, "JANE", "19920817", r3);
+    uint8_t a[128], b[128];
+    memcpy(a, r1 + off, 128);
+    memcpy(b, r2 + off, 128);
+    size_t common_same = 0, common_other = 0;
+    for (size_t i = 0; i < 128; i++) {
+        common_same += (size_t)__builtin_popcount(a[i] & b[i]);
+        common_other += (size_t)__builtin_popcount(a[i] & r3[off + i]);
+    }
+    cr_expect_gt(common_same, common_other + 50, "same year shares the name's bits");
+    cr_expect_arr_eq(r1 + ffo, r3 + ffo, 32);
+    cr_expect_neq(memcmp(r1 + off, r0 + off, 128), 0, "salting changes the record filter");
+
+    wye_protocol_free(plain);
+    wye_protocol_free(bal);
+    wye_protocol_free(fold);
+    wye_protocol_free(both);
+    wye_protocol_free(diff);
+    wye_protocol_free(salt);
+}
+
+Test(encoder, hardening_known_answers)
+{
+    static const char *const specs[] = {
+        "{\"balancing\":true}",
+        "{\"balancing\":true,\"xor_fold\":true}",
+        "{\"diffusion\":{\"t\":3,\"bits\":512}}",
+        "{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}",
+    };
+    static const char *const want[] = {
+        "2de6811cc5eaa61f98644643523551f253245505b9b0af9c3b7fad7587f1bf4b",
+        "ccf79963b2d8657cf5b9e7373adc68dfbde6a12ba5e012a8fce883bb2d4b3279",
+        "9e24efefc4b7e311e9e29a5d1bd7b82d5f03194955ec8840f89a6fe1bab8be76",
+        "5d109b67927f7528c5a551688f846e6bf91e0ca4e5cfb27bbb288ea196cb8ced",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char json[2048];
+        snprintf(json, sizeof json,
+                 "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"h\","
+                 "\"filter_bits\":1024,\"fields\":[{\"name\":\"given_name\",\"kdf_id\":1,"
+                 "\"record_bits\":150,\"field_filter_bits\":256,\"field_filter_k\":30,"
+                 "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"
+                 "{\"name\":\"date_of_birth\",\"kdf_id\":2,\"record_bits\":120,"
+                 "\"tokenisers\":[{\"type\":\"date_parts\"}]}],\"hardening\":%s}",
+                 specs[i]);
+        wye_protocol *p = ht_protocol(json);
+        uint8_t rec[1024];
+        encode_with(p, "JANE", "19910817", rec);
+        char hex[65];
+        hex_digest(rec, wye_protocol_layout(p)->record_size, hex);
+        cr_expect_str_eq(hex, want[i], "hardening %s", specs[i]);
+        wye_protocol_free(p);
+    }
+}
+
+/* ---- the cache changes nothing ---- */
+
+Test(encoder, cache_is_invisible)
+{
+    wye_encoder *e;
+    wye_encoder_cache *c;
+    cr_assert_eq(wye_encoder_new(proto, secret, pkey, &e), WYE_OK);
+    cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
+    static const char *const names[] = {"ANN", "ANNA", "HANNAH", "JO", "JOANNE", "LEE",
+                                        "SMITH", "SMYTHE", "O", "XI", "MARY ANN"};
+    uint8_t a[296], b[296];
+    for (unsigned i = 0; i < 3000; i++) {
+        wye_fields f;
+        wye_fields_clear(&f);
+        char dob[9], pc[9];
+        snprintf(dob, sizeof dob, "19%02u%02u%02u", 40 + i % 60, 1 + i % 12, 1 + i % 28);
+        snprintf(pc, sizeof pc, "HR%u %uAB", i % 10, i % 7);
+        put(&f, proto, "given_name", names[i % 11]);
+        put(&f, proto, "family_name", names[(i / 11) % 11]);
+        put(&f, proto, "date_of_birth", dob);
+        put(&f, proto, "postcode", pc);
+        if (i % 3)
+            put(&f, proto, "sex", i % 2 ? "F" : "M");
+        char id[16];
+        int n = snprintf(id, sizeof id, "R%u", i);
+        cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, (size_t)n, a), WYE_OK);
+        cr_assert_eq(wye_encoder_encode(e, c, &f, id, (size_t)n, b), WYE_OK);
+        cr_assert_arr_eq(a, b, sizeof a, "record %u", i);
+    }
+    wye_encoder_cache_free(c);
+    wye_encoder_free(e);
+}
+
+Test(encoder, rejects_bad_attribute)
+{
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(proto, secret, pkey, &e), WYE_OK);
+    wye_fields f;
+    wye_fields_clear(&f);
+    f.attr[1] = 4; /* sex has 3 values: 4 is out of range */
+    uint8_t rec[296];
+    cr_expect_eq(wye_encoder_encode(e, NULL, &f, "x", 1, rec), WYE_EINVAL);
+    wye_encoder_free(e);
+    cr_expect_eq(wye_encoder_new(NULL, secret, pkey, &e), WYE_EINVAL);
+}
