@@ -39,18 +39,23 @@ WYE_API int wye_audit_entry_count(wye_audit_entry *e, const char *name, uint64_t
 WYE_API int wye_audit_entry_protocol(wye_audit_entry *e,
                                      const uint8_t fingerprint[WYE_FINGERPRINT_BYTES],
                                      const uint8_t key_id[WYE_KEY_ID_BYTES]);
-/* WYE_OK for success, or the failing code. */
+/* WYE_OK for success, or the failing code. Required before appending. */
 WYE_API void wye_audit_entry_outcome(wye_audit_entry *e, int code);
 
-/* Append e to the log at path (created if missing), chained to the last
- * entry and signed by signer. WYE_ELOCK, WYE_EIO, WYE_EAUDIT (the log's tail
- * is not a whole entry signed by this party's chain). */
+/* Append e to the log at path (created if missing, mode 0600), chained to
+ * the last whole entry and signed by signer. If a crash left a partial last
+ * line, the new entry closes it and records its size and digest, so the log
+ * verifies again (protocols/AUDIT.md). Errors: WYE_ESTATE (no outcome set),
+ * WYE_ELOCK, WYE_EIO, WYE_EAUDIT (the last whole line is not a valid entry
+ * of this party's chain; nothing is written). */
 WYE_API int wye_audit_append(const char *path, const wye_audit_entry *e,
                              const wye_party *signer);
 
 typedef struct wye_audit_result {
     uint64_t entries;       /* whole entries that verified */
-    uint64_t first_bad;     /* 1-based entry number of the first bad entry, 0 if none */
+    uint64_t first_bad;     /* 1-based line number of the first bad entry, 0 if none
+                               (the entry number too, unless a recovered crash
+                               fragment stands earlier in the log) */
     int truncated_tail;     /* 1 if the log ends with a partial line */
     char reason[128];
 } wye_audit_result;
