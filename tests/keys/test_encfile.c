@@ -405,3 +405,46 @@ Test(encfile, signed_count_that_does_not_match_the_records)
     cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_ECORRUPT);
     free(b.data);
 }
+
+/* Records larger than a message, and records of one byte. */
+static void round_trip_size(uint32_t size, unsigned n)
+{
+    wye_membuf b = {0};
+    wye_encfile_meta m = test_meta();
+    m.record_size = size;
+    wye_encwriter *w;
+    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police, wye_party_public_part(lu),
+                                    &w),
+                 WYE_OK);
+    uint8_t *rec = malloc(size);
+    for (unsigned i = 0; i < n; i++) {
+        for (uint32_t k = 0; k < size; k++)
+            rec[k] = (uint8_t)((k * 31 + i * 7) ^ (k >> 5));
+        cr_assert_eq(wye_encwriter_add(w, rec), WYE_OK);
+    }
+    cr_assert_eq(wye_encwriter_close(w), WYE_OK);
+    wye_memsource ms = {b.data, b.size, 0};
+    wye_encreader *r;
+    cr_assert_eq(wye_encreader_open(wye_source_memory(&ms), lu, trust, &r), WYE_OK);
+    const uint8_t *got;
+    unsigned i = 0;
+    int rc;
+    while ((rc = wye_encreader_next(r, &got)) == 1) {
+        for (uint32_t k = 0; k < size; k++)
+            rec[k] = (uint8_t)((k * 31 + i * 7) ^ (k >> 5));
+        cr_assert_eq(memcmp(got, rec, size), 0, "record %u", i);
+        i++;
+    }
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(i, n);
+    wye_encreader_free(r);
+    free(rec);
+    free(b.data);
+}
+
+Test(encfile, round_trip_large_and_tiny_records)
+{
+    round_trip_size(200000, 7);   /* each record spans several messages */
+    round_trip_size(1u << 20, 2); /* the largest allowed */
+    round_trip_size(1, 150000);
+}
