@@ -847,7 +847,7 @@ static const layout layouts[NA] = {
            "Social Support: Substance Misuse Support")},
     }},
     [WMWA] = {"utf-8", D_DMYY, false, false, false, "SU-", 5,
-              {"Woman", "Man", "Prefer not to say"}, {"Refuge", "Outreach", "Community"}, false,
+              {"Woman", "Man", "Prefer not to say"}, {"Refuge", "Outreach", "Helpline"}, false,
               {
         {"Service User ID", K_ID, M_NONE, NULL, NULL, NULL},
         {"Full Name", K_FULL_FS, M_SPLIT, "forename_surname", NULL, NULL},
@@ -860,7 +860,7 @@ static const layout layouts[NA] = {
          C("Self", "Police", "GP", "Children's Services", "Friend, family or neighbour", "IDVA",
            "Housing")},
         {"Service", K_SERVICE, M_ATTR, "service_type",
-         V("Refuge", "refuge", "Outreach", "outreach", "Community", "community"), NULL},
+         V("Refuge", "refuge", "Outreach", "outreach", "Helpline", "helpline"), NULL},
     }},
     [MARAC] = {"utf-8", D_DOTS, false, false, false, "MARAC/", 4,
                {"Female", "Male", "Not known"}, {0}, false, {
@@ -889,7 +889,7 @@ static const layout layouts[NA] = {
         {"Referral Date", K_EVENT, M_NONE, NULL, NULL, NULL},
         {"Risk Level", K_CHOICE, M_NONE, NULL, NULL, C("High", "High", "Medium")},
         {"Service Type", K_SERVICE, M_ATTR, "service_type",
-         V("Community IDVA", "community", "Court IDVA", "court", "Hospital IDVA", "hospital"),
+         V("Community IDVA", "advocacy", "Court IDVA", "advocacy", "Hospital IDVA", "advocacy"),
          NULL},
     }},
     [HOUS] = {"windows-1252", D_DMY_SLASH, true, false, false, "HA", 6,
@@ -907,6 +907,16 @@ static const layout layouts[NA] = {
            "Parental eviction", "End of private tenancy")},
         {"Priority Need", K_CHOICE, M_NONE, NULL, NULL, C("Y", "N")},
     }},
+};
+
+static const char *const descriptions[NA] = {
+    "synthetic police nominal records (wyelink synth layout)",
+    "synthetic GP practice extract (wyelink synth layout)",
+    "synthetic adult social care referrals (wyelink synth layout)",
+    "synthetic West Mercia Women's Aid service users (wyelink synth layout)",
+    "synthetic MARAC cases (wyelink synth layout)",
+    "synthetic IDVA service clients (wyelink synth layout)",
+    "synthetic housing approaches, Windows-1252 (wyelink synth layout)",
 };
 
 static unsigned ncols(const layout *L)
@@ -1178,7 +1188,7 @@ static void write_row(out *o, const wye_synth *g, int a, const person *x, unsign
             break;
         case K_SERVICE: {
             unsigned k = x->refuge && a == WMWA ? 0
-                         : a == WMWA            ? (rec->choice < 550 ? 1 : 2)
+                         : a == WMWA            ? (rec->choice < 700 ? 1 : 2)
                          : rec->choice < 600    ? 0
                          : rec->choice < 850    ? 1
                                                 : 2;
@@ -1259,6 +1269,8 @@ int wye_synth_column_map(unsigned agency, char **json, size_t *len)
     json_raw(&b, "{\n  \"format\": \"wyelink-column-map\",\n  \"version\": 1,\n  \"agency\": ",
              &err);
     json_str(&b, agency_names[agency], &err);
+    json_raw(&b, ",\n  \"description\": ", &err);
+    json_str(&b, descriptions[agency], &err);
     json_raw(&b, ",\n  \"encoding\": ", &err);
     json_str(&b, L->encoding, &err);
     json_raw(&b, ",\n  \"local_id\": ", &err);
