@@ -1,0 +1,148 @@
+/* wyelink: Fellegi-Sunter scoring of record pairs (linker/LINKING.md).
+ *
+ * A pair of records is compared field by field. Each *comparison* gives a
+ * level: 0 when either record lacks the field, otherwise a level of
+ * agreement. Field filters give Dice bands (disagree, partial, close,
+ * exact) and, for fields that share a hashing key with others (the name
+ * fields), a "cross" level when the field agrees with another of those
+ * fields of the other record (a swapped given and family name; a family
+ * name that matches the other record's former family name). Exact digests
+ * give disagree or agree. The record-level filter's Dice can be a
+ * comparison of its own (Dice bands), which is how a protocol without field
+ * filters or digests is scored.
+ *
+ * The levels of all comparisons form the pair's *pattern*, a mixed-radix
+ * number. The model holds for each comparison and level the probabilities
+ * m (the level among matching pairs) and u (among non-matching pairs) and
+ * the share lambda of matches among the pairs compared; it is estimated from
+ * the counts of patterns over the candidate pairs by
+ * expectation-maximisation (no labelled data). A missing level contributes
+ * nothing. The match weight of a pattern is sum log2(m/u) over its present
+ * comparisons; its posterior match probability follows from lambda.
+ *
+ * Ownership: a model is created by wye_fs_new and freed by wye_fs_free
+ * (NULL allowed). The protocol is borrowed and must outlive it.
+ * Thread safety: wye_fs_pattern, wye_fs_weight and the other const
+ * functions may be called from any number of threads at once; estimating
+ * or setting probabilities needs the model to itself.
+ */
+#ifndef WYELINK_FSSCORE_H
+#define WYELINK_FSSCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wyelink/error.h"
+#include "wyelink/protocol.h"
+#include "wyelink/records.h"
+
+#define WYE_FS_MAX_COMPARISONS 12
+#define WYE_FS_MAX_LEVELS 6
+#define WYE_FS_MAX_PATTERNS (1u << 22)
+
+/* What a comparison looks at. */
+typedef enum wye_fs_kind {
+    WYE_FS_FILTER = 1,        /* a field filter: Dice bands (+ cross) */
+    WYE_FS_DIGEST = 2,        /* an exact digest: agree or disagree */
+    WYE_FS_FILTER_DIGEST = 3, /* both: exact = equal digests, else Dice bands */
+    WYE_FS_RECORD = 4,        /* the record-level filter: Dice bands */
+} wye_fs_kind;
+
+/* Level numbers. Digest comparisons use MISSING, DISAGREE and EXACT only;
+ * CROSS exists only for comparisons with cross partners. */
+enum {
+    WYE_FS_MISSING = 0,
+    WYE_FS_DISAGREE = 1,
+    WYE_FS_PARTIAL = 2,
+    WYE_FS_CLOSE = 3,
+    WYE_FS_EXACT = 4,
+    WYE_FS_CROSS = 5,
+};
+
+typedef struct wye_fs_comparison {
+    char name[WYE_NAME_MAX]; /* the field's name, or "record_filter" */
+    wye_fs_kind kind;
+    int field;               /* index in the protocol; -1 for the record filter */
+    unsigned nlevels;        /* levels 0..nlevels-1 that this comparison uses */
+    bool level_used[WYE_FS_MAX_LEVELS];
+    unsigned ncross;         /* fields compared across (same kdf_id and filter) */
+    int cross[WYE_MAX_FIELDS];
+} wye_fs_comparison;
+
+typedef struct wye_fs_params {
+    /* Dice bands: exact >= band_exact > close >= band_close > partial >=
+     * band_partial > disagree. */
+    double band_exact, band_close, band_partial;
+    /* A cross comparison counts when its Dice reaches this and the direct
+     * comparison is below close. */
+    double cross_min;
+    /* Compare fields across their shared key (see above). */
+    bool cross;
+    /* Add the record-level Dice as a comparison even when the protocol has
+     * field filters or digests (it then overlaps them; off by default). */
+    bool record_dice;
+    /* Fields (by protocol name) that only serve as cross partners and are
+     * not compared on their own: "former_family_name" by default. */
+    const char *alternates[4];
+    unsigned em_max_iter; /* default 1000 */
+    double em_tol;        /* stop when no parameter moves more; default 1e-10 */
+} wye_fs_params;
+
+/* Fill p with the defaults (LINKING.md gives them and why). */
+WYE_API void wye_fs_default_params(wye_fs_params *p);
+
+typedef struct wye_fs wye_fs;
+
+/* A model for protocol p: comparisons from its fields, probabilities at
+ * their starting values. WYE_EINVAL for bad parameters, WYE_ERANGE if the
+ * protocol gives more than WYE_FS_MAX_COMPARISONS comparisons or
+ * WYE_FS_MAX_PATTERNS patterns, WYE_ENOTFOUND if it gives none, WYE_ENOMEM. */
+WYE_API int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out);
+WYE_API void wye_fs_free(wye_fs *fs);
+
+WYE_API size_t wye_fs_ncomparisons(const wye_fs *fs);
+WYE_API const wye_fs_comparison *wye_fs_comparison_at(const wye_fs *fs, size_t c);
+/* Number of distinct patterns (the product of the comparisons' levels). */
+WYE_API uint32_t wye_fs_npatterns(const wye_fs *fs);
+/* Level of comparison c in pattern. */
+WYE_API unsigned wye_fs_level(const wye_fs *fs, uint32_t pattern, size_t c);
+/* The pattern made of these levels (one per comparison). */
+WYE_API uint32_t wye_fs_make_pattern(const wye_fs *fs, const unsigned *levels);
+/* Short name of a level: "missing", "disagree", "partial", "close",
+ * "exact", "cross". */
+WYE_API const char *wye_fs_level_name(unsigned level);
+
+/* Compare records a and b of v (a set made with the model's protocol). */
+WYE_API uint32_t wye_fs_pattern(const wye_fs *fs, const wye_recview *v, size_t a, size_t b);
+
+typedef struct wye_fs_em_result {
+    unsigned iterations;
+    bool converged;
+    uint64_t pairs;        /* pairs counted */
+    double lambda;         /* estimated share of matches among them */
+    double log_likelihood; /* natural log, at the end */
+} wye_fs_em_result;
+
+/* Estimate m, u and lambda by EM from counts[pattern] (npatterns entries;
+ * the pairs compared). Deterministic. WYE_EINVAL if there are no counts or
+ * fewer than 2 comparisons vary. res may be NULL. */
+WYE_API int wye_fs_estimate(wye_fs *fs, const uint64_t *counts, wye_fs_em_result *res);
+
+/* Set comparison c's probabilities by level (nlevels entries each; the
+ * entry for MISSING and unused levels is ignored) and lambda, instead of
+ * estimating them. WYE_EINVAL for probabilities outside (0, 1]. */
+WYE_API int wye_fs_set(wye_fs *fs, size_t c, const double *m, const double *u);
+WYE_API int wye_fs_set_lambda(wye_fs *fs, double lambda);
+WYE_API double wye_fs_m(const wye_fs *fs, size_t c, unsigned level);
+WYE_API double wye_fs_u(const wye_fs *fs, size_t c, unsigned level);
+WYE_API double wye_fs_lambda(const wye_fs *fs);
+
+/* Match weight of a pattern: sum over present comparisons of log2(m/u). */
+WYE_API double wye_fs_weight(const wye_fs *fs, uint32_t pattern);
+/* Posterior match probability of a weight under the model's lambda. */
+WYE_API double wye_fs_posterior(const wye_fs *fs, double weight);
+/* The weight at which the posterior equals p (0 < p < 1). */
+WYE_API double wye_fs_weight_for_posterior(const wye_fs *fs, double p);
+
+#endif

@@ -1,0 +1,110 @@
+/* wyelink: the linkage unit's records in memory (linker/LINKING.md).
+ *
+ * The linker reads each agency's encoded file (wye_recfile_read), checking
+ * its signer against the trusted keys and its protocol fingerprint against
+ * the protocol in use, then gathers the files into one record set
+ * (wye_recset), which checks that every file was hashed with the same
+ * linkage secret (key id) and comes from a different agency. Records keep
+ * the byte layout the protocol fixes (wye_layout); the set numbers them
+ * 0..n-1, file by file in the order the files were added.
+ *
+ * Errors name the file (its label) and what differs, never a record's
+ * content: fingerprints, key ids and agency names are not identifiers.
+ *
+ * Ownership: a wye_recfile is owned by the caller until given to
+ * wye_recset_add_file, which always takes it (and frees it on error). The
+ * protocol given to wye_recfile_read / wye_recset_new is borrowed and must
+ * outlive them. The view returned by wye_recset_view points into the set.
+ * Thread safety: wye_recfile_read may run on several files at once; a set is
+ * built by one thread, and once wye_recset_finish has returned it is
+ * immutable and its view may be read by any number of threads.
+ */
+#ifndef WYELINK_RECORDS_H
+#define WYELINK_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wyelink/dice.h"
+#include "wyelink/encfile.h"
+#include "wyelink/error.h"
+#include "wyelink/io.h"
+#include "wyelink/keys.h"
+#include "wyelink/protocol.h"
+
+#define WYE_LABEL_MAX 256 /* a file label kept for messages, incl. NUL */
+
+/* One agency's encoded file, read and verified. */
+typedef struct wye_recfile wye_recfile;
+
+/* Read a whole encoded file from src, sealed to recipient and signed by a
+ * key in trusted, with protocol p. label (usually the path) is kept for
+ * messages. Errors: those of the encoded-file reader (WYE_EFORMAT,
+ * WYE_EVERSION, WYE_ERECIPIENT, WYE_ECORRUPT, WYE_ETRUNCATED,
+ * WYE_EUNTRUSTED, WYE_ESIGNATURE, WYE_EIO), WYE_EPROTOCOL (fingerprint
+ * differs from p's: diag says both), WYE_EFORMAT (record size differs from
+ * p's layout), WYE_ERANGE (more than 2^31 records), WYE_ENOMEM. diag->field
+ * is "file" and diag->reason starts with the label. */
+WYE_API int wye_recfile_read(wye_source src, const char *label, const wye_protocol *p,
+                             const wye_party *recipient, const wye_trust *trusted,
+                             wye_recfile **out, wye_diag *diag);
+/* The file's metadata (agency, fingerprint, key id, record count). */
+WYE_API const wye_encfile_meta *wye_recfile_meta(const wye_recfile *f);
+WYE_API const char *wye_recfile_label(const wye_recfile *f);
+/* NULL is allowed. */
+WYE_API void wye_recfile_free(wye_recfile *f);
+
+/* The records of a finished set, for blocking, scoring and reports.
+ * Plain data pointing into the set. */
+typedef struct wye_recview {
+    size_t n;                      /* records */
+    size_t nagencies;              /* files (one agency each) */
+    const uint8_t *const *rec;     /* rec[i]: record i, layout bytes */
+    const uint16_t *agency;        /* agency[i]: the file record i came from */
+    const uint32_t *rpop;          /* popcount of record i's record-level filter */
+    const uint32_t *fpop;          /* fpop[i * fpop_stride + fpop_col[f]]:
+                                      popcount of field f's filter */
+    size_t fpop_stride;            /* fields that have a field filter */
+    int fpop_col[WYE_MAX_FIELDS];  /* column of field f in fpop, -1 if none */
+    const size_t *agency_first;    /* first record of each agency; [nagencies] = n */
+    const wye_protocol *protocol;
+    const wye_layout *layout;
+    const wye_dice_kernel *kernel; /* the Dice kernel to compare with */
+} wye_recview;
+
+typedef struct wye_recset wye_recset;
+
+/* An empty set for protocol p, comparing with kernel k (NULL = the best
+ * for this CPU). WYE_ENOMEM, WYE_EINVAL. */
+WYE_API int wye_recset_new(const wye_protocol *p, const wye_dice_kernel *k, wye_recset **out);
+/* NULL is allowed. */
+WYE_API void wye_recset_free(wye_recset *s);
+
+/* Add a file read with wye_recfile_read (ownership taken, also on error).
+ * WYE_EPROTOCOL if its fingerprint differs from the set's protocol,
+ * WYE_EKEYID if its key id differs from the first file's (diag names both
+ * files and both ids), WYE_EEXIST if another file of the set comes from the
+ * same agency (diag names both files), WYE_ESTATE after wye_recset_finish,
+ * WYE_ERANGE beyond 65,535 files or 2^31 records. */
+WYE_API int wye_recset_add_file(wye_recset *s, wye_recfile *f, wye_diag *diag);
+
+/* Add n records of one agency held in memory (n * record_size bytes,
+ * copied), as if read from a file labelled label with this key id (NULL =
+ * not checked). For tests and tools that hold records already. Same errors
+ * as wye_recset_add_file; WYE_EINVAL for a bad agency name. */
+WYE_API int wye_recset_add_records(wye_recset *s, const char *agency, const char *label,
+                                   const uint8_t key_id[WYE_KEY_ID_BYTES],
+                                   const uint8_t *records, size_t n, wye_diag *diag);
+
+/* Index the set (popcounts; `threads` OpenMP threads, 0 = all cores); after
+ * this no file may be added. WYE_ENOMEM, WYE_ESTATE if called twice. */
+WYE_API int wye_recset_finish(wye_recset *s, unsigned threads);
+
+/* The view of a finished set; NULL before wye_recset_finish. */
+WYE_API const wye_recview *wye_recset_view(const wye_recset *s);
+/* Agency name, file label and key id of file (agency) a. */
+WYE_API const char *wye_recset_agency(const wye_recset *s, size_t a);
+WYE_API const char *wye_recset_label(const wye_recset *s, size_t a);
+WYE_API const uint8_t *wye_recset_key_id(const wye_recset *s);
+
+#endif

@@ -1,0 +1,521 @@
+/* Blocking: keys per record, blocks of equal keys, parts of work, and the
+ * first-shared-key rule that makes each candidate pair appear once. */
+#include "wyelink/blocking.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+/* Pairs visited per part (blocks are never split). */
+#define PART_WORK (1u << 20)
+
+enum { KEY_DIGEST = 1, KEY_HAMMING = 2, KEY_MINHASH = 3 };
+
+typedef struct key_def {
+    int type;
+    int field;              /* KEY_DIGEST */
+    unsigned npos;          /* KEY_HAMMING: sampled bit positions */
+    uint32_t pos[64];
+    unsigned nmf;           /* KEY_MINHASH: fields and hash seeds */
+    int mfield[4];
+    unsigned per_field;
+    uint64_t hseed[8];
+} key_def;
+
+struct wye_blocks {
+    const wye_recview *v;
+    wye_blocking_params p;
+    size_t n, nkeys;
+    key_def keys[WYE_BLOCK_MAX_KEYS];
+    wye_block_key_stats stats[WYE_BLOCK_MAX_KEYS];
+    uint32_t *bid;          /* bid[i * nkeys + k]: block of record i under key k */
+    size_t nblocks;
+    uint64_t *bstart;       /* first member of each block (nblocks + 1) */
+    uint8_t *bkey;          /* key of each block */
+    uint32_t *members;
+    size_t nparts;
+    size_t *part_first;     /* block (or row, exhaustive) where each part starts */
+    uint64_t *part_work;
+};
+
+void wye_blocking_default_params(wye_blocking_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->exhaustive = false;
+    p->digests = true;
+    p->hamming_bands = 16;
+    p->hamming_bits = 24;
+    p->minhash_bands = 8;
+    p->minhash_per_field = 2;
+    p->minhash_fields[0] = "given_name";
+    p->minhash_fields[1] = "family_name";
+    p->max_block = 2000;
+    p->seed = 0x7779656c696e6b31ull; /* "wyelink1" */
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+void wye_blocks_free(wye_blocks *b)
+{
+    if (!b)
+        return;
+    free(b->bid);
+    free(b->bstart);
+    free(b->bkey);
+    free(b->members);
+    free(b->part_first);
+    free(b->part_work);
+    free(b);
+}
+
+static inline unsigned presence(const wye_layout *lay, const uint8_t *r)
+{
+    return (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
+}
+
+/* The key of record i under key definition d; false if it has none. */
+static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_t *key)
+{
+    const wye_layout *lay = v->layout;
+    const uint8_t *r = v->rec[i];
+    switch (d->type) {
+    case KEY_DIGEST: {
+        if (!(presence(lay, r) & (1u << d->field)))
+            return false;
+        uint64_t x;
+        memcpy(&x, r + lay->digest_off[d->field], sizeof x);
+        *key = x;
+        return x != 0;
+    }
+    case KEY_HAMMING: {
+        if (!v->rpop[i])
+            return false;
+        const uint64_t *f = (const uint64_t *)(const void *)(r + lay->filter_off);
+        uint64_t x = 0;
+        for (unsigned j = 0; j < d->npos; j++)
+            x |= ((f[d->pos[j] >> 6] >> (d->pos[j] & 63)) & 1u) << j;
+        *key = x;
+        return true;
+    }
+    case KEY_MINHASH: {
+        unsigned pres = presence(lay, r);
+        uint64_t x = 0x6d696e68617368ull;
+        for (unsigned m = 0; m < d->nmf; m++) {
+            int fld = d->mfield[m];
+            int col = v->fpop_col[fld];
+            if (!(pres & (1u << fld)) || col < 0 || !v->fpop[i * v->fpop_stride + (size_t)col])
+                return false;
+            const uint64_t *f = (const uint64_t *)(const void *)(r + lay->field_filter_off[fld]);
+            size_t words = lay->field_filter_bytes[fld] / 8;
+            for (unsigned h = 0; h < d->per_field; h++) {
+                uint64_t best = UINT64_MAX, seed = d->hseed[m * d->per_field + h];
+                for (size_t w = 0; w < words; w++)
+                    for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
+                        uint64_t pos = w * 64 + (uint64_t)__builtin_ctzll(bits);
+                        uint64_t hv = mix(pos ^ seed);
+                        if (hv < best)
+                            best = hv;
+                    }
+                x = mix(x ^ best) + (uint64_t)h;
+            }
+        }
+        *key = x;
+        return true;
+    }
+    }
+    return false;
+}
+
+typedef struct kr {
+    uint64_t key;
+    uint32_t rec;
+} kr;
+
+/* Stable LSD radix sort by key, 16 bits a pass. */
+static void radix_sort(kr *a, kr *tmp, size_t n, size_t *count)
+{
+    for (unsigned shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65537 * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[((a[i].key >> shift) & 0xffff) + 1]++;
+        for (size_t d = 1; d <= 65536; d++)
+            count[d] += count[d - 1];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+typedef struct key_blocks {
+    uint32_t *members; /* records of the kept blocks, block after block */
+    size_t nmembers;
+    uint64_t *start;   /* per block, offset into members; [nb] = nmembers */
+    size_t nb;
+} key_blocks;
+
+static int build_key(wye_blocks *b, size_t k, kr *arr, kr *tmp, size_t *count,
+                     key_blocks *out)
+{
+    const wye_recview *v = b->v;
+    const key_def *d = &b->keys[k];
+    wye_block_key_stats *st = &b->stats[k];
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t key;
+        if (record_key(v, d, i, &key))
+            arr[m++] = (kr){key, (uint32_t)i};
+    }
+    st->records = m;
+    radix_sort(arr, tmp, m, count);
+    size_t nb = 0, nmem = 0;
+    for (size_t s = 0, e; s < m; s = e) {
+        for (e = s + 1; e < m && arr[e].key == arr[s].key; e++)
+            ;
+        size_t sz = e - s;
+        if (sz < 2)
+            continue;
+        if (sz > b->p.max_block) {
+            st->dropped++;
+            st->dropped_records += sz;
+            continue;
+        }
+        nb++;
+        nmem += sz;
+    }
+    out->members = malloc((nmem + 1) * sizeof *out->members);
+    out->start = malloc((nb + 1) * sizeof *out->start);
+    if (!out->members || !out->start)
+        return WYE_ENOMEM;
+    nb = nmem = 0;
+    for (size_t s = 0, e; s < m; s = e) {
+        for (e = s + 1; e < m && arr[e].key == arr[s].key; e++)
+            ;
+        size_t sz = e - s;
+        if (sz < 2 || sz > b->p.max_block)
+            continue;
+        out->start[nb] = nmem;
+        for (size_t j = s; j < e; j++) {
+            out->members[nmem++] = arr[j].rec;
+            b->bid[(size_t)arr[j].rec * b->nkeys + k] = (uint32_t)nb;
+        }
+        st->pairs += (uint64_t)sz * (sz - 1) / 2;
+        nb++;
+    }
+    out->start[nb] = nmem;
+    out->nb = nb;
+    out->nmembers = nmem;
+    st->blocks = nb;
+    return WYE_OK;
+}
+
+static int define_keys(wye_blocks *b)
+{
+    const wye_recview *v = b->v;
+    const wye_blocking_params *p = &b->p;
+    const wye_layout *lay = v->layout;
+    size_t nf = wye_protocol_nfields(v->protocol);
+    uint64_t seed = p->seed;
+    if (p->digests) {
+        for (size_t f = 0; f < nf; f++) {
+            const wye_field_spec *fs = wye_protocol_field(v->protocol, f);
+            if (!fs->exact_digest)
+                continue;
+            if (b->nkeys == WYE_BLOCK_MAX_KEYS)
+                return WYE_EINVAL;
+            key_def *d = &b->keys[b->nkeys];
+            d->type = KEY_DIGEST;
+            d->field = (int)f;
+            snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "digest:%s", fs->name);
+            b->nkeys++;
+        }
+    }
+    size_t fbits = lay->filter_bytes * 8;
+    for (unsigned h = 0; fbits && h < p->hamming_bands; h++) {
+        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
+            return WYE_EINVAL;
+        key_def *d = &b->keys[b->nkeys];
+        d->type = KEY_HAMMING;
+        d->npos = p->hamming_bits;
+        /* distinct positions within a band */
+        for (unsigned j = 0; j < d->npos; j++) {
+            uint32_t pos;
+            bool dup;
+            do {
+                pos = (uint32_t)(splitmix(&seed) % fbits);
+                dup = false;
+                for (unsigned q = 0; q < j; q++)
+                    dup |= d->pos[q] == pos;
+            } while (dup);
+            d->pos[j] = pos;
+        }
+        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "hamming:%u", h);
+        b->nkeys++;
+    }
+    int mf[4];
+    unsigned nmf = 0;
+    for (unsigned i = 0; i < 4 && p->minhash_fields[i]; i++) {
+        int f = wye_protocol_field_index(v->protocol, p->minhash_fields[i]);
+        if (f < 0 || !lay->field_filter_bytes[f])
+            continue; /* the protocol does not give this field a filter */
+        mf[nmf++] = f;
+    }
+    for (unsigned h = 0; nmf && h < p->minhash_bands; h++) {
+        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
+            return WYE_EINVAL;
+        key_def *d = &b->keys[b->nkeys];
+        d->type = KEY_MINHASH;
+        d->nmf = nmf;
+        memcpy(d->mfield, mf, sizeof mf);
+        d->per_field = p->minhash_per_field;
+        for (unsigned j = 0; j < nmf * d->per_field; j++)
+            d->hseed[j] = splitmix(&seed);
+        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "minhash:%u", h);
+        b->nkeys++;
+    }
+    return b->nkeys ? WYE_OK : WYE_ENOTFOUND;
+}
+
+static int make_parts_exhaustive(wye_blocks *b)
+{
+    size_t n = b->n;
+    size_t cap = 16;
+    b->part_first = malloc(cap * sizeof *b->part_first);
+    b->part_work = malloc(cap * sizeof *b->part_work);
+    if (!b->part_first || !b->part_work)
+        return WYE_ENOMEM;
+    size_t np = 0, row = 0;
+    while (row < n) {
+        if (np + 2 > cap) {
+            cap *= 2;
+            size_t *pf = realloc(b->part_first, cap * sizeof *pf);
+            if (pf)
+                b->part_first = pf;
+            uint64_t *pw = realloc(b->part_work, cap * sizeof *pw);
+            if (pw)
+                b->part_work = pw;
+            if (!pf || !pw)
+                return WYE_ENOMEM;
+        }
+        b->part_first[np] = row;
+        uint64_t w = 0;
+        while (row < n && w < PART_WORK) {
+            w += n - 1 - row;
+            row++;
+        }
+        b->part_work[np++] = w;
+    }
+    b->part_first[np] = n;
+    b->nparts = np;
+    return WYE_OK;
+}
+
+int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigned threads,
+                     wye_blocks **out)
+{
+    if (!v || !p || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    if (!p->exhaustive &&
+        (p->max_block < 2 || (p->hamming_bands && (p->hamming_bits < 1 || p->hamming_bits > 64)) ||
+         (p->minhash_bands && (p->minhash_per_field < 1 || p->minhash_per_field > 8))))
+        return WYE_EINVAL;
+    if (v->n > UINT32_MAX - 1)
+        return WYE_ERANGE;
+    wye_blocks *b = calloc(1, sizeof *b);
+    if (!b)
+        return WYE_ENOMEM;
+    b->v = v;
+    b->p = *p;
+    b->n = v->n;
+    int rc;
+    if (p->exhaustive) {
+        rc = make_parts_exhaustive(b);
+        if (rc != WYE_OK) {
+            wye_blocks_free(b);
+            return rc;
+        }
+        *out = b;
+        return WYE_OK;
+    }
+    if ((rc = define_keys(b)) != WYE_OK) {
+        wye_blocks_free(b);
+        return rc;
+    }
+    size_t n = b->n, nk = b->nkeys;
+    b->bid = malloc((n * nk + 1) * sizeof *b->bid);
+    key_blocks *kb = calloc(nk, sizeof *kb);
+    if (!b->bid || !kb) {
+        free(kb);
+        wye_blocks_free(b);
+        return WYE_ENOMEM;
+    }
+    for (size_t i = 0; i < n * nk; i++)
+        b->bid[i] = NONE;
+    int nt = threads ? (int)threads : omp_get_num_procs();
+    int err = WYE_OK;
+#pragma omp parallel num_threads(nt)
+    {
+        kr *arr = malloc((n + 1) * sizeof *arr);
+        kr *tmp = malloc((n + 1) * sizeof *tmp);
+        size_t *count = malloc(65537 * sizeof *count);
+        if (!arr || !tmp || !count) {
+#pragma omp atomic write
+            err = WYE_ENOMEM;
+        }
+#pragma omp barrier
+        if (err == WYE_OK) {
+#pragma omp for schedule(dynamic, 1)
+            for (size_t k = 0; k < nk; k++) {
+                /* each key writes only its own column of bid */
+                int r = build_key(b, k, arr, tmp, count, &kb[k]);
+                if (r != WYE_OK) {
+#pragma omp atomic write
+                    err = r;
+                }
+            }
+        }
+        free(arr);
+        free(tmp);
+        free(count);
+    }
+    /* concatenate the blocks of all keys, in key order */
+    size_t nblocks = 0, nmem = 0;
+    for (size_t k = 0; k < nk; k++) {
+        nblocks += kb[k].nb;
+        nmem += kb[k].nmembers;
+    }
+    if (err == WYE_OK) {
+        b->bstart = malloc((nblocks + 1) * sizeof *b->bstart);
+        b->bkey = malloc((nblocks + 1) * sizeof *b->bkey);
+        b->members = malloc((nmem + 1) * sizeof *b->members);
+        b->part_first = malloc((nblocks + 2) * sizeof *b->part_first);
+        b->part_work = malloc((nblocks + 2) * sizeof *b->part_work);
+        if (!b->bstart || !b->bkey || !b->members || !b->part_first || !b->part_work)
+            err = WYE_ENOMEM;
+    }
+    if (err == WYE_OK) {
+        size_t bi = 0, mi = 0;
+        for (size_t k = 0; k < nk; k++) {
+            for (size_t j = 0; j < kb[k].nb; j++) {
+                b->bstart[bi] = mi + kb[k].start[j];
+                b->bkey[bi] = (uint8_t)k;
+                bi++;
+            }
+            if (kb[k].nmembers)
+                memcpy(b->members + mi, kb[k].members, kb[k].nmembers * sizeof *b->members);
+            mi += kb[k].nmembers;
+        }
+        b->bstart[bi] = mi;
+        b->nblocks = bi;
+        /* parts: consecutive blocks, about PART_WORK pairs each */
+        size_t np = 0;
+        for (size_t s = 0; s < b->nblocks;) {
+            uint64_t w = 0;
+            b->part_first[np] = s;
+            while (s < b->nblocks && w < PART_WORK) {
+                uint64_t sz = b->bstart[s + 1] - b->bstart[s];
+                w += sz * (sz - 1) / 2;
+                s++;
+            }
+            b->part_work[np++] = w;
+        }
+        b->part_first[np] = b->nblocks;
+        b->nparts = np;
+    }
+    for (size_t k = 0; k < nk; k++) {
+        free(kb[k].members);
+        free(kb[k].start);
+    }
+    free(kb);
+    if (err != WYE_OK) {
+        wye_blocks_free(b);
+        return err;
+    }
+    *out = b;
+    return WYE_OK;
+}
+
+size_t wye_blocks_nkeys(const wye_blocks *b)
+{
+    return b->nkeys;
+}
+
+const wye_block_key_stats *wye_blocks_key(const wye_blocks *b, size_t k)
+{
+    return k < b->nkeys ? &b->stats[k] : NULL;
+}
+
+size_t wye_blocks_nparts(const wye_blocks *b)
+{
+    return b->nparts;
+}
+
+uint64_t wye_blocks_part_work(const wye_blocks *b, size_t part)
+{
+    return part < b->nparts ? b->part_work[part] : 0;
+}
+
+int wye_blocks_pairs(const wye_blocks *b, size_t part, wye_pair_fn fn, void *ctx)
+{
+    if (!b || !fn || part >= b->nparts)
+        return WYE_EINVAL;
+    if (b->p.exhaustive) {
+        for (size_t i = b->part_first[part]; i < b->part_first[part + 1]; i++)
+            for (size_t j = i + 1; j < b->n; j++) {
+                int r = fn(ctx, (uint32_t)i, (uint32_t)j);
+                if (r)
+                    return r;
+            }
+        return WYE_OK;
+    }
+    const size_t nk = b->nkeys;
+    for (size_t blk = b->part_first[part]; blk < b->part_first[part + 1]; blk++) {
+        const uint32_t *m = b->members + b->bstart[blk];
+        size_t sz = b->bstart[blk + 1] - b->bstart[blk];
+        size_t k = b->bkey[blk];
+        for (size_t x = 0; x < sz; x++) {
+            const uint32_t *ra = b->bid + (size_t)m[x] * nk;
+            for (size_t y = x + 1; y < sz; y++) {
+                const uint32_t *rb = b->bid + (size_t)m[y] * nk;
+                /* produced here only if no earlier key put them together */
+                bool earlier = false;
+                for (size_t q = 0; q < k; q++)
+                    earlier |= ra[q] == rb[q] && ra[q] != NONE;
+                if (earlier)
+                    continue;
+                int r = fn(ctx, m[x], m[y]);
+                if (r)
+                    return r;
+            }
+        }
+    }
+    return WYE_OK;
+}
+
+bool wye_blocks_is_candidate(const wye_blocks *b, uint32_t a, uint32_t bb)
+{
+    if (b->p.exhaustive)
+        return a != bb;
+    const uint32_t *ra = b->bid + (size_t)a * b->nkeys, *rb = b->bid + (size_t)bb * b->nkeys;
+    for (size_t q = 0; q < b->nkeys; q++)
+        if (ra[q] == rb[q] && ra[q] != NONE)
+            return true;
+    return false;
+}

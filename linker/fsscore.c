@@ -1,0 +1,540 @@
+/* Fellegi-Sunter scoring: comparison levels, patterns, EM, weights. */
+#include "wyelink/fsscore.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Probabilities never reach 0 or 1, so every weight is finite. */
+#define P_FLOOR 1e-9
+/* A small prior count per level in the M step (keeps rare levels off 0). */
+#define EM_PRIOR 1e-3
+
+struct wye_fs {
+    const wye_protocol *p;
+    const wye_layout *lay;
+    wye_fs_params prm;
+    size_t nc;
+    wye_fs_comparison c[WYE_FS_MAX_COMPARISONS];
+    uint32_t mult[WYE_FS_MAX_COMPARISONS]; /* mixed-radix place values */
+    uint32_t npatterns;
+    double m[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    double u[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    double lambda;
+    double *weight; /* by pattern */
+};
+
+void wye_fs_default_params(wye_fs_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->band_exact = 0.95;
+    p->band_close = 0.75;
+    p->band_partial = 0.5;
+    p->cross_min = 0.75;
+    p->cross = true;
+    p->record_dice = false;
+    p->alternates[0] = "former_family_name";
+    p->em_max_iter = 1000;
+    p->em_tol = 1e-10;
+}
+
+const char *wye_fs_level_name(unsigned level)
+{
+    static const char *const names[] = {"missing", "disagree", "partial",
+                                        "close",   "exact",    "cross"};
+    return level < WYE_FS_MAX_LEVELS ? names[level] : "unknown";
+}
+
+static bool is_alternate(const wye_fs_params *prm, const char *name)
+{
+    for (size_t i = 0; i < sizeof prm->alternates / sizeof prm->alternates[0]; i++)
+        if (prm->alternates[i] && strcmp(prm->alternates[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Two fields' filters are comparable when a token sets the same bits in
+ * both: same key, tokenisers, length and bits per value. */
+static bool comparable(const wye_field_spec *a, const wye_field_spec *b)
+{
+    if (a->kdf_id != b->kdf_id || a->type != b->type ||
+        a->field_filter_bits != b->field_filter_bits || a->field_filter_k != b->field_filter_k ||
+        a->ntokenisers != b->ntokenisers || a->field_filter_bits == 0)
+        return false;
+    for (unsigned t = 0; t < a->ntokenisers; t++)
+        if (a->tok[t].type != b->tok[t].type || a->tok[t].q != b->tok[t].q ||
+            a->tok[t].padding != b->tok[t].padding)
+            return false;
+    return true;
+}
+
+static void init_probabilities(wye_fs *fs)
+{
+    /* Starting point for EM: matches mostly agree, non-matches mostly not. */
+    static const double m0[WYE_FS_MAX_LEVELS] = {0, 0.02, 0.04, 0.08, 0.84, 0.02};
+    static const double u0[WYE_FS_MAX_LEVELS] = {0, 0.84, 0.1, 0.03, 0.02, 0.01};
+    for (size_t c = 0; c < fs->nc; c++) {
+        double sm = 0, su = 0;
+        for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+            if (fs->c[c].level_used[l]) {
+                sm += m0[l];
+                su += u0[l];
+            }
+        for (unsigned l = 0; l < WYE_FS_MAX_LEVELS; l++) {
+            fs->m[c][l] = fs->c[c].level_used[l] && l ? m0[l] / sm : 0;
+            fs->u[c][l] = fs->c[c].level_used[l] && l ? u0[l] / su : 0;
+        }
+    }
+    fs->lambda = 0.05;
+}
+
+static void compute_weights(wye_fs *fs)
+{
+    double lr[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    for (size_t c = 0; c < fs->nc; c++)
+        for (unsigned l = 0; l < WYE_FS_MAX_LEVELS; l++)
+            lr[c][l] = l && fs->c[c].level_used[l] ? log2(fs->m[c][l] / fs->u[c][l]) : 0.0;
+    for (uint32_t pat = 0; pat < fs->npatterns; pat++) {
+        double w = 0;
+        uint32_t r = pat;
+        for (size_t c = fs->nc; c-- > 0;) {
+            unsigned l = r / fs->mult[c];
+            r %= fs->mult[c];
+            w += lr[c][l];
+        }
+        fs->weight[pat] = w;
+    }
+}
+
+int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
+{
+    if (!p || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    wye_fs *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return WYE_ENOMEM;
+    fs->p = p;
+    fs->lay = wye_protocol_layout(p);
+    if (params)
+        fs->prm = *params;
+    else
+        wye_fs_default_params(&fs->prm);
+    const wye_fs_params *prm = &fs->prm;
+    if (!(prm->band_exact <= 1.0 && prm->band_close <= prm->band_exact &&
+          prm->band_partial <= prm->band_close && prm->band_partial >= 0.0 &&
+          prm->cross_min >= 0.0 && prm->cross_min <= 1.0)) {
+        free(fs);
+        return WYE_EINVAL;
+    }
+    size_t nf = wye_protocol_nfields(p);
+    int rc = WYE_OK;
+    for (size_t f = 0; f < nf; f++) {
+        const wye_field_spec *fsp = wye_protocol_field(p, f);
+        bool filt = fsp->field_filter_bits > 0, dig = fsp->exact_digest;
+        if ((!filt && !dig) || is_alternate(prm, fsp->name))
+            continue;
+        if (fs->nc == WYE_FS_MAX_COMPARISONS) {
+            rc = WYE_ERANGE;
+            break;
+        }
+        wye_fs_comparison *c = &fs->c[fs->nc++];
+        snprintf(c->name, sizeof c->name, "%s", fsp->name);
+        c->field = (int)f;
+        c->kind = filt && dig ? WYE_FS_FILTER_DIGEST : filt ? WYE_FS_FILTER : WYE_FS_DIGEST;
+        c->level_used[WYE_FS_MISSING] = c->level_used[WYE_FS_DISAGREE] = true;
+        c->level_used[WYE_FS_EXACT] = true;
+        if (filt)
+            c->level_used[WYE_FS_PARTIAL] = c->level_used[WYE_FS_CLOSE] = true;
+        if (filt && prm->cross && fsp->type == WYE_TYPE_NAME) {
+            for (size_t g = 0; g < nf; g++)
+                if (g != f && comparable(fsp, wye_protocol_field(p, g)))
+                    c->cross[c->ncross++] = (int)g;
+        }
+        if (c->ncross)
+            c->level_used[WYE_FS_CROSS] = true;
+        c->nlevels = c->ncross ? WYE_FS_CROSS + 1 : WYE_FS_EXACT + 1;
+    }
+    if (rc == WYE_OK && (fs->nc == 0 || prm->record_dice) && fs->lay->filter_bytes) {
+        if (fs->nc == WYE_FS_MAX_COMPARISONS) {
+            rc = WYE_ERANGE;
+        } else {
+            wye_fs_comparison *c = &fs->c[fs->nc++];
+            snprintf(c->name, sizeof c->name, "record_filter");
+            c->field = -1;
+            c->kind = WYE_FS_RECORD;
+            for (unsigned l = 0; l <= WYE_FS_EXACT; l++)
+                c->level_used[l] = true;
+            c->nlevels = WYE_FS_EXACT + 1;
+        }
+    }
+    if (rc == WYE_OK && fs->nc == 0)
+        rc = WYE_ENOTFOUND;
+    uint64_t np = 1;
+    for (size_t c = 0; rc == WYE_OK && c < fs->nc; c++) {
+        fs->mult[c] = (uint32_t)np;
+        np *= fs->c[c].nlevels;
+        if (np > WYE_FS_MAX_PATTERNS)
+            rc = WYE_ERANGE;
+    }
+    if (rc == WYE_OK) {
+        fs->npatterns = (uint32_t)np;
+        fs->weight = malloc(np * sizeof *fs->weight);
+        if (!fs->weight)
+            rc = WYE_ENOMEM;
+    }
+    if (rc != WYE_OK) {
+        wye_fs_free(fs);
+        return rc;
+    }
+    init_probabilities(fs);
+    compute_weights(fs);
+    *out = fs;
+    return WYE_OK;
+}
+
+void wye_fs_free(wye_fs *fs)
+{
+    if (!fs)
+        return;
+    free(fs->weight);
+    free(fs);
+}
+
+size_t wye_fs_ncomparisons(const wye_fs *fs)
+{
+    return fs->nc;
+}
+
+const wye_fs_comparison *wye_fs_comparison_at(const wye_fs *fs, size_t c)
+{
+    return c < fs->nc ? &fs->c[c] : NULL;
+}
+
+uint32_t wye_fs_npatterns(const wye_fs *fs)
+{
+    return fs->npatterns;
+}
+
+unsigned wye_fs_level(const wye_fs *fs, uint32_t pattern, size_t c)
+{
+    assert(c < fs->nc);
+    return (pattern / fs->mult[c]) % fs->c[c].nlevels;
+}
+
+uint32_t wye_fs_make_pattern(const wye_fs *fs, const unsigned *levels)
+{
+    uint32_t pat = 0;
+    for (size_t c = 0; c < fs->nc; c++) {
+        assert(levels[c] < fs->c[c].nlevels);
+        pat += levels[c] * fs->mult[c];
+    }
+    return pat;
+}
+
+/* ---- comparing two records ---------------------------------------------- */
+
+static inline unsigned presence(const wye_layout *lay, const uint8_t *r)
+{
+    return (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
+}
+
+static inline const uint64_t *field_filter(const wye_layout *lay, const uint8_t *r, int f)
+{
+    return (const uint64_t *)(const void *)(r + lay->field_filter_off[f]);
+}
+
+static inline double field_dice(const wye_recview *v, size_t a, size_t fa, size_t b, size_t fb)
+{
+    const wye_layout *lay = v->layout;
+    uint32_t c = wye_dice_and_count(v->kernel, field_filter(lay, v->rec[a], (int)fa),
+                                     field_filter(lay, v->rec[b], (int)fb),
+                                     lay->field_filter_bytes[fa] / 8);
+    return wye_dice_coeff(c, v->fpop[a * v->fpop_stride + (size_t)v->fpop_col[fa]],
+                          v->fpop[b * v->fpop_stride + (size_t)v->fpop_col[fb]]);
+}
+
+static inline unsigned band(const wye_fs_params *prm, double d)
+{
+    return d >= prm->band_exact     ? WYE_FS_EXACT
+           : d >= prm->band_close   ? WYE_FS_CLOSE
+           : d >= prm->band_partial ? WYE_FS_PARTIAL
+                                    : WYE_FS_DISAGREE;
+}
+
+uint32_t wye_fs_pattern(const wye_fs *fs, const wye_recview *v, size_t a, size_t b)
+{
+    const wye_layout *lay = v->layout;
+    const uint8_t *ra = v->rec[a], *rb = v->rec[b];
+    unsigned pa = presence(lay, ra), pb = presence(lay, rb);
+    uint32_t pat = 0;
+    for (size_t ci = 0; ci < fs->nc; ci++) {
+        const wye_fs_comparison *c = &fs->c[ci];
+        unsigned level = WYE_FS_MISSING;
+        if (c->kind == WYE_FS_RECORD) {
+            if (v->rpop[a] && v->rpop[b]) {
+                const uint64_t *fa = (const uint64_t *)(const void *)(ra + lay->filter_off);
+                const uint64_t *fb = (const uint64_t *)(const void *)(rb + lay->filter_off);
+                uint32_t cnt = wye_dice_and_count(v->kernel, fa, fb, lay->filter_bytes / 8);
+                level = band(&fs->prm, wye_dice_coeff(cnt, v->rpop[a], v->rpop[b]));
+            }
+        } else {
+            unsigned bit = 1u << c->field;
+            if ((pa & bit) && (pb & bit)) {
+                if (c->kind != WYE_FS_FILTER &&
+                    memcmp(ra + lay->digest_off[c->field], rb + lay->digest_off[c->field],
+                           WYE_DIGEST_BYTES) == 0) {
+                    level = WYE_FS_EXACT;
+                } else if (c->kind == WYE_FS_DIGEST) {
+                    level = WYE_FS_DISAGREE;
+                } else {
+                    size_t f = (size_t)c->field;
+                    level = band(&fs->prm, field_dice(v, a, f, b, f));
+                    if (c->kind == WYE_FS_FILTER_DIGEST && level == WYE_FS_EXACT)
+                        level = WYE_FS_CLOSE; /* the digests differ */
+                    if (level < WYE_FS_CLOSE && c->ncross) {
+                        double best = 0;
+                        for (unsigned k = 0; k < c->ncross; k++) {
+                            size_t g = (size_t)c->cross[k];
+                            unsigned gb = 1u << g;
+                            double d;
+                            if ((pb & gb) && (d = field_dice(v, a, f, b, g)) > best)
+                                best = d;
+                            if ((pa & gb) && (d = field_dice(v, a, g, b, f)) > best)
+                                best = d;
+                        }
+                        if (best >= fs->prm.cross_min)
+                            level = WYE_FS_CROSS;
+                    }
+                }
+            }
+        }
+        pat += level * fs->mult[ci];
+    }
+    return pat;
+}
+
+/* ---- the model's parameters --------------------------------------------- */
+
+int wye_fs_set(wye_fs *fs, size_t c, const double *m, const double *u)
+{
+    if (!fs || c >= fs->nc || !m || !u)
+        return WYE_EINVAL;
+    for (unsigned l = 1; l < fs->c[c].nlevels; l++)
+        if (fs->c[c].level_used[l] && !(m[l] > 0 && m[l] <= 1 && u[l] > 0 && u[l] <= 1))
+            return WYE_EINVAL;
+    for (unsigned l = 1; l < fs->c[c].nlevels; l++)
+        if (fs->c[c].level_used[l]) {
+            fs->m[c][l] = m[l];
+            fs->u[c][l] = u[l];
+        }
+    compute_weights(fs);
+    return WYE_OK;
+}
+
+int wye_fs_set_lambda(wye_fs *fs, double lambda)
+{
+    if (!fs || !(lambda > 0 && lambda < 1))
+        return WYE_EINVAL;
+    fs->lambda = lambda;
+    return WYE_OK;
+}
+
+double wye_fs_m(const wye_fs *fs, size_t c, unsigned level)
+{
+    return c < fs->nc && level < WYE_FS_MAX_LEVELS ? fs->m[c][level] : 0.0;
+}
+
+double wye_fs_u(const wye_fs *fs, size_t c, unsigned level)
+{
+    return c < fs->nc && level < WYE_FS_MAX_LEVELS ? fs->u[c][level] : 0.0;
+}
+
+double wye_fs_lambda(const wye_fs *fs)
+{
+    return fs->lambda;
+}
+
+double wye_fs_weight(const wye_fs *fs, uint32_t pattern)
+{
+    assert(pattern < fs->npatterns);
+    return fs->weight[pattern];
+}
+
+double wye_fs_posterior(const wye_fs *fs, double weight)
+{
+    return 1.0 / (1.0 + (1.0 - fs->lambda) / fs->lambda * exp2(-weight));
+}
+
+double wye_fs_weight_for_posterior(const wye_fs *fs, double p)
+{
+    return log2(p / (1.0 - p)) + log2((1.0 - fs->lambda) / fs->lambda);
+}
+
+/* ---- EM ----------------------------------------------------------------- */
+
+typedef struct obs {
+    uint8_t level[WYE_FS_MAX_COMPARISONS];
+    double count;
+} obs;
+
+int wye_fs_estimate(wye_fs *fs, const uint64_t *counts, wye_fs_em_result *res)
+{
+    if (!fs || !counts)
+        return WYE_EINVAL;
+    size_t nobs = 0;
+    uint64_t total = 0;
+    for (uint32_t pat = 0; pat < fs->npatterns; pat++)
+        if (counts[pat]) {
+            nobs++;
+            total += counts[pat];
+        }
+    if (nobs == 0)
+        return WYE_EINVAL;
+    obs *o = malloc(nobs * sizeof *o);
+    if (!o)
+        return WYE_ENOMEM;
+    size_t k = 0;
+    bool seen[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS] = {{false}};
+    for (uint32_t pat = 0; pat < fs->npatterns; pat++) {
+        if (!counts[pat])
+            continue;
+        for (size_t c = 0; c < fs->nc; c++) {
+            o[k].level[c] = (uint8_t)wye_fs_level(fs, pat, c);
+            seen[c][o[k].level[c]] = true;
+        }
+        o[k].count = (double)counts[pat];
+        k++;
+    }
+    unsigned varying = 0;
+    for (size_t c = 0; c < fs->nc; c++) {
+        unsigned levels = 0;
+        for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+            levels += seen[c][l];
+        varying += levels >= 2;
+    }
+    if (varying < 2 && fs->nc >= 2) {
+        free(o);
+        return WYE_EINVAL;
+    }
+    init_probabilities(fs);
+    /* u starts at the observed level frequencies: nearly all pairs are
+     * non-matches. */
+    for (size_t c = 0; c < fs->nc; c++) {
+        double freq[WYE_FS_MAX_LEVELS] = {0}, sum = 0;
+        for (size_t i = 0; i < nobs; i++)
+            if (o[i].level[c]) {
+                freq[o[i].level[c]] += o[i].count;
+                sum += o[i].count;
+            }
+        unsigned used = 0;
+        for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+            used += fs->c[c].level_used[l];
+        for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+            if (fs->c[c].level_used[l])
+                fs->u[c][l] = (freq[l] + 1.0) / (sum + used);
+    }
+    double am[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    double au[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    unsigned it = 0;
+    bool converged = false;
+    double ll = 0;
+    double lm[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    double lu[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
+    for (it = 1; it <= fs->prm.em_max_iter; it++) {
+        for (size_t c = 0; c < fs->nc; c++)
+            for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++) {
+                lm[c][l] = fs->c[c].level_used[l] ? log(fs->m[c][l]) : 0;
+                lu[c][l] = fs->c[c].level_used[l] ? log(fs->u[c][l]) : 0;
+            }
+        memset(am, 0, sizeof am);
+        memset(au, 0, sizeof au);
+        double sg = 0;
+        ll = 0;
+        double llam = log(fs->lambda), l1lam = log(1.0 - fs->lambda);
+        for (size_t i = 0; i < nobs; i++) {
+            double xm = llam, xu = l1lam;
+            for (size_t c = 0; c < fs->nc; c++) {
+                unsigned l = o[i].level[c];
+                if (l) {
+                    xm += lm[c][l];
+                    xu += lu[c][l];
+                }
+            }
+            double mx = xm > xu ? xm : xu;
+            double lse = mx + log(exp(xm - mx) + exp(xu - mx));
+            double g = exp(xm - lse);
+            ll += o[i].count * lse;
+            double cg = o[i].count * g, cu = o[i].count * (1.0 - g);
+            sg += cg;
+            for (size_t c = 0; c < fs->nc; c++) {
+                unsigned l = o[i].level[c];
+                if (l) {
+                    am[c][l] += cg;
+                    au[c][l] += cu;
+                }
+            }
+        }
+        double change = 0;
+        double lam = sg / (double)total;
+        if (lam < P_FLOOR)
+            lam = P_FLOOR;
+        if (lam > 1 - P_FLOOR)
+            lam = 1 - P_FLOOR;
+        change = fabs(lam - fs->lambda);
+        fs->lambda = lam;
+        for (size_t c = 0; c < fs->nc; c++) {
+            double sm = 0, su = 0;
+            unsigned used = 0;
+            for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+                if (fs->c[c].level_used[l]) {
+                    sm += am[c][l];
+                    su += au[c][l];
+                    used++;
+                }
+            for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++) {
+                if (!fs->c[c].level_used[l])
+                    continue;
+                double nm = (am[c][l] + EM_PRIOR) / (sm + EM_PRIOR * used);
+                double nu = (au[c][l] + EM_PRIOR) / (su + EM_PRIOR * used);
+                nm = nm < P_FLOOR ? P_FLOOR : nm;
+                nu = nu < P_FLOOR ? P_FLOOR : nu;
+                if (fabs(nm - fs->m[c][l]) > change)
+                    change = fabs(nm - fs->m[c][l]);
+                if (fabs(nu - fs->u[c][l]) > change)
+                    change = fabs(nu - fs->u[c][l]);
+                fs->m[c][l] = nm;
+                fs->u[c][l] = nu;
+            }
+        }
+        if (change < fs->prm.em_tol) {
+            converged = true;
+            break;
+        }
+    }
+    free(o);
+    /* The two classes are interchangeable to EM: call "match" the one whose
+     * exact agreement is likelier. */
+    double score = 0;
+    for (size_t c = 0; c < fs->nc; c++)
+        score += log(fs->m[c][WYE_FS_EXACT] / fs->u[c][WYE_FS_EXACT]);
+    if (score < 0) {
+        for (size_t c = 0; c < fs->nc; c++)
+            for (unsigned l = 0; l < WYE_FS_MAX_LEVELS; l++) {
+                double t = fs->m[c][l];
+                fs->m[c][l] = fs->u[c][l];
+                fs->u[c][l] = t;
+            }
+        fs->lambda = 1.0 - fs->lambda;
+    }
+    compute_weights(fs);
+    if (res) {
+        res->iterations = converged ? it : fs->prm.em_max_iter;
+        res->converged = converged;
+        res->pairs = total;
+        res->lambda = fs->lambda;
+        res->log_likelihood = ll;
+    }
+    return WYE_OK;
+}

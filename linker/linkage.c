@@ -1,0 +1,638 @@
+/* The linkage pipeline: candidates, EM, thresholds, kept pairs, clusters,
+ * and the writers of its results. */
+#include "wyelink/linkage.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wyelink/version.h"
+
+struct wye_linkage {
+    const wye_recset *s;
+    const wye_recview *v;
+    wye_link_params p;
+    wye_fs *fs;
+    wye_blocks *blocks;
+    wye_link_stats st;
+    uint32_t *person;
+    wye_link_pair *pairs;
+    size_t npairs;
+    char how[512];
+};
+
+void wye_link_default_params(wye_link_params *p)
+{
+    memset(p, 0, sizeof *p);
+    wye_blocking_default_params(&p->blocking);
+    wye_fs_default_params(&p->fs);
+    p->match_posterior = 0.5;
+    p->possible_posterior = 0.05;
+    p->within_posterior = 0.9;
+    p->conflict_posterior = 0.001;
+    p->max_cluster = 1000;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void wye_linkage_free(wye_linkage *l)
+{
+    if (!l)
+        return;
+    wye_fs_free(l->fs);
+    wye_blocks_free(l->blocks);
+    free(l->person);
+    free(l->pairs);
+    free(l);
+}
+
+/* ---- pass 1: pattern counts -------------------------------------------- */
+
+typedef struct count_ctx {
+    const wye_fs *fs;
+    const wye_recview *v;
+    uint64_t *hist;
+    uint64_t pairs;
+} count_ctx;
+
+static int count_pair(void *ctx, uint32_t a, uint32_t b)
+{
+    count_ctx *c = ctx;
+    c->hist[wye_fs_pattern(c->fs, c->v, a, b)]++;
+    c->pairs++;
+    return 0;
+}
+
+/* ---- pass 2: kept pairs ------------------------------------------------- */
+
+typedef struct keep_ctx {
+    const wye_fs *fs;
+    const wye_recview *v;
+    double min;
+    wye_edge *e;
+    size_t n, cap;
+    int err;
+} keep_ctx;
+
+static int keep_pair(void *ctx, uint32_t a, uint32_t b)
+{
+    keep_ctx *c = ctx;
+    double w = wye_fs_weight(c->fs, wye_fs_pattern(c->fs, c->v, a, b));
+    if (w < c->min)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        wye_edge *e = realloc(c->e, cap * sizeof *e);
+        if (!e)
+            return WYE_ENOMEM;
+        c->e = e;
+        c->cap = cap;
+    }
+    c->e[c->n++] = (wye_edge){a, b, w};
+    return 0;
+}
+
+static int cmp_edge_ab(const void *x, const void *y)
+{
+    const wye_edge *a = x, *b = y;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+typedef struct score_ctx {
+    const wye_fs *fs;
+    const wye_recview *v;
+} score_ctx;
+
+static double score_pair(void *ctx, uint32_t a, uint32_t b)
+{
+    score_ctx *c = ctx;
+    return wye_fs_weight(c->fs, wye_fs_pattern(c->fs, c->v, a, b));
+}
+
+/* Run fn over every part on nt threads; per-thread contexts are made by the
+ * caller. Progress is reported by thread 0 only. */
+typedef int (*part_fn)(void *ctx, size_t part);
+
+static int for_parts(wye_linkage *l, const char *stage, int nt, part_fn fn, void **ctxs)
+{
+    size_t np = wye_blocks_nparts(l->blocks);
+    uint64_t total = 0;
+    for (size_t k = 0; k < np; k++)
+        total += wye_blocks_part_work(l->blocks, k);
+    uint64_t done = 0;
+    int err = WYE_OK;
+#pragma omp parallel num_threads(nt)
+    {
+        void *ctx = ctxs[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+        for (size_t k = 0; k < np; k++) {
+            int r = fn(ctx, k);
+            if (r != WYE_OK) {
+#pragma omp atomic write
+                err = r;
+            }
+            uint64_t w = wye_blocks_part_work(l->blocks, k), d;
+#pragma omp atomic capture
+            d = done += w;
+            if (l->p.progress && omp_get_thread_num() == 0)
+                l->p.progress(l->p.progress_ctx, stage, d, total);
+        }
+    }
+    if (l->p.progress)
+        l->p.progress(l->p.progress_ctx, stage, total, total);
+    return err;
+}
+
+typedef struct count_part {
+    count_ctx c;
+    const wye_blocks *b;
+} count_part;
+
+static int count_part_fn(void *ctx, size_t part)
+{
+    count_part *cp = ctx;
+    return wye_blocks_pairs(cp->b, part, count_pair, &cp->c);
+}
+
+typedef struct keep_part {
+    const wye_blocks *b;
+    const wye_fs *fs;
+    const wye_recview *v;
+    double min;
+    keep_ctx *parts; /* one per part: results merge in part order */
+} keep_part;
+
+static int keep_part_fn(void *ctx, size_t part)
+{
+    keep_part *kp = ctx;
+    keep_ctx *kc = &kp->parts[part];
+    kc->fs = kp->fs;
+    kc->v = kp->v;
+    kc->min = kp->min;
+    return wye_blocks_pairs(kp->b, part, keep_pair, kc);
+}
+
+int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **out,
+                 wye_diag *diag)
+{
+    wye_diag_clear(diag);
+    if (!s || !p || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    const wye_recview *v = wye_recset_view(s);
+    if (!v)
+        return WYE_EINVAL;
+    if (!(p->match_posterior > 0 && p->match_posterior < 1 && p->possible_posterior > 0 &&
+          p->possible_posterior <= p->match_posterior && p->within_posterior > 0 &&
+          p->within_posterior < 1 && p->conflict_posterior > 0 && p->conflict_posterior < 1))
+        return WYE_EINVAL;
+    wye_linkage *l = calloc(1, sizeof *l);
+    if (!l)
+        return WYE_ENOMEM;
+    l->s = s;
+    l->v = v;
+    l->p = *p;
+    int nt = p->threads ? (int)p->threads : omp_get_num_procs();
+    size_t n = v->n;
+    l->st.records = n;
+    l->st.all_pairs = (uint64_t)n * (n ? n - 1 : 0) / 2;
+    int rc = wye_fs_new(v->protocol, &p->fs, &l->fs);
+    if (rc != WYE_OK) {
+        wye_diag_set(diag, 0, "scoring", "the protocol gives no comparison the model can use");
+        goto fail;
+    }
+    double t0 = now();
+    rc = wye_blocks_build(v, &p->blocking, p->threads, &l->blocks);
+    if (rc != WYE_OK) {
+        wye_diag_set(diag, 0, "blocking", "cannot build the blocks");
+        goto fail;
+    }
+    /* pass 1: count patterns over the candidates */
+    uint32_t npat = wye_fs_npatterns(l->fs);
+    count_part *cps = calloc((size_t)nt, sizeof *cps);
+    void **ctxs = calloc((size_t)nt, sizeof *ctxs);
+    uint64_t *hist = calloc(npat, sizeof *hist);
+    if (!cps || !ctxs || !hist) {
+        free(cps);
+        free(ctxs);
+        free(hist);
+        rc = WYE_ENOMEM;
+        goto fail;
+    }
+    for (int t = 0; t < nt && rc == WYE_OK; t++) {
+        cps[t].b = l->blocks;
+        cps[t].c.fs = l->fs;
+        cps[t].c.v = v;
+        cps[t].c.hist = calloc(npat, sizeof *cps[t].c.hist);
+        if (!cps[t].c.hist)
+            rc = WYE_ENOMEM;
+        ctxs[t] = &cps[t];
+    }
+    if (rc == WYE_OK)
+        rc = for_parts(l, "candidates", nt, count_part_fn, ctxs);
+    for (int t = 0; t < nt; t++) {
+        if (cps[t].c.hist)
+            for (uint32_t k = 0; k < npat; k++)
+                hist[k] += cps[t].c.hist[k];
+        l->st.candidates += cps[t].c.pairs;
+        free(cps[t].c.hist);
+    }
+    free(cps);
+    l->st.seconds_candidates = now() - t0;
+    if (rc != WYE_OK) {
+        free(ctxs);
+        free(hist);
+        goto fail;
+    }
+    /* the model */
+    if (l->st.candidates == 0) {
+        /* nothing to estimate from: every record is its own person */
+        l->st.em.converged = false;
+    } else {
+        rc = wye_fs_estimate(l->fs, hist, &l->st.em);
+        if (rc == WYE_EINVAL) {
+            /* too little variation to estimate: keep the starting model */
+            l->st.em.converged = false;
+            rc = WYE_OK;
+        }
+    }
+    free(hist);
+    if (rc != WYE_OK) {
+        free(ctxs);
+        wye_diag_set(diag, 0, "scoring", "estimating the model failed");
+        goto fail;
+    }
+    /* thresholds */
+    double lam = wye_fs_lambda(l->fs);
+    l->st.match_auto = !p->match_given;
+    l->st.possible_auto = !p->possible_given;
+    l->st.match = p->match_given ? p->match
+                                 : wye_fs_weight_for_posterior(l->fs, p->match_posterior);
+    l->st.possible = p->possible_given
+                         ? p->possible
+                         : wye_fs_weight_for_posterior(l->fs, p->possible_posterior);
+    if (l->st.possible > l->st.match)
+        l->st.possible = l->st.match;
+    l->st.within = wye_fs_weight_for_posterior(l->fs, p->within_posterior);
+    if (l->st.within < l->st.match)
+        l->st.within = l->st.match;
+    l->st.conflict = wye_fs_weight_for_posterior(l->fs, p->conflict_posterior);
+    if (l->st.conflict > l->st.possible)
+        l->st.conflict = l->st.possible;
+    snprintf(l->how, sizeof l->how,
+             "EM estimated that %.4g of the candidate pairs match; match weight = log2 "
+             "likelihood ratio; match: %s; possible: %s",
+             lam,
+             p->match_given ? "given" : "weight at posterior match probability (see match_posterior)",
+             p->possible_given ? "given" : "weight at posterior (see possible_posterior)");
+    /* pass 2: keep pairs at or above the possible threshold */
+    t0 = now();
+    size_t np = wye_blocks_nparts(l->blocks);
+    keep_part kp = {l->blocks, l->fs, v, l->st.possible, calloc(np + 1, sizeof(keep_ctx))};
+    if (!kp.parts) {
+        free(ctxs);
+        rc = WYE_ENOMEM;
+        goto fail;
+    }
+    for (int t = 0; t < nt; t++)
+        ctxs[t] = &kp;
+    rc = for_parts(l, "scoring", nt, keep_part_fn, ctxs);
+    free(ctxs);
+    size_t nk = 0;
+    for (size_t k = 0; k < np; k++)
+        nk += kp.parts[k].n;
+    wye_edge *edges = rc == WYE_OK ? malloc((nk + 1) * sizeof *edges) : NULL;
+    if (rc == WYE_OK && !edges)
+        rc = WYE_ENOMEM;
+    nk = 0;
+    for (size_t k = 0; k < np; k++) {
+        if (edges && kp.parts[k].n)
+            memcpy(edges + nk, kp.parts[k].e, kp.parts[k].n * sizeof *edges);
+        nk += kp.parts[k].n;
+        free(kp.parts[k].e);
+    }
+    free(kp.parts);
+    if (rc != WYE_OK) {
+        free(edges);
+        goto fail;
+    }
+    qsort(edges, nk, sizeof *edges, cmp_edge_ab);
+    l->st.kept = nk;
+    l->st.seconds_scoring = now() - t0;
+    /* clusters */
+    t0 = now();
+    l->person = malloc((n + 1) * sizeof *l->person);
+    l->pairs = malloc((nk + 1) * sizeof *l->pairs);
+    if (!l->person || !l->pairs) {
+        free(edges);
+        rc = WYE_ENOMEM;
+        goto fail;
+    }
+    wye_cluster_params cp = {
+        .match = l->st.match,
+        .within = l->st.within,
+        .cannot = l->st.conflict,
+        .max_size = p->max_cluster,
+    };
+    score_ctx sc = {l->fs, v};
+    if (p->progress)
+        p->progress(p->progress_ctx, "clustering", 0, 1);
+    rc = wye_cluster(n, v->agency, edges, nk, &cp, score_pair, &sc, l->person, &l->st.cluster);
+    if (p->progress)
+        p->progress(p->progress_ctx, "clustering", 1, 1);
+    if (rc != WYE_OK) {
+        free(edges);
+        goto fail;
+    }
+    l->st.persons = l->st.cluster.clusters;
+    for (size_t k = 0; k < nk; k++) {
+        int d = edges[k].score >= l->st.match
+                    ? (l->person[edges[k].a] == l->person[edges[k].b] ? 0 : 2)
+                    : 1;
+        l->pairs[k] = (wye_link_pair){edges[k].a, edges[k].b, edges[k].score, d};
+        l->st.matches += d == 0;
+        l->st.possibles += d == 1;
+        l->st.conflicts += d == 2;
+    }
+    l->npairs = nk;
+    free(edges);
+    l->st.seconds_clustering = now() - t0;
+    *out = l;
+    return WYE_OK;
+fail:
+    wye_linkage_free(l);
+    return rc;
+}
+
+const wye_link_stats *wye_linkage_stats(const wye_linkage *l)
+{
+    return &l->st;
+}
+
+uint32_t wye_linkage_person(const wye_linkage *l, size_t i)
+{
+    return l->person[i] + 1;
+}
+
+const wye_fs *wye_linkage_model(const wye_linkage *l)
+{
+    return l->fs;
+}
+
+const wye_blocks *wye_linkage_blocks(const wye_linkage *l)
+{
+    return l->blocks;
+}
+
+size_t wye_linkage_npairs(const wye_linkage *l)
+{
+    return l->npairs;
+}
+
+const wye_link_pair *wye_linkage_pair(const wye_linkage *l, size_t k)
+{
+    return k < l->npairs ? &l->pairs[k] : NULL;
+}
+
+const char *wye_link_decision_name(int decision)
+{
+    switch (decision) {
+    case 0:
+        return "match";
+    case 1:
+        return "possible";
+    case 2:
+        return "conflict";
+    }
+    return "unknown";
+}
+
+/* ---- writers ------------------------------------------------------------ */
+
+static void pseudonym_hex(const wye_linkage *l, size_t i, char out[2 * WYE_PSEUDONYM_BYTES + 1])
+{
+    wye_hex(l->v->rec[i] + l->v->layout->pseudonym_off, WYE_PSEUDONYM_BYTES, out);
+}
+
+int wye_linkage_write_persons(const wye_linkage *l, FILE *f)
+{
+    if (fputs("agency,record,person\n", f) == EOF)
+        return WYE_EIO;
+    char hex[2 * WYE_PSEUDONYM_BYTES + 1];
+    for (size_t i = 0; i < l->v->n; i++) {
+        pseudonym_hex(l, i, hex);
+        if (fprintf(f, "%s,%s,%u\n", wye_recset_agency(l->s, l->v->agency[i]), hex,
+                    l->person[i] + 1) < 0)
+            return WYE_EIO;
+    }
+    return ferror(f) ? WYE_EIO : WYE_OK;
+}
+
+int wye_linkage_write_pairs(const wye_linkage *l, FILE *f)
+{
+    if (fputs("agency_a,record_a,agency_b,record_b,score,decision\n", f) == EOF)
+        return WYE_EIO;
+    char ha[2 * WYE_PSEUDONYM_BYTES + 1], hb[2 * WYE_PSEUDONYM_BYTES + 1];
+    for (size_t k = 0; k < l->npairs; k++) {
+        const wye_link_pair *p = &l->pairs[k];
+        pseudonym_hex(l, p->a, ha);
+        pseudonym_hex(l, p->b, hb);
+        if (fprintf(f, "%s,%s,%s,%s,%.3f,%s\n", wye_recset_agency(l->s, l->v->agency[p->a]), ha,
+                    wye_recset_agency(l->s, l->v->agency[p->b]), hb, p->score,
+                    wye_link_decision_name(p->decision)) < 0)
+            return WYE_EIO;
+    }
+    return ferror(f) ? WYE_EIO : WYE_OK;
+}
+
+/* A count for sharing: "<5" below 5 unless exact. */
+static json_t *count_json(uint64_t c, bool exact)
+{
+    if (!exact && c < 5)
+        return json_string("<5");
+    return json_integer((json_int_t)c);
+}
+
+static json_t *real(double x)
+{
+    /* rounded so that the summary reads well and stays byte-stable */
+    return json_real(round(x * 1e6) / 1e6);
+}
+
+int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
+{
+    const wye_recview *v = l->v;
+    size_t na = v->nagencies;
+    size_t np = l->st.persons;
+    /* agencies of each person, as a bit set per person (na <= 65535, so in
+     * words) */
+    size_t words = (na + 63) / 64;
+    uint64_t *seen = calloc(np * words + 1, sizeof *seen);
+    uint64_t *by_count = calloc(na + 2, sizeof *by_count);
+    uint64_t *per_agency = calloc(na + 1, sizeof *per_agency);
+    uint64_t *overlap = calloc(na * na + 1, sizeof *overlap);
+    json_t *root = json_object();
+    int rc = WYE_OK;
+    if (!seen || !by_count || !per_agency || !overlap || !root) {
+        rc = WYE_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        seen[(size_t)l->person[i] * words + v->agency[i] / 64] |= 1ull << (v->agency[i] % 64);
+    unsigned *list = malloc((na + 1) * sizeof *list);
+    if (!list) {
+        rc = WYE_ENOMEM;
+        goto done;
+    }
+    for (size_t pp = 0; pp < np; pp++) {
+        size_t k = 0;
+        for (size_t a = 0; a < na; a++)
+            if (seen[pp * words + a / 64] >> (a % 64) & 1)
+                list[k++] = (unsigned)a;
+        by_count[k]++;
+        for (size_t x = 0; x < k; x++) {
+            per_agency[list[x]]++;
+            for (size_t y = x + 1; y < k; y++)
+                overlap[list[x] * na + list[y]]++;
+        }
+    }
+    free(list);
+    const wye_protocol *proto = v->protocol;
+    uint8_t fp[WYE_FINGERPRINT_BYTES];
+    char hex[2 * WYE_FINGERPRINT_BYTES + 1];
+    wye_protocol_fingerprint(proto, fp);
+    wye_hex(fp, sizeof fp, hex);
+    json_object_set_new(root, "tool", json_string("wyelink link"));
+    json_object_set_new(root, "version", json_string(wye_version()));
+    json_t *pj = json_object();
+    json_object_set_new(pj, "name", json_string(wye_protocol_name(proto)));
+    json_object_set_new(pj, "fingerprint", json_string(hex));
+    json_object_set_new(root, "protocol", pj);
+    const uint8_t *kid = wye_recset_key_id(l->s);
+    if (kid) {
+        wye_hex(kid, WYE_KEY_ID_BYTES, hex);
+        json_object_set_new(root, "key_id", json_string(hex));
+    }
+    json_object_set_new(root, "small_counts",
+                        json_string(exact ? "exact" : "counts below 5 shown as <5"));
+    json_t *recs = json_object();
+    for (size_t a = 0; a < na; a++)
+        json_object_set_new(recs, wye_recset_agency(l->s, a),
+                            count_json(v->agency_first[a + 1] - v->agency_first[a], exact));
+    json_object_set_new(root, "records", recs);
+    json_object_set_new(root, "records_total", count_json(v->n, exact));
+    json_object_set_new(root, "unique_persons", count_json(np, exact));
+    json_t *pa = json_object();
+    for (size_t a = 0; a < na; a++)
+        json_object_set_new(pa, wye_recset_agency(l->s, a), count_json(per_agency[a], exact));
+    json_object_set_new(root, "persons_per_agency", pa);
+    json_t *bc = json_object();
+    for (size_t k = 1; k <= na; k++) {
+        char key[24];
+        snprintf(key, sizeof key, "%zu", k);
+        json_object_set_new(bc, key, count_json(by_count[k], exact));
+    }
+    json_object_set_new(root, "persons_by_number_of_agencies", bc);
+    json_t *ov = json_array();
+    for (size_t x = 0; x < na; x++)
+        for (size_t y = x + 1; y < na; y++) {
+            json_t *o = json_object();
+            json_t *ag = json_array();
+            json_array_append_new(ag, json_string(wye_recset_agency(l->s, x)));
+            json_array_append_new(ag, json_string(wye_recset_agency(l->s, y)));
+            json_object_set_new(o, "agencies", ag);
+            json_object_set_new(o, "persons", count_json(overlap[x * na + y], exact));
+            json_array_append_new(ov, o);
+        }
+    json_object_set_new(root, "overlaps", ov);
+    /* thresholds and how they were chosen */
+    json_t *th = json_object();
+    json_object_set_new(th, "match", real(l->st.match));
+    json_object_set_new(th, "possible", real(l->st.possible));
+    json_object_set_new(th, "match_chosen",
+                        json_string(l->st.match_auto ? "automatic" : "given"));
+    json_object_set_new(th, "possible_chosen",
+                        json_string(l->st.possible_auto ? "automatic" : "given"));
+    json_object_set_new(th, "match_posterior", real(wye_fs_posterior(l->fs, l->st.match)));
+    json_object_set_new(th, "possible_posterior",
+                        real(wye_fs_posterior(l->fs, l->st.possible)));
+    json_object_set_new(th, "within_agency", real(l->st.within));
+    json_object_set_new(th, "conflict", real(l->st.conflict));
+    json_object_set_new(th, "how", json_string(l->how));
+    json_object_set_new(root, "thresholds", th);
+    /* the model */
+    json_t *mj = json_object();
+    json_object_set_new(mj, "lambda", real(wye_fs_lambda(l->fs)));
+    json_object_set_new(mj, "em_iterations", json_integer(l->st.em.iterations));
+    json_object_set_new(mj, "em_converged", json_boolean(l->st.em.converged));
+    json_t *cmp = json_array();
+    for (size_t c = 0; c < wye_fs_ncomparisons(l->fs); c++) {
+        const wye_fs_comparison *co = wye_fs_comparison_at(l->fs, c);
+        json_t *cj = json_object();
+        json_object_set_new(cj, "name", json_string(co->name));
+        json_t *lv = json_object();
+        for (unsigned lev = 1; lev < co->nlevels; lev++) {
+            if (!co->level_used[lev])
+                continue;
+            json_t *x = json_object();
+            double m = wye_fs_m(l->fs, c, lev), u = wye_fs_u(l->fs, c, lev);
+            json_object_set_new(x, "m", real(m));
+            json_object_set_new(x, "u", real(u));
+            json_object_set_new(x, "weight", real(log2(m / u)));
+            json_object_set_new(lv, wye_fs_level_name(lev), x);
+        }
+        json_object_set_new(cj, "levels", lv);
+        json_array_append_new(cmp, cj);
+    }
+    json_object_set_new(mj, "comparisons", cmp);
+    json_object_set_new(root, "model", mj);
+    /* blocking */
+    json_t *bj = json_object();
+    json_object_set_new(bj, "mode", json_string(l->p.blocking.exhaustive ? "exhaustive" : "blocks"));
+    json_object_set_new(bj, "all_pairs", json_integer((json_int_t)l->st.all_pairs));
+    json_object_set_new(bj, "candidate_pairs", json_integer((json_int_t)l->st.candidates));
+    json_object_set_new(bj, "reduction_ratio",
+                        real(l->st.all_pairs ? 1.0 - (double)l->st.candidates /
+                                                         (double)l->st.all_pairs
+                                             : 0.0));
+    json_t *keys = json_array();
+    for (size_t k = 0; k < wye_blocks_nkeys(l->blocks); k++) {
+        const wye_block_key_stats *ks = wye_blocks_key(l->blocks, k);
+        json_t *kj = json_object();
+        json_object_set_new(kj, "key", json_string(ks->name));
+        json_object_set_new(kj, "blocks", json_integer((json_int_t)ks->blocks));
+        json_object_set_new(kj, "pairs", json_integer((json_int_t)ks->pairs));
+        json_object_set_new(kj, "dropped_blocks", json_integer((json_int_t)ks->dropped));
+        json_array_append_new(keys, kj);
+    }
+    json_object_set_new(bj, "keys", keys);
+    json_object_set_new(root, "blocking", bj);
+    json_t *lj = json_object();
+    json_object_set_new(lj, "matches", json_integer((json_int_t)l->st.matches));
+    json_object_set_new(lj, "possible", json_integer((json_int_t)l->st.possibles));
+    json_object_set_new(lj, "conflicts", json_integer((json_int_t)l->st.conflicts));
+    json_object_set_new(lj, "merges", json_integer((json_int_t)l->st.cluster.merges));
+    json_object_set_new(lj, "refused_merges", json_integer((json_int_t)l->st.cluster.refused));
+    json_object_set_new(lj, "largest_person_records",
+                        count_json(l->st.cluster.largest, exact));
+    json_object_set_new(root, "links", lj);
+    if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || fputc('\n', f) == EOF)
+        rc = WYE_EIO;
+done:
+    json_decref(root);
+    free(seen);
+    free(by_count);
+    free(per_agency);
+    free(overlap);
+    return rc;
+}

@@ -1,0 +1,230 @@
+/* Fellegi-Sunter scoring: comparison levels of known pairs, weights from
+ * given probabilities, and EM recovering known m and u from simulated
+ * agreement patterns. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "fixture.h"
+#include "wyelink/fsscore.h"
+#include "wyelink/records.h"
+
+static wye_protocol *proto;
+static wye_fs *fs;
+
+static void setup(void)
+{
+    proto = fx_default_protocol();
+    cr_assert(proto, "cannot load protocols/default.json (WYELINK_SOURCE_ROOT)");
+    cr_assert_eq(wye_fs_new(proto, NULL, &fs), WYE_OK);
+}
+
+static void teardown(void)
+{
+    wye_fs_free(fs);
+    wye_protocol_free(proto);
+}
+
+TestSuite(fsscore, .init = setup, .fini = teardown);
+
+static size_t comparison(const char *name)
+{
+    for (size_t c = 0; c < wye_fs_ncomparisons(fs); c++)
+        if (!strcmp(wye_fs_comparison_at(fs, c)->name, name))
+            return c;
+    cr_assert_fail("no comparison %s", name);
+    return 0;
+}
+
+Test(fsscore, comparisons_of_the_default_protocol)
+{
+    /* former_family_name is an alternate of family_name, sex has neither a
+     * field filter nor a digest */
+    cr_assert_eq(wye_fs_ncomparisons(fs), 5);
+    const char *names[] = {"given_name", "family_name", "date_of_birth", "postcode",
+                           "nhs_number"};
+    const wye_fs_kind kinds[] = {WYE_FS_FILTER, WYE_FS_FILTER, WYE_FS_DIGEST, WYE_FS_FILTER,
+                                 WYE_FS_DIGEST};
+    for (size_t c = 0; c < 5; c++) {
+        cr_assert_str_eq(wye_fs_comparison_at(fs, c)->name, names[c]);
+        cr_assert_eq(wye_fs_comparison_at(fs, c)->kind, kinds[c]);
+    }
+    /* the name fields share kdf_id 1 and filter geometry: given and family
+     * are compared across with each other and with former_family_name */
+    cr_assert_eq(wye_fs_comparison_at(fs, 0)->ncross, 2);
+    cr_assert_eq(wye_fs_comparison_at(fs, 1)->ncross, 2);
+    cr_assert_eq(wye_fs_comparison_at(fs, 3)->ncross, 0);
+    cr_assert_eq(wye_fs_npatterns(fs), 6 * 6 * 5 * 5 * 5);
+}
+
+/* A set of records made from people, one agency. */
+static wye_recset *make_set(const fx_person *people, size_t n)
+{
+    const wye_layout *lay = wye_protocol_layout(proto);
+    uint8_t *buf = calloc(n, lay->record_size);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%zu", i);
+        fx_encode(proto, &people[i], id, buf + i * lay->record_size);
+    }
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(proto, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
+    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
+    free(buf);
+    return s;
+}
+
+Test(fsscore, levels_of_known_pairs)
+{
+    const fx_person p[] = {
+        /* 0 */ {"SARAH", NULL, "JONES", NULL, "19900102", "F", "WR1 2AB", "9434765919"},
+        /* 1 the same */
+        {"SARAH", NULL, "JONES", NULL, "19900102", "F", "WR1 2AB", "9434765919"},
+        /* 2 given and family swapped, other DOB, no postcode, other NHS */
+        {"JONES", NULL, "SARAH", NULL, "19900201", "F", NULL, "4010232137"},
+        /* 3 back to her former family name, which is 0's family name */
+        {"SARAH", NULL, "PRICE", "JONES", NULL, "F", "HR4 9ZZ", NULL},
+        /* 4 nothing in common */
+        {"XAVIERA", NULL, "QUIGLEY", NULL, "19610707", "F", "SY1 1AA", "4010232137"},
+        /* 5 a typo in the given name */
+        {"SARHA", NULL, "JONES", NULL, "19900102", "F", "WR1 2AB", NULL},
+    };
+    wye_recset *s = make_set(p, 6);
+    const wye_recview *v = wye_recset_view(s);
+    size_t g = comparison("given_name"), f = comparison("family_name"),
+           d = comparison("date_of_birth"), pc = comparison("postcode"),
+           nhs = comparison("nhs_number");
+    uint32_t pat = wye_fs_pattern(fs, v, 0, 1);
+    for (size_t c = 0; c < 5; c++)
+        cr_assert_eq(wye_fs_level(fs, pat, c), WYE_FS_EXACT, "identical records, comparison %zu", c);
+    pat = wye_fs_pattern(fs, v, 0, 2);
+    cr_assert_eq(wye_fs_level(fs, pat, g), WYE_FS_CROSS);
+    cr_assert_eq(wye_fs_level(fs, pat, f), WYE_FS_CROSS);
+    cr_assert_eq(wye_fs_level(fs, pat, d), WYE_FS_DISAGREE);
+    cr_assert_eq(wye_fs_level(fs, pat, pc), WYE_FS_MISSING);
+    cr_assert_eq(wye_fs_level(fs, pat, nhs), WYE_FS_DISAGREE);
+    pat = wye_fs_pattern(fs, v, 0, 3);
+    cr_assert_eq(wye_fs_level(fs, pat, g), WYE_FS_EXACT);
+    cr_assert_eq(wye_fs_level(fs, pat, f), WYE_FS_CROSS, "family name against former");
+    cr_assert_eq(wye_fs_level(fs, pat, d), WYE_FS_MISSING);
+    cr_assert_eq(wye_fs_level(fs, pat, nhs), WYE_FS_MISSING);
+    /* the comparison is symmetric */
+    cr_assert_eq(wye_fs_pattern(fs, v, 3, 0), pat);
+    pat = wye_fs_pattern(fs, v, 0, 4);
+    cr_assert_eq(wye_fs_level(fs, pat, g), WYE_FS_DISAGREE);
+    cr_assert_eq(wye_fs_level(fs, pat, f), WYE_FS_DISAGREE);
+    cr_assert_eq(wye_fs_level(fs, pat, d), WYE_FS_DISAGREE);
+    /* a typo: the level is the band of the field filters' Dice */
+    pat = wye_fs_pattern(fs, v, 0, 5);
+    const wye_layout *lay = v->layout;
+    int gi = wye_protocol_field_index(proto, "given_name");
+    double dice = wye_dice(v->kernel, (const uint64_t *)(const void *)(v->rec[0] + lay->field_filter_off[gi]),
+                           (const uint64_t *)(const void *)(v->rec[5] + lay->field_filter_off[gi]),
+                           lay->field_filter_bytes[gi] / 8);
+    cr_assert(dice > 0.5 && dice < 0.95, "typo Dice %g", dice);
+    unsigned want = dice >= 0.75 ? WYE_FS_CLOSE : WYE_FS_PARTIAL;
+    cr_assert_eq(wye_fs_level(fs, pat, g), want);
+    cr_assert_eq(wye_fs_level(fs, pat, nhs), WYE_FS_MISSING);
+    wye_recset_free(s);
+}
+
+Test(fsscore, weight_is_sum_of_log_ratios)
+{
+    double m[WYE_FS_MAX_LEVELS] = {0, 0.05, 0.05, 0.1, 0.75, 0.05};
+    double u[WYE_FS_MAX_LEVELS] = {0, 0.9, 0.05, 0.02, 0.02, 0.01};
+    for (size_t c = 0; c < wye_fs_ncomparisons(fs); c++)
+        cr_assert_eq(wye_fs_set(fs, c, m, u), WYE_OK);
+    cr_assert_eq(wye_fs_set_lambda(fs, 0.01), WYE_OK);
+    unsigned lv[5] = {WYE_FS_EXACT, WYE_FS_CROSS, WYE_FS_MISSING, WYE_FS_PARTIAL,
+                      WYE_FS_DISAGREE};
+    uint32_t pat = wye_fs_make_pattern(fs, lv);
+    for (size_t c = 0; c < 5; c++)
+        cr_assert_eq(wye_fs_level(fs, pat, c), lv[c]);
+    double want = log2(0.75 / 0.02) + log2(0.05 / 0.01) + 0 + log2(0.05 / 0.05) +
+                  log2(0.05 / 0.9);
+    cr_assert(fabs(wye_fs_weight(fs, pat) - want) < 1e-12);
+    /* thresholds: the posterior at the weight chosen for p is p */
+    double w = wye_fs_weight_for_posterior(fs, 0.5);
+    cr_assert(fabs(w - log2(99.0)) < 1e-12);
+    cr_assert(fabs(wye_fs_posterior(fs, w) - 0.5) < 1e-12);
+    cr_assert(fabs(wye_fs_posterior(fs, wye_fs_weight_for_posterior(fs, 0.05)) - 0.05) < 1e-12);
+    double bad[WYE_FS_MAX_LEVELS] = {0, 0, 0.5, 0.5, 0.5, 0.5};
+    cr_assert_eq(wye_fs_set(fs, 0, bad, u), WYE_EINVAL);
+}
+
+static uint64_t rs = 12345;
+static double urand(void)
+{
+    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rs >> 11) / 9007199254740992.0;
+}
+
+static unsigned draw(const double *p, const bool *used)
+{
+    double x = urand(), acc = 0;
+    unsigned last = 1;
+    for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++) {
+        if (!used[l])
+            continue;
+        acc += p[l];
+        last = l;
+        if (x < acc)
+            return l;
+    }
+    return last;
+}
+
+/* Patterns drawn from a known model; EM, which never sees the classes,
+ * must recover m, u and lambda. */
+Test(fsscore, em_recovers_known_probabilities)
+{
+    const size_t nc = wye_fs_ncomparisons(fs);
+    double m[5][WYE_FS_MAX_LEVELS] = {
+        {0, 0.03, 0.07, 0.12, 0.73, 0.05}, /* given name */
+        {0, 0.05, 0.05, 0.08, 0.70, 0.12}, /* family name */
+        {0, 0.08, 0, 0, 0.92, 0},          /* date of birth */
+        {0, 0.30, 0.05, 0.05, 0.60, 0},    /* postcode */
+        {0, 0.03, 0, 0, 0.97, 0},          /* NHS number */
+    };
+    double u[5][WYE_FS_MAX_LEVELS] = {
+        {0, 0.85, 0.08, 0.03, 0.03, 0.01},
+        {0, 0.88, 0.06, 0.02, 0.02, 0.02},
+        {0, 0.90, 0, 0, 0.10, 0},
+        {0, 0.93, 0.04, 0.02, 0.01, 0},
+        {0, 0.999, 0, 0, 0.001, 0},
+    };
+    const double missing[5] = {0.02, 0.05, 0.15, 0.3, 0.6};
+    const double lambda = 0.08;
+    uint64_t *counts = calloc(wye_fs_npatterns(fs), sizeof *counts);
+    for (int i = 0; i < 400000; i++) {
+        bool match = urand() < lambda;
+        unsigned lv[5];
+        for (size_t c = 0; c < nc; c++) {
+            const wye_fs_comparison *co = wye_fs_comparison_at(fs, c);
+            lv[c] = urand() < missing[c] ? WYE_FS_MISSING
+                                          : draw(match ? m[c] : u[c], co->level_used);
+        }
+        counts[wye_fs_make_pattern(fs, lv)]++;
+    }
+    wye_fs_em_result res;
+    cr_assert_eq(wye_fs_estimate(fs, counts, &res), WYE_OK);
+    cr_assert(res.converged, "EM did not converge in %u iterations", res.iterations);
+    cr_assert_eq(res.pairs, 400000);
+    cr_assert(fabs(wye_fs_lambda(fs) - lambda) < 0.005, "lambda %g", wye_fs_lambda(fs));
+    for (size_t c = 0; c < nc; c++) {
+        const wye_fs_comparison *co = wye_fs_comparison_at(fs, c);
+        for (unsigned l = 1; l < co->nlevels; l++) {
+            if (!co->level_used[l])
+                continue;
+            cr_assert(fabs(wye_fs_m(fs, c, l) - m[c][l]) < 0.015, "m %s %s: %g, want %g",
+                      co->name, wye_fs_level_name(l), wye_fs_m(fs, c, l), m[c][l]);
+            cr_assert(fabs(wye_fs_u(fs, c, l) - u[c][l]) < 0.01, "u %s %s: %g, want %g",
+                      co->name, wye_fs_level_name(l), wye_fs_u(fs, c, l), u[c][l]);
+        }
+    }
+    /* deterministic: the same counts give the same model */
+    double w1 = wye_fs_weight(fs, 7);
+    cr_assert_eq(wye_fs_estimate(fs, counts, NULL), WYE_OK);
+    cr_assert_eq(wye_fs_weight(fs, 7), w1);
+    free(counts);
+}
