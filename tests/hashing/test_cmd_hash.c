@@ -1,0 +1,481 @@
+/* `wyelink hash` end to end: the summary's exact counts and line numbers,
+ * the encoded file opened by the linkage unit and compared record by record
+ * with the library's encoding, 1 vs 2 threads byte-identical, errors, and a
+ * search of every output for every input identifier. */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "hashtest.h"
+#include "wyelink/audit.h"
+#include "wyelink/colmap.h"
+#include "wyelink/encfile.h"
+#include "wyelink/encoder.h"
+#include "wyelink/io.h"
+
+static char *dir;
+static wye_party *agency, *lu;
+static char *agency_key, *lu_pub, *secret_path, *map_path, *log_path;
+
+static char *P(const char *name) { return ht_path(dir, name); }
+
+static void setup(void)
+{
+    cr_assert_eq(wye_crypto_init(), WYE_OK);
+    dir = ht_tmpdir();
+    cr_assert_eq(wye_party_create("police", "agency", &agency), WYE_OK);
+    cr_assert_eq(wye_party_create("lu", "linkage-unit", &lu), WYE_OK);
+    agency_key = P("police.key");
+    char *agency_pub = P("police.pub"), *lu_key = P("lu.key");
+    lu_pub = P("lu.pub");
+    cr_assert_eq(wye_party_save(agency, agency_key, agency_pub), WYE_OK);
+    cr_assert_eq(wye_party_save(lu, lu_key, lu_pub), WYE_OK);
+    free(agency_pub);
+    free(lu_key);
+    secret_path = ht_secret_file(dir);
+    log_path = P("audit.log");
+    map_path = P("police.map.json");
+    static const char map[] =
+        "{\"format\":\"wyelink-column-map\",\"version\":1,\"agency\":\"police\","
+        "\"local_id\":\"Ref\",\"columns\":["
+        "{\"column\":\"Forename\",\"field\":\"given_name\"},"
+        "{\"column\":\"Surname\",\"field\":\"family_name\"},"
+        "{\"column\":\"DOB\",\"field\":\"date_of_birth\",\"date_format\":\"DD/MM/YYYY\"},"
+        "{\"column\":\"Sex\",\"field\":\"sex\"},"
+        "{\"column\":\"Postcode\",\"field\":\"postcode\"},"
+        "{\"column\":\"NHS\",\"field\":\"nhs_number\"},"
+        "{\"column\":\"Service\",\"attribute\":\"service_type\"}]}";
+    ht_write(map_path, map, sizeof map - 1, 0644);
+}
+
+static void teardown(void)
+{
+    /* leave nothing behind: the folder holds keys and test identifiers */
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+    wye_party_free(agency);
+    wye_party_free(lu);
+    free(dir);
+    free(agency_key);
+    free(lu_pub);
+    free(secret_path);
+    free(map_path);
+    free(log_path);
+}
+
+TestSuite(cmd_hash, .init = setup, .fini = teardown);
+
+/* Run `wyelink hash` on input with the test's keys; extra options appended.
+ * stdout and stderr go to files in dir. Returns the exit status. */
+static int run_hash(const char *input, const char *out, const char *local_map,
+                    const char *extra)
+{
+    const char *w = getenv("WYELINK");
+    cr_assert_not_null(w, "WYELINK is not set");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' hash --input '%s' --map '%s' --secret '%s' --key '%s' --to '%s' "
+             "--out '%s' --local-map '%s' --extract-date 2024-03-31 --audit-log '%s' %s "
+             ">stdout.txt 2>stderr.txt",
+             dir, w, input, map_path, secret_path, agency_key, lu_pub, out, local_map, log_path,
+             extra ? extra : "");
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *name, size_t *len)
+{
+    char *path = name[0] == '/' ? strdup(name) : P(name), *text = NULL;
+    size_t n = 0;
+    int rc = wye_read_file(path, 1u << 30, &text, &n);
+    cr_assert_eq(rc, WYE_OK, "read %s", path);
+    free(path);
+    if (len)
+        *len = n;
+    return text;
+}
+
+/* Open an encoded file as the linkage unit; return its records. */
+static uint8_t *open_wye(const char *name, wye_encfile_meta *meta, uint64_t *n)
+{
+    size_t len;
+    char *data = slurp(name, &len);
+    wye_memsource ms = {(const uint8_t *)data, len, 0};
+    wye_trust *t;
+    cr_assert_eq(wye_trust_new(&t), WYE_OK);
+    cr_assert_eq(wye_trust_add(t, wye_party_public_part(agency)), WYE_OK);
+    wye_encreader *r;
+    cr_assert_eq(wye_encreader_open(wye_source_memory(&ms), lu, t, &r), WYE_OK);
+    *meta = *wye_encreader_meta(r);
+    wye_membuf b = {0};
+    const uint8_t *rec;
+    int rc;
+    uint64_t k = 0;
+    while ((rc = wye_encreader_next(r, &rec)) == 1) {
+        cr_assert_eq(wye_sink_memory(&b).write(&b, rec, meta->record_size), WYE_OK);
+        k++;
+    }
+    cr_assert_eq(rc, 0, "reader: %s", wye_strerror(rc));
+    wye_encreader_free(r);
+    wye_trust_free(t);
+    free(data);
+    *n = k;
+    return b.data;
+}
+
+/* ---- the small file: exact counts, lines and records ---- */
+
+/* Distinctive identifiers, searched for in every output. */
+static const char csv_small[] =
+    "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+    "A1,Zebulonia,Quillfeather,17/08/1991,F,HR1 2AB,943 476 5919,refuge,none\n"
+    "A2,Marigoldine,Thistlewaite,03/02/1985,Female,WR13 4YH,,outreach,\"a note\n"
+    "over two lines, with a comma\"\n"
+    "A3,Ottoline,,,,,,,\n"                                 /* line 5: a name only */
+    "A4,,,01/01/1970,M,,,,\n"                              /* line 6: no name */
+    "A1,Zebulonia,Quillfeather,17/08/1991,F,HR1 2AB,,,\n" /* line 7: duplicate id */
+    ",Persephonia,Blackwoodley,05/05/1975,F,,,,\n"         /* line 8: no local id */
+    "A9,Euphrasia\n"                                        /* line 9: 2 fields */
+    "A10,Araminta,Fennimore,31/02/1990,X,ZZ99 3VZ,4010232138,shelter,\n" /* name only */
+    "A11,Clementhia,Wolstenholme,09/09/1999,U,SW1A 2AA,4010232137,,\n"
+    "\n"
+    "A12,Georgiana-Mae,O'Shaughnessy,29/02/2000,F,EC1A1BB,,helpline,\n";
+
+static const char *const identifiers[] = {
+    "Zebulonia", "Quillfeather", "Marigoldine", "Thistlewaite", "Ottoline", "Persephonia",
+    "Blackwoodley", "Euphrasia", "Araminta", "Fennimore", "Clementhia", "Wolstenholme",
+    "Georgiana", "Shaughnessy", "OSHAUGHNESSY", "GEORGIANAMAE", "17/08/1991", "19910817",
+    "03/02/1985", "19850203", "01/01/1970", "05/05/1975", "31/02/1990", "09/09/1999",
+    "19990909", "29/02/2000", "20000229", "HR1 2AB", "HR12AB", "WR13 4YH", "WR134YH",
+    "ZZ99 3VZ", "SW1A 2AA", "SW1A2AA", "EC1A1BB", "EC1A 1BB", "943 476 5919", "9434765919",
+    "4010232138", "4010232137", NULL};
+
+static bool contains_ci(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++) {
+        size_t k = 0;
+        while (k < m && tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle[k]))
+            k++;
+        if (k == m)
+            return true;
+    }
+    return false;
+}
+
+static void expect_no_identifier(const char *what, const char *data, size_t n)
+{
+    for (const char *const *id = identifiers; *id; id++)
+        cr_expect(!contains_ci(data, n, *id), "%s contains an input identifier (%s)", what,
+                  *id);
+}
+
+Test(cmd_hash, small_file_counts_records_and_no_leak)
+{
+    char *in = P("police.csv");
+    ht_write(in, csv_small, sizeof csv_small - 1, 0600);
+    int st = run_hash(in, "police.wye", "police.local.csv", "--summary-json summary.json");
+    size_t n;
+    char *err = slurp("stderr.txt", &n);
+    cr_assert_eq(st, 0, "exit %d: %s", st, err);
+    cr_expect_eq(n, 0, "stderr: %s", err);
+    free(err);
+
+    /* the summary JSON: exact counts and lines */
+    json_error_t je;
+    char *sj = slurp("summary.json", NULL);
+    json_t *s = json_loads(sj, 0, &je);
+    cr_assert_not_null(s);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_read")), 10);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_encoded")), 4);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_rejected")), 6);
+    cr_expect_eq(json_integer_value(json_object_get(s, "blank_lines")), 1);
+    json_t *rows = json_object_get(s, "rejected_rows");
+    static const struct {
+        int line;
+        const char *why;
+    } want[] = {{5, "a name but no date of birth, postcode or nhs number"},
+                {6, "no name and no nhs number"},
+                {7, "local id repeats an earlier row"},
+                {8, "no local id"},
+                {9, "wrong number of fields"},
+                {10, "a name but no date of birth, postcode or nhs number"}};
+    cr_assert_eq(json_array_size(rows), 6);
+    for (size_t i = 0; i < 6; i++) {
+        json_t *r = json_array_get(rows, i);
+        cr_expect_eq(json_integer_value(json_object_get(r, "line")), want[i].line, "row %zu", i);
+        cr_expect_str_eq(json_string_value(json_object_get(r, "reason")), want[i].why);
+    }
+    /* fields are counted over the 9 rows with the right number of fields */
+    json_t *nhs = json_object_get(json_object_get(s, "fields"), "nhs_number");
+    cr_expect_eq(json_integer_value(json_object_get(nhs, "present")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(nhs, "invalid")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(
+                     json_object_get(nhs, "invalid_reasons"), "check digit fails (modulus 11)")),
+                 1);
+    json_t *dob = json_object_get(json_object_get(s, "fields"), "date_of_birth");
+    cr_expect_eq(json_integer_value(json_object_get(dob, "present")), 7);
+    cr_expect_eq(json_integer_value(json_object_get(dob, "invalid")), 1);
+    json_t *svc = json_object_get(json_object_get(s, "attributes"), "service_type");
+    cr_expect_eq(json_integer_value(json_object_get(svc, "present")), 3);
+    cr_expect_eq(json_integer_value(json_object_get(svc, "invalid")), 1);
+    cr_expect(!json_is_true(json_object_get(
+        json_object_get(json_object_get(s, "fields"), "former_family_name"), "mapped")));
+    json_decref(s);
+
+    /* the local map: the encoded rows, in input order, with their pseudonyms */
+    char *lm = slurp("police.local.csv", NULL);
+    uint8_t pk[32], ps[16];
+    cr_assert_eq(wye_pseudonym_key(agency, pk), WYE_OK);
+    char expect_map[1024] = "local_id,record\n";
+    const char *ids[] = {"A1", "A2", "A11", "A12"};
+    for (int i = 0; i < 4; i++) {
+        char hex[33];
+        wye_pseudonym(pk, ids[i], strlen(ids[i]), ps);
+        wye_hex(ps, 16, hex);
+        size_t o = strlen(expect_map);
+        snprintf(expect_map + o, sizeof expect_map - o, "%s,%s\n", ids[i], hex);
+    }
+    cr_expect_str_eq(lm, expect_map);
+    free(lm);
+
+    /* the encoded file, opened by the linkage unit: metadata, and each record
+     * equal to the library's encoding of the same row */
+    wye_encfile_meta meta;
+    uint64_t nrec;
+    uint8_t *recs = open_wye("police.wye", &meta, &nrec);
+    cr_assert_eq(nrec, 4);
+    cr_expect_str_eq(meta.agency, "police");
+    cr_expect_eq(memcmp(meta.extract_date, "2024-03-31", 10), 0);
+    wye_protocol *p = ht_default_protocol();
+    uint8_t fp[32];
+    wye_protocol_fingerprint(p, fp);
+    cr_expect_arr_eq(meta.fingerprint, fp, 32);
+    wye_secret *sec = ht_secret();
+    uint8_t kid[8];
+    wye_secret_key_id(sec, kid);
+    cr_expect_arr_eq(meta.key_id, kid, 8);
+    cr_assert_eq(meta.record_size, 296);
+
+    wye_colmap *m;
+    wye_diag d;
+    cr_assert_eq(wye_colmap_load(map_path, p, &m, &d), WYE_OK);
+    wye_memsource ms = {(const uint8_t *)csv_small, sizeof csv_small - 1, 0};
+    wye_csvin *r;
+    cr_assert_eq(wye_csvin_open(wye_source_memory(&ms), WYE_CSV_UTF8, &r, &d), WYE_OK);
+    cr_assert_eq(wye_colmap_bind(m, r, &d), WYE_OK);
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(p, sec, pk, &e), WYE_OK);
+    wye_csv_row row;
+    wye_date ex = {2024, 3, 31};
+    uint64_t k = 0;
+    while (wye_csvin_next(r, &row, &d) == 1) {
+        wye_fields f;
+        const char *id;
+        size_t idlen;
+        if (wye_colmap_extract(m, &row, &ex, &f, &id, &idlen) != WYE_ROW_OK)
+            continue;
+        if (row.line == 7)
+            continue; /* the duplicate */
+        uint8_t mine[296];
+        cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, idlen, mine), WYE_OK);
+        cr_assert_lt(k, nrec);
+        cr_expect_arr_eq(recs + k * 296, mine, 296, "record %llu", (unsigned long long)k);
+        k++;
+    }
+    cr_expect_eq(k, 4);
+    /* the age band and sex attributes of A1 (32 -> "25-34", F), service refuge */
+    cr_expect_eq(recs[18], 3);
+    cr_expect_eq(recs[19], 1);
+    cr_expect_eq(recs[20], 1);
+    wye_encoder_free(e);
+    wye_csvin_free(r);
+    wye_colmap_free(m);
+    wye_secret_free(sec);
+    wye_protocol_free(p);
+
+    /* no identifier in any output: stdout, stderr, summary JSON, the encoded
+     * file, its decrypted records and the audit log */
+    char *out = slurp("stdout.txt", &n);
+    cr_expect(strstr(out, "rows read      10") != NULL, "stdout: %s", out);
+    cr_expect(strstr(out, "line 9: wrong number of fields") != NULL);
+    expect_no_identifier("stdout", out, n);
+    free(out);
+    char *e2 = slurp("stderr.txt", &n);
+    expect_no_identifier("stderr", e2, n);
+    free(e2);
+    expect_no_identifier("summary json", sj, strlen(sj));
+    free(sj);
+    char *wye = slurp("police.wye", &n);
+    expect_no_identifier("encoded file", wye, n);
+    free(wye);
+    expect_no_identifier("decrypted records", (const char *)recs, (size_t)nrec * 296);
+    free(recs);
+    char *lg = slurp(log_path, &n);
+    expect_no_identifier("audit log", lg, n);
+    free(lg);
+    wye_audit_result ar;
+    FILE *lf = fopen(log_path, "rb");
+    cr_assert_not_null(lf);
+    cr_expect_eq(wye_audit_verify(wye_source_file(lf), wye_party_public_part(agency)->sign_pk,
+                                  &ar),
+                 WYE_OK, "audit: %s", ar.reason);
+    cr_expect_eq(ar.entries, 1);
+    fclose(lf);
+    free(in);
+}
+
+/* ---- thread-count determinism on several batches ---- */
+
+static void write_big(const char *path, unsigned rows)
+{
+    static const char *const given[] = {"Anne", "Beth", "Carys", "Dawn", "Elif", "Farah",
+                                        "Gwen", "Hana", "Iona", "Jade", "Kasia", "Lowri"};
+    static const char *const family[] = {"Jones", "Davies", "Evans", "Khan", "Nowak",
+                                         "Price", "Hughes", "Lloyd", "Begum", "Ward"};
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fputs("Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n", f);
+    uint64_t x = 88172645463325252ull;
+    for (unsigned i = 0; i < rows; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        fprintf(f, "R%u,%s,%s,%02u/%02u/%u,%s,HR%u %uAB,,%s,%s\n", i % 9000 == 17 ? 5u : i,
+                given[x % 12], family[(x >> 8) % 10], 1 + (unsigned)(x >> 16) % 28,
+                1 + (unsigned)(x >> 24) % 12, 1940 + (unsigned)(x >> 32) % 60,
+                (x >> 40) % 3 ? "F" : "M", (unsigned)(x >> 44) % 10, (unsigned)(x >> 48) % 10,
+                (x >> 52) % 2 ? "refuge" : "", (x >> 56) % 7 ? "" : "\"line\nbreak\"");
+    }
+    fclose(f);
+}
+
+Test(cmd_hash, threads_give_identical_output)
+{
+    char *in = P("big.csv");
+    write_big(in, 20000); /* three batches */
+    cr_assert_eq(run_hash(in, "t1.wye", "t1.csv", "--threads 1 --summary-json t1.json --quiet"),
+                 0);
+    cr_assert_eq(run_hash(in, "t2.wye", "t2.csv", "--threads 2 --summary-json t2.json --quiet"),
+                 0);
+    size_t n;
+    char *out = slurp("stdout.txt", &n);
+    cr_expect_eq(n, 0, "--quiet prints nothing");
+    free(out);
+    wye_encfile_meta m1, m2;
+    uint64_t n1, n2;
+    uint8_t *r1 = open_wye("t1.wye", &m1, &n1), *r2 = open_wye("t2.wye", &m2, &n2);
+    cr_assert_eq(n1, n2);
+    cr_expect_eq(n1, 20000 - 3, "R5 four times: three duplicates");
+    cr_expect_eq(memcmp(r1, r2, (size_t)n1 * m1.record_size), 0, "records differ");
+    char *a = slurp("t1.csv", NULL), *b = slurp("t2.csv", NULL);
+    cr_expect_str_eq(a, b);
+    free(a);
+    free(b);
+    a = slurp("t1.json", NULL);
+    b = slurp("t2.json", NULL);
+    /* identical except the file names */
+    json_t *ja = json_loads(a, 0, NULL), *jb = json_loads(b, 0, NULL);
+    json_object_del(ja, "encoded_file");
+    json_object_del(jb, "encoded_file");
+    json_object_del(ja, "local_map");
+    json_object_del(jb, "local_map");
+    cr_expect(json_equal(ja, jb));
+    json_t *rows = json_object_get(ja, "rejected_rows");
+    cr_expect_eq(json_array_size(rows), 3);
+    json_decref(ja);
+    json_decref(jb);
+    free(a);
+    free(b);
+    free(r1);
+    free(r2);
+    free(in);
+}
+
+/* ---- failures ---- */
+
+static void expect_failure(const char *csv, size_t len, const char *extra, int status,
+                           const char *in_stderr)
+{
+    char *in = P("bad.csv");
+    ht_write(in, csv, len, 0600);
+    int st = run_hash(in, "bad.wye", "bad.local.csv", extra);
+    size_t n;
+    char *err = slurp("stderr.txt", &n);
+    cr_expect_eq(st, status, "exit %d: %s", st, err);
+    cr_expect(strstr(err, in_stderr) != NULL, "stderr '%s' lacks '%s'", err, in_stderr);
+    expect_no_identifier("stderr", err, n);
+    free(err);
+    char *wye = P("bad.wye"), *lm = P("bad.local.csv");
+    if (status)
+        cr_expect(access(wye, F_OK) != 0 && access(lm, F_OK) != 0,
+                  "a failed run leaves no output");
+    free(wye);
+    free(lm);
+    free(in);
+}
+
+Test(cmd_hash, failures)
+{
+    static const char utf8[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+                               "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,\n"
+                               "A2,\"Marigoldine\n"
+                               "Thistlewaite\xE9\",,,,,,,\n";
+    expect_failure(utf8, sizeof utf8 - 1, NULL, 1, "line 4");
+    static const char nocol[] = "Ref,Forename,Family,DOB,Sex,Postcode,NHS,Service\n"
+                                "A1,Zebulonia,Quillfeather,17/08/1991,F,,,\n";
+    expect_failure(nocol, sizeof nocol - 1, NULL, 1, "'Surname'");
+    static const char none[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+                               "A1,Zebulonia,,,,,,,\n";
+    expect_failure(none, sizeof none - 1, NULL, 1, "no row could be encoded");
+    char *out = slurp("stdout.txt", NULL);
+    cr_expect(strstr(out, "line 2: a name but no date of birth") != NULL,
+              "the summary still says why: %s", out);
+    free(out);
+    static const char ok[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+                             "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,\n";
+    expect_failure(ok, sizeof ok - 1, "--threads x", 2, "--threads");
+    expect_failure(ok, sizeof ok - 1, "--no-such-option", 2, "no-such-option");
+    expect_failure(ok, sizeof ok - 1, "--extract-date 2023-02-30", 2, "--extract-date");
+    /* an output that would replace the input */
+    char *in = P("bad.csv");
+    ht_write(in, ok, sizeof ok - 1, 0600);
+    cr_expect_eq(run_hash(in, in, "x.csv", NULL), 2);
+    size_t n;
+    char *back = slurp(in, &n);
+    cr_expect_eq(n, sizeof ok - 1);
+    free(back);
+    free(in);
+}
+
+Test(cmd_hash, windows_1252_input)
+{
+    char *map = P("latin.map.json");
+    static const char m[] =
+        "{\"format\":\"wyelink-column-map\",\"version\":1,\"encoding\":\"windows-1252\","
+        "\"local_id\":\"Ref\",\"columns\":[{\"column\":\"Name\",\"split\":"
+        "\"surname_comma_forename\"},{\"column\":\"Born\",\"field\":\"date_of_birth\","
+        "\"date_format\":\"DD-Mon-YYYY\"}]}";
+    ht_write(map, m, sizeof m - 1, 0644);
+    char *in = P("latin.csv");
+    static const char csv[] = "Ref,Name,Born\r\nL1,\"L\xC9VESQUE, Ren\xE9\",03-Feb-1985\r\n";
+    ht_write(in, csv, sizeof csv - 1, 0600);
+    char *saved = map_path;
+    map_path = map;
+    int st = run_hash(in, "latin.wye", "latin.local.csv", "--summary-json latin.json");
+    map_path = saved;
+    cr_assert_eq(st, 0);
+    char *sj = slurp("latin.json", NULL);
+    json_t *s = json_loads(sj, 0, NULL);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_encoded")), 1);
+    json_decref(s);
+    free(sj);
+    free(map);
+    free(in);
+}
