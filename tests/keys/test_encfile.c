@@ -273,6 +273,9 @@ Test(encfile, writer_refuses_bad_metadata)
     m.record_size = 0;
     cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police, wye_party_public_part(lu),
                                     &w), WYE_EINVAL);
+    m.record_size = (1u << 20) + 1;
+    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police, wye_party_public_part(lu),
+                                    &w), WYE_EINVAL);
     m = test_meta();
     strcpy(m.extract_date, "31/03/2023");
     cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police, wye_party_public_part(lu),
