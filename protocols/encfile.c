@@ -75,20 +75,6 @@ static uint64_t get_u64(const uint8_t *p)
     return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
-static int valid_name(const char *s)
-{
-    size_t n = strnlen(s, WYE_PARTY_NAME_MAX);
-    if (n == 0 || n == WYE_PARTY_NAME_MAX || s[0] == '.' || s[0] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* "" (unknown) or YYYY-MM-DD with a plausible month and day. */
 static int valid_date(const char *s)
 {
@@ -213,8 +199,10 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
         return WYE_EINVAL;
     const wye_party_public *me = wye_party_public_part(signer);
     const char *agency = meta->agency[0] ? meta->agency : me->name;
+    /* The agency is the signer (whose name keys.c has checked): a reader
+     * trusts a key only under its own name. */
     if (strnlen(meta->agency, sizeof meta->agency) == sizeof meta->agency ||
-        strcmp(agency, me->name) != 0 || !valid_name(agency) ||
+        strcmp(agency, me->name) != 0 ||
         strnlen(meta->extract_date, sizeof meta->extract_date) == sizeof meta->extract_date ||
         !valid_date(meta->extract_date) || meta->record_size == 0 ||
         meta->record_size > RECORD_MAX)
@@ -432,7 +420,8 @@ static int parse_meta(wye_encreader *r, const uint8_t *m)
     for (size_t i = dlen; i < 10; i++)
         if (m[META_EXTRACT_DATE + i])
             return WYE_EFORMAT;
-    if (!valid_name(e->agency) || !valid_date(e->extract_date) || e->record_size == 0 ||
+    /* The name itself is checked against the trusted party's. */
+    if (alen == 0 || !valid_date(e->extract_date) || e->record_size == 0 ||
         e->record_size > RECORD_MAX)
         return WYE_EFORMAT;
     return WYE_OK;

@@ -309,31 +309,30 @@ static int flat_header(const flat *f, const char *kind)
     return ver == WYE_KEYFILE_VERSION ? WYE_OK : WYE_EVERSION;
 }
 
-/* Decode a base64 member of exactly n bytes into out. */
-static int flat_b64(const flat *f, const char *key, uint8_t *out, size_t n)
+/* Decode len base64 characters into exactly n bytes. */
+static int b64_decode_n(const char *s, size_t len, uint8_t *out, size_t n)
 {
-    const flat_member *m = flat_get(f, key, 0);
     size_t got = 0;
-    const char *end = NULL;
-    if (!m || m->vlen > sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) ||
-        sodium_base642bin(out, n, m->val, m->vlen, NULL, &got, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        got != n || end != m->val + m->vlen)
-        return WYE_EJSON;
-    return WYE_OK;
-}
-
-/* ---- the public half --------------------------------------------------- */
-
-static int b64_decode(const char *s, uint8_t *out, size_t n)
-{
-    size_t len = strlen(s), got = 0;
     const char *end = NULL;
     if (len > sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) ||
         sodium_base642bin(out, n, s, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         got != n || end != s + len)
         return WYE_EJSON;
     return WYE_OK;
+}
+
+/* Decode a base64 member of exactly n bytes into out. */
+static int flat_b64(const flat *f, const char *key, uint8_t *out, size_t n)
+{
+    const flat_member *m = flat_get(f, key, 0);
+    return m ? b64_decode_n(m->val, m->vlen, out, n) : WYE_EJSON;
+}
+
+/* ---- the public half --------------------------------------------------- */
+
+static int b64_decode(const char *s, uint8_t *out, size_t n)
+{
+    return b64_decode_n(s, strlen(s), out, n);
 }
 
 static char *b64_new(const uint8_t *in, size_t n)
