@@ -202,11 +202,11 @@ static int audit_finish(audit_run *a, int outcome, const wye_party *signer, int 
 {
     wye_audit_entry_outcome(a->e, outcome);
     int rc = a->rc;
-    if (rc == WYE_OK && signer)
+    if (rc == WYE_OK)
         rc = wye_audit_append(a->log, a->e, signer);
     wye_audit_entry_free(a->e);
     a->e = NULL;
-    if (rc != WYE_OK && signer) {
+    if (rc != WYE_OK) {
         fail_file(a->cmd, "cannot append to the audit log", a->log, rc);
         return WYE_EXIT_FAIL;
     }
