@@ -171,7 +171,11 @@ int wye_cmd_demo(int argc, char **argv)
     for (size_t i = 0; i < NAGENCIES + 2; i++) {
         pathf(p, sizeof p, "%s/%s", d_keys, parties[i]);
         pathf(q, sizeof q, "%s/%s.key", p, parties[i]);
-        pathf(r, sizeof r, "%s/%s.audit.log", p, parties[i]);
+        /* One audit log per party: the linkage unit's lives with its results. */
+        if (!strcmp(parties[i], "linkage-unit"))
+            pathf(r, sizeof r, "%s/linkage-unit.audit.log", d_lu);
+        else
+            pathf(r, sizeof r, "%s/%s.audit.log", p, parties[i]);
         if (access(q, F_OK) == 0)
             continue;
         make_dir(p);

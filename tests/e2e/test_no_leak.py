@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""End to end: run `wyelink demo`, then search everything the run printed or
+wrote for every identifier that went in. Only the agencies' own input
+extracts may hold them; every other output (stdout, stderr, audit logs,
+encoded files, data-quality summaries, local maps, linkage results) must not.
+
+Identifiers are taken from the columns each agency's column map feeds into
+protocol fields, in the forms they were written and in normalised forms
+(upper case, postcode without space, NHS number without spaces, dates as
+YYYYMMDD and YYYY-MM-DD). Names shorter than four letters are skipped: they
+match ordinary words and hex digests too often to mean anything.
+"""
+import csv, json, os, re, subprocess, sys, tempfile
+
+wyelink = sys.argv[1] if len(sys.argv) > 1 else os.environ["WYELINK"]
+out = tempfile.mkdtemp(prefix="wye_e2e_")
+run = subprocess.run([wyelink, "demo", "--out", out, "--scale", "0.5", "--seed", "7"],
+                     capture_output=True)
+printed = run.stdout + run.stderr
+if run.returncode != 0:
+    sys.stderr.write(printed.decode(errors="replace")[-3000:])
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+data = os.path.join(out, "data")
+values = set()
+months = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
+for name in os.listdir(data):
+    if not name.endswith(".map.json"):
+        continue
+    cmap = json.load(open(os.path.join(data, name)))
+    wanted = {}
+    for c in cmap["columns"]:
+        if "field" in c or "split" in c:
+            wanted[c["column"]] = c.get("field", "name")
+    enc = "cp1252" if cmap.get("encoding") == "windows-1252" else "utf-8-sig"
+    with open(os.path.join(data, name[:-len(".map.json")] + ".csv"), newline="", encoding=enc) as f:
+        for row in csv.DictReader(f):
+            for col, field in wanted.items():
+                v = (row.get(col) or "").strip()
+                if not v:
+                    continue
+                if field == "sex":
+                    continue  # F/M codes: not identifying, and they match everywhere
+                if field in ("date_of_birth",):
+                    values.add(v)
+                    m = re.match(r"^(\d{1,2})\D(\d{1,2}|[A-Za-z]{3})\D(\d{2,4})$", v)
+                    if m and len(m.group(3)) == 4:
+                        mo = m.group(2)
+                        mo = "%02d" % (months.index(mo.upper()) + 1) if mo.isalpha() else "%02d" % int(mo)
+                        d = "%02d" % int(m.group(1))
+                        values.add(m.group(3) + mo + d)
+                        values.add("%s-%s-%s" % (m.group(3), mo, d))
+                elif field == "postcode":
+                    values.add(v)
+                    values.add(v.replace(" ", "").upper())
+                elif field == "nhs_number":
+                    values.add(v)
+                    values.add(v.replace(" ", ""))
+                else:
+                    for word in re.split(r"[\s,]+", v):
+                        word = word.strip(".'-")
+                        if len(word) >= 4:
+                            values.add(word)
+                            values.add(word.upper())
+
+if len(values) < 1000:
+    print("too few identifiers collected (%d): the test is not testing" % len(values))
+    print("0 passed, 1 failed")
+    sys.exit(1)
+
+pattern = re.compile(rb"(?<![A-Za-z0-9])(?:" +
+                     b"|".join(re.escape(v.encode()) for v in sorted(values, key=len, reverse=True)) +
+                     rb")(?![A-Za-z0-9])")
+
+def scan(label, blob):
+    m = pattern.search(blob)
+    if m:
+        # Say where, never what: this test's own output must not leak either.
+        print("LEAK: an input identifier (%d bytes) appears in %s at byte %d"
+              % (len(m.group(0)), label, m.start()))
+        return 1
+    return 0
+
+failed = scan("the demo's stdout/stderr", printed)
+checked = 1
+for root, _, files in os.walk(out):
+    for fn in files:
+        path = os.path.join(root, fn)
+        rel = os.path.relpath(path, out)
+        if rel.startswith("data" + os.sep):
+            continue  # the agencies' own extracts and maps (inputs), and the truth
+        failed += scan(rel, open(path, "rb").read())
+        checked += 1
+print("searched %d outputs for %d identifier forms" % (checked, len(values)))
+print("%d passed, %d failed" % (checked - failed, failed))
+sys.exit(1 if failed else 0)
