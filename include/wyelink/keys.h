@@ -91,7 +91,8 @@ WYE_API int wye_secret_load(const char *path, wye_secret **out);
 WYE_API int wye_secret_seal(const wye_secret *s, const wye_party *custodian,
                             const wye_party_public *agency, const char *path);
 /* Open a sealed secret with the agency's keys, checking the custodian's
- * signature. WYE_ERECIPIENT if sealed to someone else, WYE_ESIGNATURE. */
+ * signature. WYE_ERECIPIENT if sealed to someone else, WYE_ESIGNATURE (not
+ * this custodian's signature), WYE_ECORRUPT (the sealed file was altered). */
 WYE_API int wye_secret_unseal(const char *path, const wye_party *agency,
                               const wye_party_public *custodian, wye_secret **out);
 WYE_API void wye_secret_free(wye_secret *s);
