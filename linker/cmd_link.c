@@ -417,14 +417,11 @@ int wye_cmd_link(int argc, char **argv)
                (unsigned long long)st->records, nfiles, (unsigned long long)st->persons);
         printf("candidate pairs: %llu of %llu (%s)\n", (unsigned long long)st->candidates,
                (unsigned long long)st->all_pairs, exhaustive ? "exhaustive" : "blocking");
-        printf("model: EM over the candidate pairs, %u iterations%s, estimated match share "
-               "%.4g\n",
-               st->em.iterations, st->em.converged ? "" : " (not converged)",
-               wye_fs_lambda(wye_linkage_model(lk)));
-        printf("match threshold %.3f (%s), possible-match threshold %.3f (%s)\n", st->match,
-               st->match_auto ? "automatic: estimated match probability 0.5" : "given",
-               st->possible,
-               st->possible_auto ? "automatic: estimated match probability 0.05" : "given");
+        printf("model: m by EM over the candidate pairs (%u iterations%s), u from %llu "
+               "random pairs\n",
+               st->em.iterations, st->em.converged ? "" : ", not converged",
+               (unsigned long long)lp.u_samples);
+        printf("thresholds: %s\n", wye_linkage_how(lk));
         printf("pairs: %llu matches, %llu possible, %llu conflicts kept apart\n",
                (unsigned long long)st->matches, (unsigned long long)st->possibles,
                (unsigned long long)st->conflicts);

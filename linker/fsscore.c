@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ struct wye_fs {
     double u[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
     double lambda;
     double *weight; /* by pattern */
+    float *tfadj;   /* tfadj[i * nc + c]: adjustment of record i's value */
+    size_t tf_n;
 };
 
 void wye_fs_default_params(wye_fs_params *p)
@@ -34,7 +37,10 @@ void wye_fs_default_params(wye_fs_params *p)
     p->cross_min = 0.75;
     p->cross = true;
     p->record_dice = false;
-    p->alternates[0] = "former_family_name";
+    p->alternates[0][0] = "former_family_name";
+    p->alternates[0][1] = "family_name";
+    p->tf = true;
+    p->tf_max = 6.0;
     p->em_max_iter = 1000;
     p->em_tol = 1e-10;
 }
@@ -46,10 +52,21 @@ const char *wye_fs_level_name(unsigned level)
     return level < WYE_FS_MAX_LEVELS ? names[level] : "unknown";
 }
 
+#define NALT 4
+
 static bool is_alternate(const wye_fs_params *prm, const char *name)
 {
-    for (size_t i = 0; i < sizeof prm->alternates / sizeof prm->alternates[0]; i++)
-        if (prm->alternates[i] && strcmp(prm->alternates[i], name) == 0)
+    for (size_t i = 0; i < NALT; i++)
+        if (prm->alternates[i][0] && strcmp(prm->alternates[i][0], name) == 0)
+            return true;
+    return false;
+}
+
+static bool is_alternate_of(const wye_fs_params *prm, const char *alt, const char *field)
+{
+    for (size_t i = 0; i < NALT; i++)
+        if (prm->alternates[i][0] && prm->alternates[i][1] &&
+            strcmp(prm->alternates[i][0], alt) == 0 && strcmp(prm->alternates[i][1], field) == 0)
             return true;
     return false;
 }
@@ -148,9 +165,18 @@ int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
         if (filt)
             c->level_used[WYE_FS_PARTIAL] = c->level_used[WYE_FS_CLOSE] = true;
         if (filt && prm->cross && fsp->type == WYE_TYPE_NAME) {
-            for (size_t g = 0; g < nf; g++)
-                if (g != f && comparable(fsp, wye_protocol_field(p, g)))
-                    c->cross[c->ncross++] = (int)g;
+            for (size_t g = 0; g < nf; g++) {
+                const wye_field_spec *gs = wye_protocol_field(p, g);
+                if (g == f || !comparable(fsp, gs))
+                    continue;
+                if (is_alternate_of(prm, gs->name, fsp->name))
+                    c->cross_swap[c->ncross] = false;
+                else if (!is_alternate(prm, gs->name))
+                    c->cross_swap[c->ncross] = true; /* another compared field */
+                else
+                    continue; /* the alternate of some other field */
+                c->cross[c->ncross++] = (int)g;
+            }
         }
         if (c->ncross)
             c->level_used[WYE_FS_CROSS] = true;
@@ -199,6 +225,7 @@ void wye_fs_free(wye_fs *fs)
     if (!fs)
         return;
     free(fs->weight);
+    free(fs->tfadj);
     free(fs);
 }
 
@@ -298,10 +325,12 @@ uint32_t wye_fs_pattern(const wye_fs *fs, const wye_recview *v, size_t a, size_t
                         for (unsigned k = 0; k < c->ncross; k++) {
                             size_t g = (size_t)c->cross[k];
                             unsigned gb = 1u << g;
-                            double d;
-                            if ((pb & gb) && (d = field_dice(v, a, f, b, g)) > best)
-                                best = d;
-                            if ((pa & gb) && (d = field_dice(v, a, g, b, f)) > best)
+                            double d1 = (pb & gb) ? field_dice(v, a, f, b, g) : 0.0;
+                            double d2 = (pa & gb) ? field_dice(v, a, g, b, f) : 0.0;
+                            /* a swap needs both ways; an alternate either */
+                            double d = c->cross_swap[k] ? (d1 < d2 ? d1 : d2)
+                                                        : (d1 > d2 ? d1 : d2);
+                            if (d > best)
                                 best = d;
                         }
                         if (best >= fs->prm.cross_min)
@@ -536,5 +565,199 @@ int wye_fs_estimate(wye_fs *fs, const uint64_t *counts, wye_fs_em_result *res)
         res->lambda = fs->lambda;
         res->log_likelihood = ll;
     }
+    return WYE_OK;
+}
+
+/* ---- term frequencies ---------------------------------------------------- */
+
+static uint64_t value_hash(const wye_fs *fs, const wye_fs_comparison *c, const uint8_t *r)
+{
+    const wye_layout *lay = fs->lay;
+    const uint8_t *p;
+    size_t n;
+    if (c->kind == WYE_FS_FILTER) {
+        p = r + lay->field_filter_off[c->field];
+        n = lay->field_filter_bytes[c->field];
+    } else {
+        p = r + lay->digest_off[c->field];
+        n = WYE_DIGEST_BYTES;
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Number of entries equal to key in the sorted array. */
+static size_t count_of(const uint64_t *s, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t first = lo;
+    hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s[mid] <= key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - first;
+}
+
+int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads)
+{
+    if (!fs || !v)
+        return WYE_EINVAL;
+    free(fs->tfadj);
+    fs->tfadj = NULL;
+    fs->tf_n = 0;
+    if (!fs->prm.tf || v->n == 0)
+        return WYE_OK;
+    size_t n = v->n, nc = fs->nc;
+    float *adj = calloc(n * nc, sizeof *adj);
+    uint64_t *hv = malloc(n * sizeof *hv);
+    uint64_t *sorted = malloc(n * sizeof *sorted);
+    if (!adj || !hv || !sorted) {
+        free(adj);
+        free(hv);
+        free(sorted);
+        return WYE_ENOMEM;
+    }
+    int nt = threads ? (int)threads : omp_get_num_procs();
+    const wye_layout *lay = fs->lay;
+    for (size_t ci = 0; ci < nc; ci++) {
+        const wye_fs_comparison *c = &fs->c[ci];
+        if (c->kind == WYE_FS_RECORD)
+            continue;
+        unsigned bit = 1u << c->field;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *r = v->rec[i];
+            unsigned pres = (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
+            hv[i] = (pres & bit) ? value_hash(fs, c, r) : 0;
+            if (pres & bit)
+                sorted[m++] = hv[i];
+        }
+        if (m < 2)
+            continue;
+        qsort(sorted, m, sizeof *sorted, cmp_u64);
+        /* average agreement rate of two random records that have the field:
+         * sum over values of p^2 */
+        double avg = 0;
+        for (size_t s0 = 0, e; s0 < m; s0 = e) {
+            for (e = s0 + 1; e < m && sorted[e] == sorted[s0]; e++)
+                ;
+            double pv = (double)(e - s0) / (double)m;
+            avg += pv * pv;
+        }
+        double lim = fs->prm.tf_max;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *r = v->rec[i];
+            unsigned pres = (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
+            if (!(pres & bit))
+                continue;
+            double pv = (double)count_of(sorted, m, hv[i]) / (double)m;
+            double a = log2(avg / pv);
+            adj[i * nc + ci] = (float)(a > lim ? lim : a < -lim ? -lim : a);
+        }
+    }
+    free(hv);
+    free(sorted);
+    fs->tfadj = adj;
+    fs->tf_n = n;
+    return WYE_OK;
+}
+
+double wye_fs_score(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, uint32_t *pattern)
+{
+    uint32_t pat = wye_fs_pattern(fs, v, a, b);
+    if (pattern)
+        *pattern = pat;
+    double w = fs->weight[pat];
+    if (fs->tfadj && a < fs->tf_n && b < fs->tf_n) {
+        for (size_t c = 0; c < fs->nc; c++) {
+            if ((pat / fs->mult[c]) % fs->c[c].nlevels != WYE_FS_EXACT)
+                continue;
+            float x = fs->tfadj[a * fs->nc + c], y = fs->tfadj[b * fs->nc + c];
+            w += x < y ? x : y; /* the more common of the two values */
+        }
+    }
+    return w;
+}
+
+/* ---- u from random pairs ------------------------------------------------- */
+
+#define U_CHUNK 65536
+
+int wye_fs_u_from_random(wye_fs *fs, const wye_recview *v, uint64_t samples, uint64_t seed,
+                         unsigned threads)
+{
+    if (!fs || !v || v->n < 2 || samples == 0)
+        return WYE_EINVAL;
+    size_t nchunks = (size_t)((samples + U_CHUNK - 1) / U_CHUNK);
+    uint64_t(*cnt)[WYE_FS_MAX_LEVELS] = calloc(fs->nc, sizeof *cnt);
+    if (!cnt)
+        return WYE_ENOMEM;
+    int nt = threads ? (int)threads : omp_get_num_procs();
+    uint64_t n = v->n;
+#pragma omp parallel num_threads(nt)
+    {
+        uint64_t local[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS] = {{0}};
+#pragma omp for schedule(static)
+        for (size_t ch = 0; ch < nchunks; ch++) {
+            /* each chunk its own stream, so the draw does not depend on
+             * which thread runs it */
+            uint64_t st = seed ^ (0x9e3779b97f4a7c15ull * (ch + 1));
+            uint64_t todo = samples - (uint64_t)ch * U_CHUNK;
+            if (todo > U_CHUNK)
+                todo = U_CHUNK;
+            for (uint64_t k = 0; k < todo; k++) {
+                uint64_t z = (st += 0x9e3779b97f4a7c15ull);
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+                z ^= z >> 31;
+                uint64_t a = ((z & 0xffffffffu) * n) >> 32; /* n < 2^32 */
+                uint64_t b = ((z >> 32) * (n - 1)) >> 32;
+                if (b >= a)
+                    b++;
+                uint32_t pat = wye_fs_pattern(fs, v, a, b);
+                for (size_t c = 0; c < fs->nc; c++)
+                    local[c][(pat / fs->mult[c]) % fs->c[c].nlevels]++;
+            }
+        }
+        for (size_t c = 0; c < fs->nc; c++)
+            for (unsigned l = 0; l < WYE_FS_MAX_LEVELS; l++) {
+#pragma omp atomic
+                cnt[c][l] += local[c][l];
+            }
+    }
+    for (size_t c = 0; c < fs->nc; c++) {
+        uint64_t tot = 0;
+        unsigned used = 0;
+        for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+            if (fs->c[c].level_used[l]) {
+                tot += cnt[c][l];
+                used++;
+            }
+        for (unsigned l = 1; l < WYE_FS_MAX_LEVELS; l++)
+            if (fs->c[c].level_used[l])
+                fs->u[c][l] = ((double)cnt[c][l] + 1.0) / ((double)tot + used);
+    }
+    free(cnt);
+    compute_weights(fs);
     return WYE_OK;
 }

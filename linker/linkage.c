@@ -31,9 +31,10 @@ void wye_link_default_params(wye_link_params *p)
     wye_fs_default_params(&p->fs);
     p->match_posterior = 0.5;
     p->possible_posterior = 0.05;
-    p->within_posterior = 0.9;
-    p->conflict_posterior = 0.001;
+    p->within_weight = 5.0;
+    p->conflict_weight = -5.0;
     p->max_cluster = 1000;
+    p->u_samples = 4000000;
 }
 
 static double now(void)
@@ -85,7 +86,7 @@ typedef struct keep_ctx {
 static int keep_pair(void *ctx, uint32_t a, uint32_t b)
 {
     keep_ctx *c = ctx;
-    double w = wye_fs_weight(c->fs, wye_fs_pattern(c->fs, c->v, a, b));
+    double w = wye_fs_score(c->fs, c->v, a, b, NULL);
     if (w < c->min)
         return 0;
     if (c->n == c->cap) {
@@ -116,7 +117,7 @@ typedef struct score_ctx {
 static double score_pair(void *ctx, uint32_t a, uint32_t b)
 {
     score_ctx *c = ctx;
-    return wye_fs_weight(c->fs, wye_fs_pattern(c->fs, c->v, a, b));
+    return wye_fs_score(c->fs, c->v, a, b, NULL);
 }
 
 /* Run fn over every part on nt threads; per-thread contexts are made by the
@@ -193,8 +194,8 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     if (!v)
         return WYE_EINVAL;
     if (!(p->match_posterior > 0 && p->match_posterior < 1 && p->possible_posterior > 0 &&
-          p->possible_posterior <= p->match_posterior && p->within_posterior > 0 &&
-          p->within_posterior < 1 && p->conflict_posterior > 0 && p->conflict_posterior < 1))
+          p->possible_posterior <= p->match_posterior && p->conflict_weight <= p->within_weight &&
+          p->u_samples > 0))
         return WYE_EINVAL;
     wye_linkage *l = calloc(1, sizeof *l);
     if (!l)
@@ -272,8 +273,29 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         wye_diag_set(diag, 0, "scoring", "estimating the model failed");
         goto fail;
     }
+    /* m from EM over the candidates; u from random pairs; the prior from
+     * all pairs (LINKING.md, "The model") */
+    l->st.lambda_candidates = wye_fs_lambda(l->fs);
+    l->st.expected_matches = l->st.lambda_candidates * (double)l->st.candidates;
+    if (l->st.candidates) {
+        if ((rc = wye_fs_u_from_random(l->fs, v, p->u_samples, p->blocking.seed, p->threads)) !=
+            WYE_OK) {
+            free(ctxs);
+            goto fail;
+        }
+        double prior = l->st.expected_matches / (double)l->st.all_pairs;
+        if (prior > 0.5)
+            prior = 0.5;
+        if (prior < 1e-12)
+            prior = 1e-12;
+        wye_fs_set_lambda(l->fs, prior);
+    }
+    l->st.prior = wye_fs_lambda(l->fs);
+    if ((rc = wye_fs_tf_build(l->fs, v, p->threads)) != WYE_OK) {
+        free(ctxs);
+        goto fail;
+    }
     /* thresholds */
-    double lam = wye_fs_lambda(l->fs);
     l->st.match_auto = !p->match_given;
     l->st.possible_auto = !p->possible_given;
     l->st.match = p->match_given ? p->match
@@ -283,18 +305,24 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
                          : wye_fs_weight_for_posterior(l->fs, p->possible_posterior);
     if (l->st.possible > l->st.match)
         l->st.possible = l->st.match;
-    l->st.within = wye_fs_weight_for_posterior(l->fs, p->within_posterior);
-    if (l->st.within < l->st.match)
-        l->st.within = l->st.match;
-    l->st.conflict = wye_fs_weight_for_posterior(l->fs, p->conflict_posterior);
-    if (l->st.conflict > l->st.possible)
-        l->st.conflict = l->st.possible;
+    l->st.within = p->within_weight;
+    l->st.conflict = p->conflict_weight;
+    char mh[160], ph[160];
+    if (p->match_given)
+        snprintf(mh, sizeof mh, "match %.3f given", l->st.match);
+    else
+        snprintf(mh, sizeof mh, "match %.3f: the weight at which the posterior match "
+                 "probability is %g", l->st.match, p->match_posterior);
+    if (p->possible_given)
+        snprintf(ph, sizeof ph, "possible %.3f given", l->st.possible);
+    else
+        snprintf(ph, sizeof ph, "possible %.3f: the weight at which it is %g", l->st.possible,
+                 p->possible_posterior);
     snprintf(l->how, sizeof l->how,
-             "EM estimated that %.4g of the candidate pairs match; match weight = log2 "
-             "likelihood ratio; match: %s; possible: %s",
-             lam,
-             p->match_given ? "given" : "weight at posterior match probability (see match_posterior)",
-             p->possible_given ? "given" : "weight at posterior (see possible_posterior)");
+             "EM over the %llu candidate pairs expects %.0f matches among them, a prior of "
+             "%.3g over all %llu pairs; %s; %s",
+             (unsigned long long)l->st.candidates, l->st.expected_matches, l->st.prior,
+             (unsigned long long)l->st.all_pairs, mh, ph);
     /* pass 2: keep pairs at or above the possible threshold */
     t0 = now();
     size_t np = wye_blocks_nparts(l->blocks);
@@ -377,6 +405,11 @@ fail:
 const wye_link_stats *wye_linkage_stats(const wye_linkage *l)
 {
     return &l->st;
+}
+
+const char *wye_linkage_how(const wye_linkage *l)
+{
+    return l->how;
 }
 
 uint32_t wye_linkage_person(const wye_linkage *l, size_t i)
@@ -566,13 +599,16 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
     json_object_set_new(th, "match_posterior", real(wye_fs_posterior(l->fs, l->st.match)));
     json_object_set_new(th, "possible_posterior",
                         real(wye_fs_posterior(l->fs, l->st.possible)));
-    json_object_set_new(th, "within_agency", real(l->st.within));
-    json_object_set_new(th, "conflict", real(l->st.conflict));
+    json_object_set_new(th, "same_agency_at_least", real(l->st.within));
+    json_object_set_new(th, "conflict_below", real(l->st.conflict));
     json_object_set_new(th, "how", json_string(l->how));
     json_object_set_new(root, "thresholds", th);
     /* the model */
     json_t *mj = json_object();
-    json_object_set_new(mj, "lambda", real(wye_fs_lambda(l->fs)));
+    json_object_set_new(mj, "match_share_of_candidates", real(l->st.lambda_candidates));
+    json_object_set_new(mj, "expected_matches", real(l->st.expected_matches));
+    json_object_set_new(mj, "prior", json_real(l->st.prior));
+    json_object_set_new(mj, "u_from_random_pairs", json_integer((json_int_t)l->p.u_samples));
     json_object_set_new(mj, "em_iterations", json_integer(l->st.em.iterations));
     json_object_set_new(mj, "em_converged", json_boolean(l->st.em.converged));
     json_t *cmp = json_array();

@@ -4,9 +4,12 @@
  * level: 0 when either record lacks the field, otherwise a level of
  * agreement. Field filters give Dice bands (disagree, partial, close,
  * exact) and, for fields that share a hashing key with others (the name
- * fields), a "cross" level when the field agrees with another of those
- * fields of the other record (a swapped given and family name; a family
- * name that matches the other record's former family name). Exact digests
+ * fields), a "cross" level when the direct comparison falls short but the
+ * field agrees across: with an *alternate* of it in the other record (a
+ * family name against the other record's former family name, either way
+ * round), or with another compared field when the two are swapped (given
+ * name against the other's family name *and* family name against the
+ * other's given name). Exact digests
  * give disagree or agree. The record-level filter's Dice can be a
  * comparison of its own (Dice bands), which is how a protocol without field
  * filters or digests is scored.
@@ -68,6 +71,7 @@ typedef struct wye_fs_comparison {
     bool level_used[WYE_FS_MAX_LEVELS];
     unsigned ncross;         /* fields compared across (same kdf_id and filter) */
     int cross[WYE_MAX_FIELDS];
+    bool cross_swap[WYE_MAX_FIELDS]; /* true: counts only when swapped both ways */
 } wye_fs_comparison;
 
 typedef struct wye_fs_params {
@@ -82,9 +86,16 @@ typedef struct wye_fs_params {
     /* Add the record-level Dice as a comparison even when the protocol has
      * field filters or digests (it then overlaps them; off by default). */
     bool record_dice;
-    /* Fields (by protocol name) that only serve as cross partners and are
-     * not compared on their own: "former_family_name" by default. */
-    const char *alternates[4];
+    /* Alternates: {alternate, field} by protocol name. An alternate is not
+     * compared on its own; it is compared across with its field. Default:
+     * {"former_family_name", "family_name"}; unused entries are NULL. */
+    const char *alternates[4][2];
+    /* Term-frequency adjustment of exact agreement (wye_fs_tf_build): a
+     * value rarer than average counts for more, a common one for less, by
+     * log2(average agreement rate / value's frequency), at most tf_max bits
+     * either way. On by default, tf_max 6. */
+    bool tf;
+    double tf_max;
     unsigned em_max_iter; /* default 1000 */
     double em_tol;        /* stop when no parameter moves more; default 1e-10 */
 } wye_fs_params;
@@ -144,5 +155,29 @@ WYE_API double wye_fs_weight(const wye_fs *fs, uint32_t pattern);
 WYE_API double wye_fs_posterior(const wye_fs *fs, double weight);
 /* The weight at which the posterior equals p (0 < p < 1). */
 WYE_API double wye_fs_weight_for_posterior(const wye_fs *fs, double p);
+
+/* Replace u by the level frequencies among `samples` pairs of records of
+ * v drawn at random (with a fixed seed, so deterministically, in fixed
+ * chunks whatever the thread count): nearly all random pairs are
+ * non-matches, and unlike the candidate pairs they are not selected for
+ * agreeing, so their agreement rates are the chance agreement u stands
+ * for. Each count gets one more (so no u is 0). WYE_EINVAL if v has fewer
+ * than 2 records, WYE_ENOMEM. */
+WYE_API int wye_fs_u_from_random(wye_fs *fs, const wye_recview *v, uint64_t samples,
+                                 uint64_t seed, unsigned threads);
+
+/* Term frequencies of the records in v (made with the model's protocol):
+ * how often each record's value of each comparison occurs among the
+ * records that have the field. Values are told apart by their encoding
+ * (equal filters or equal digests), never read. Needed before wye_fs_score
+ * adjusts for them; a no-op when params.tf is off. WYE_ENOMEM. The model
+ * then refers to v, which must outlive it or the next call. */
+WYE_API int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads);
+/* The score of a pair: its pattern's weight plus, for each comparison at
+ * the exact level, the term-frequency adjustment of the more common of the
+ * two records' values (0 before wye_fs_tf_build). *pattern (may be NULL)
+ * receives the pattern. */
+WYE_API double wye_fs_score(const wye_fs *fs, const wye_recview *v, size_t a, size_t b,
+                            uint32_t *pattern);
 
 #endif

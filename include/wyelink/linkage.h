@@ -49,19 +49,21 @@ typedef void (*wye_progress_fn)(void *ctx, const char *stage, uint64_t done, uin
 typedef struct wye_link_params {
     wye_blocking_params blocking;
     wye_fs_params fs;
-    /* Thresholds on the match weight. Automatic unless *_given: the weight
-     * at which the model's posterior match probability reaches
-     * match_posterior (matches) and possible_posterior (possible matches). */
+    /* Thresholds on the match weight (log2 likelihood ratio). Automatic
+     * unless *_given: the weight at which the posterior match probability,
+     * with the prior taken over all pairs of records, reaches
+     * match_posterior (matches) or possible_posterior (possible matches). */
     bool match_given, possible_given;
     double match, possible;
     double match_posterior;    /* default 0.5 */
     double possible_posterior; /* default 0.05 */
-    /* Clustering: two records of one agency in one person need a posterior
-     * of at least within_posterior between them; no two records in one
-     * person may fall below conflict_posterior. */
-    double within_posterior;   /* default 0.9 */
-    double conflict_posterior; /* default 0.001 */
+    /* Clustering: two records of one agency in one person must score at
+     * least within_weight between them (direct evidence); no two records
+     * in one person may score below conflict_weight. */
+    double within_weight;      /* default 5 (32:1 for the same person) */
+    double conflict_weight;    /* default -5 (32:1 for different people) */
     size_t max_cluster;        /* default 1000 */
+    uint64_t u_samples;        /* random pairs u is estimated from; default 4e6 */
     unsigned threads;          /* 0 = all cores */
     wye_progress_fn progress;
     void *progress_ctx;
@@ -82,6 +84,9 @@ typedef struct wye_link_stats {
     double match, possible;    /* thresholds used (weights) */
     double within, conflict;   /* clustering thresholds used (weights) */
     bool match_auto, possible_auto;
+    double lambda_candidates;  /* EM's share of matches among the candidates */
+    double expected_matches;   /* lambda_candidates * candidates */
+    double prior;              /* expected_matches / all_pairs */
     wye_fs_em_result em;
     wye_cluster_stats cluster;
     double seconds_candidates, seconds_scoring, seconds_clustering;
@@ -95,6 +100,8 @@ WYE_API int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_link
 WYE_API void wye_linkage_free(wye_linkage *l);
 
 WYE_API const wye_link_stats *wye_linkage_stats(const wye_linkage *l);
+/* How the thresholds were chosen, one sentence (also in the summary). */
+WYE_API const char *wye_linkage_how(const wye_linkage *l);
 /* Person number (from 1) of record i. */
 WYE_API uint32_t wye_linkage_person(const wye_linkage *l, size_t i);
 /* The model (estimated) and the blocks; owned by l. */

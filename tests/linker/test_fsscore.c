@@ -49,9 +49,17 @@ Test(fsscore, comparisons_of_the_default_protocol)
         cr_assert_eq(wye_fs_comparison_at(fs, c)->kind, kinds[c]);
     }
     /* the name fields share kdf_id 1 and filter geometry: given and family
-     * are compared across with each other and with former_family_name */
-    cr_assert_eq(wye_fs_comparison_at(fs, 0)->ncross, 2);
-    cr_assert_eq(wye_fs_comparison_at(fs, 1)->ncross, 2);
+     * are compared across with each other (a swap), family also with its
+     * alternate former_family_name */
+    const wye_fs_comparison *gc = wye_fs_comparison_at(fs, 0), *fc = wye_fs_comparison_at(fs, 1);
+    cr_assert_eq(gc->ncross, 1);
+    cr_assert_eq(gc->cross[0], wye_protocol_field_index(proto, "family_name"));
+    cr_assert(gc->cross_swap[0]);
+    cr_assert_eq(fc->ncross, 2);
+    cr_assert_eq(fc->cross[0], wye_protocol_field_index(proto, "given_name"));
+    cr_assert(fc->cross_swap[0]);
+    cr_assert_eq(fc->cross[1], wye_protocol_field_index(proto, "former_family_name"));
+    cr_assert(!fc->cross_swap[1]);
     cr_assert_eq(wye_fs_comparison_at(fs, 3)->ncross, 0);
     cr_assert_eq(wye_fs_npatterns(fs), 6 * 6 * 5 * 5 * 5);
 }
@@ -88,8 +96,10 @@ Test(fsscore, levels_of_known_pairs)
         {"XAVIERA", NULL, "QUIGLEY", NULL, "19610707", "F", "SY1 1AA", "4010232137"},
         /* 5 a typo in the given name */
         {"SARHA", NULL, "JONES", NULL, "19900102", "F", "WR1 2AB", NULL},
+        /* 6 given name equal to 0's family name, but not swapped */
+        {"JONES", NULL, "CLAY", NULL, "19900102", "F", NULL, NULL},
     };
-    wye_recset *s = make_set(p, 6);
+    wye_recset *s = make_set(p, 7);
     const wye_recview *v = wye_recset_view(s);
     size_t g = comparison("given_name"), f = comparison("family_name"),
            d = comparison("date_of_birth"), pc = comparison("postcode"),
@@ -114,6 +124,10 @@ Test(fsscore, levels_of_known_pairs)
     cr_assert_eq(wye_fs_level(fs, pat, g), WYE_FS_DISAGREE);
     cr_assert_eq(wye_fs_level(fs, pat, f), WYE_FS_DISAGREE);
     cr_assert_eq(wye_fs_level(fs, pat, d), WYE_FS_DISAGREE);
+    /* one name equal to the other's other name is a coincidence, not a swap */
+    pat = wye_fs_pattern(fs, v, 0, 6);
+    cr_assert_eq(wye_fs_level(fs, pat, g), WYE_FS_DISAGREE);
+    cr_assert_eq(wye_fs_level(fs, pat, f), WYE_FS_DISAGREE);
     /* a typo: the level is the band of the field filters' Dice */
     pat = wye_fs_pattern(fs, v, 0, 5);
     const wye_layout *lay = v->layout;
