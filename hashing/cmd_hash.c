@@ -546,8 +546,14 @@ typedef struct ctx {
     wye_csvin *r;
     wye_atomic *out_a, *map_a, *sum_a;
     wye_encwriter *w;
-    batch b;
+    batch b[3];          /* being read, encoded and written, in rotation */
     stats s;
+    tally (*tf)[WYE_MAX_FIELDS], (*ta)[WYE_MAX_ATTRS]; /* per thread */
+    uint64_t *shaped;    /* per thread */
+    wye_fields **fields; /* per thread */
+    bool eof;
+    wye_diag read_diag;
+    wye_progress pg;
     idset ids;
     wye_date extract;
     run_info ri;
@@ -693,70 +699,50 @@ static int open_outputs(ctx *c)
     return WYE_EXIT_OK;
 }
 
-/* Map, normalise and encode the batch in parallel; per-thread tallies are
- * merged afterwards (sums, so the order does not matter). */
-static int encode_batch(ctx *c)
+/* Read up to BATCH rows into b (this thread only). */
+static int read_batch(ctx *c, batch *b)
 {
-    batch *b = &c->b;
+    wye_csv_row row;
+    int more = 1, rc = WYE_OK;
+    while (b->n < BATCH && (more = wye_csvin_next(c->r, &row, &c->read_diag)) == 1)
+        if ((rc = batch_add(b, &row)))
+            return rc;
+    if (more < 0)
+        return more;
+    if (more == 0)
+        c->eof = true;
     for (size_t i = 0; i < b->nfields; i++)
         b->fptr[i] = b->arena + b->foff[i];
-    const size_t rs = wye_encoder_record_size(c->enc);
-    const size_t nf = wye_protocol_nfields(c->p), na = wye_protocol_nattrs(c->p);
-    int err = WYE_OK;
-    const long n = (long)b->n;
-#pragma omp parallel num_threads((int)c->threads)
-    {
-        tally tf[WYE_MAX_FIELDS], ta[WYE_MAX_ATTRS];
-        uint64_t shaped = 0;
-        memset(tf, 0, sizeof tf);
-        memset(ta, 0, sizeof ta);
-        wye_fields *f = malloc(sizeof *f);
-        wye_encoder_cache *cache = c->caches[omp_get_thread_num()];
-        int my_err = f ? WYE_OK : WYE_ENOMEM;
-#pragma omp for schedule(dynamic, 256)
-        for (long i = 0; i < n; i++) {
-            if (my_err)
-                continue;
-            wye_csv_row row = {b->line[i], 0, b->nf[i], b->fptr + b->first[i],
-                               b->flen + b->first[i]};
-            wye_row_verdict v =
-                wye_colmap_extract(c->m, &row, &c->extract, f, &b->lid[i], &b->lidlen[i]);
-            b->verdict[i] = (uint8_t)v;
-            if (v != WYE_ROW_FIELD_COUNT) {
-                shaped++;
-                for (size_t k = 0; k < nf; k++)
-                    tally_add(&tf[k], f->status[k], f->reason[k]);
-                for (size_t k = 0; k < na; k++)
-                    tally_add(&ta[k], f->attr_status[k], f->attr_reason[k]);
-            }
-            if (v == WYE_ROW_OK) {
-                int rc = wye_encoder_encode(c->enc, cache, f, b->lid[i], b->lidlen[i],
-                                            b->recs + (size_t)i * rs);
-                if (rc)
-                    my_err = rc;
-            }
-        }
-        if (f)
-            sodium_memzero(f, sizeof *f);
-        free(f);
-#pragma omp critical
-        {
-            for (size_t k = 0; k < nf; k++)
-                tally_merge(&c->s.field[k], &tf[k]);
-            for (size_t k = 0; k < na; k++)
-                tally_merge(&c->s.attr[k], &ta[k]);
-            c->s.rows_shaped += shaped;
-            if (my_err && !err)
-                err = my_err;
-        }
-    }
-    return err;
+    wye_progress_update(&c->pg, wye_csvin_bytes_read(c->r));
+    return WYE_OK;
 }
 
-/* Write the batch in input order. */
-static int write_batch(ctx *c)
+/* Map, normalise and encode row i of b (any thread). */
+static int encode_row(ctx *c, batch *b, size_t i, int t)
 {
-    batch *b = &c->b;
+    const size_t rs = wye_encoder_record_size(c->enc);
+    const size_t nf = wye_protocol_nfields(c->p), na = wye_protocol_nattrs(c->p);
+    wye_fields *f = c->fields[t];
+    wye_csv_row row = {b->line[i], 0, b->nf[i], b->fptr + b->first[i], b->flen + b->first[i]};
+    wye_row_verdict v = wye_colmap_extract(c->m, &row, &c->extract, f, &b->lid[i], &b->lidlen[i]);
+    b->verdict[i] = (uint8_t)v;
+    if (v != WYE_ROW_FIELD_COUNT) {
+        c->shaped[t]++;
+        for (size_t k = 0; k < nf; k++)
+            tally_add(&c->tf[t][k], f->status[k], f->reason[k]);
+        for (size_t k = 0; k < na; k++)
+            tally_add(&c->ta[t][k], f->attr_status[k], f->attr_reason[k]);
+    }
+    if (v != WYE_ROW_OK)
+        return WYE_OK;
+    return wye_encoder_encode(c->enc, c->caches[t], f, b->lid[i], b->lidlen[i],
+                              b->recs + i * rs);
+}
+
+/* Write b in input order (this thread only): duplicates, rejects, records,
+ * local map. */
+static int write_batch(ctx *c, batch *b)
+{
     const size_t rs = wye_encoder_record_size(c->enc);
     FILE *mf = wye_atomic_file(c->map_a);
     char hex[2 * WYE_PSEUDONYM_BYTES + 2];
@@ -794,6 +780,61 @@ static int write_batch(ctx *c)
     return WYE_OK;
 }
 
+/* The pipeline. In each round one thread writes the previous batch and
+ * reads the next while every thread (that one too, when it is done)
+ * encodes the current batch. Each row's record depends on the row alone
+ * and batches are written in order, so the output is the same for any
+ * number of threads. */
+static int pipeline(ctx *c, int *read_rc)
+{
+    int cur = 0, prev = 2;
+    bool have_prev = false;
+    int rc = read_batch(c, &c->b[0]);
+    if (rc) {
+        *read_rc = rc;
+        return rc;
+    }
+    for (;;) {
+        batch *bc = &c->b[cur], *bp = &c->b[prev], *bn = &c->b[(cur + 1) % 3];
+        bool have_cur = bc->n > 0;
+        if (!have_cur && !have_prev)
+            return WYE_OK;
+        int io_rc = WYE_OK, enc_rc = WYE_OK, r_rc = WYE_OK;
+        const long n = (long)bc->n;
+#pragma omp parallel num_threads((int)c->threads)
+        {
+            const int t = omp_get_thread_num();
+#pragma omp single nowait
+            {
+                if (have_prev) {
+                    io_rc = write_batch(c, bp);
+                    batch_reset(bp);
+                }
+                if (!io_rc && !c->eof)
+                    r_rc = read_batch(c, bn);
+            }
+            int my_rc = WYE_OK;
+#pragma omp for schedule(dynamic, 64) nowait
+            for (long i = 0; i < n; i++)
+                if (!my_rc)
+                    my_rc = encode_row(c, bc, (size_t)i, t);
+            if (my_rc) {
+#pragma omp critical
+                enc_rc = enc_rc ? enc_rc : my_rc;
+            }
+        }
+        if (io_rc || enc_rc)
+            return io_rc ? io_rc : enc_rc;
+        if (r_rc) {
+            *read_rc = r_rc;
+            return r_rc;
+        }
+        have_prev = have_cur;
+        prev = cur;
+        cur = (cur + 1) % 3;
+    }
+}
+
 static int run_hash(ctx *c)
 {
     const opts *o = &c->o;
@@ -822,40 +863,41 @@ static int run_hash(ctx *c)
         return status;
 
     c->threads = o->threads ? (unsigned)o->threads : (unsigned)omp_get_num_procs();
-    c->caches = calloc(c->threads, sizeof *c->caches);
-    c->b.recs = malloc((size_t)BATCH * wye_encoder_record_size(c->enc));
-    if (!c->caches || !c->b.recs)
+    const unsigned nt = c->threads;
+    c->caches = calloc(nt, sizeof *c->caches);
+    c->fields = calloc(nt, sizeof *c->fields);
+    c->tf = calloc(nt, sizeof *c->tf);
+    c->ta = calloc(nt, sizeof *c->ta);
+    c->shaped = calloc(nt, sizeof *c->shaped);
+    if (!c->caches || !c->fields || !c->tf || !c->ta || !c->shaped)
         return cli_fail(c, "cannot start", WYE_ENOMEM);
-    for (unsigned t = 0; t < c->threads; t++)
+    for (int k = 0; k < 3; k++)
+        if (!(c->b[k].recs = malloc((size_t)BATCH * wye_encoder_record_size(c->enc))))
+            return cli_fail(c, "cannot start", WYE_ENOMEM);
+    for (unsigned t = 0; t < nt; t++) {
         if ((rc = wye_encoder_cache_new(&c->caches[t])))
             return cli_fail(c, "cannot start", rc);
-
-    wye_progress pg;
-    wye_progress_start(&pg, "hashing", size, PROGRESS_MIN_BYTES, o->quiet);
-    for (;;) {
-        wye_csv_row row;
-        int more = 1;
-        while (c->b.n < BATCH && (more = wye_csvin_next(c->r, &row, &d)) == 1)
-            if ((rc = batch_add(&c->b, &row)))
-                break;
-        if (rc || more < 0) {
-            wye_progress_end(&pg);
-            if (rc)
-                return cli_fail(c, "cannot read the input", rc);
-            return fail_file_diag(c, "cannot read", o->input, more, &d);
-        }
-        if (c->b.n) {
-            if ((rc = encode_batch(c)) || (rc = write_batch(c))) {
-                wye_progress_end(&pg);
-                return fail_file(c, "cannot write", o->out, rc);
-            }
-            batch_reset(&c->b);
-        }
-        wye_progress_update(&pg, wye_csvin_bytes_read(c->r));
-        if (more == 0)
-            break;
+        if (!(c->fields[t] = malloc(sizeof *c->fields[t])))
+            return cli_fail(c, "cannot start", WYE_ENOMEM);
     }
-    wye_progress_end(&pg);
+
+    wye_progress_start(&c->pg, "hashing", size, PROGRESS_MIN_BYTES, o->quiet);
+    int read_rc = WYE_OK;
+    rc = pipeline(c, &read_rc);
+    wye_progress_end(&c->pg);
+    for (unsigned t = 0; t < nt; t++) {
+        for (size_t k = 0; k < WYE_MAX_FIELDS; k++)
+            tally_merge(&c->s.field[k], &c->tf[t][k]);
+        for (size_t k = 0; k < WYE_MAX_ATTRS; k++)
+            tally_merge(&c->s.attr[k], &c->ta[t][k]);
+        c->s.rows_shaped += c->shaped[t];
+    }
+    if (read_rc == WYE_ENOMEM)
+        return cli_fail(c, "cannot read the input", read_rc);
+    if (read_rc)
+        return fail_file_diag(c, "cannot read", o->input, read_rc, &c->read_diag);
+    if (rc)
+        return fail_file(c, "cannot write", o->out, rc);
     c->ri.blank_lines = wye_csvin_blank_lines(c->r);
     c->read_all = true;
 
@@ -900,12 +942,22 @@ static void cleanup(ctx *c)
     wye_csvin_free(c->r);
     if (c->in)
         fclose(c->in);
-    if (c->caches)
-        for (unsigned t = 0; t < c->threads; t++)
+    for (unsigned t = 0; t < c->threads; t++) {
+        if (c->caches)
             wye_encoder_cache_free(c->caches[t]);
+        if (c->fields && c->fields[t]) {
+            sodium_memzero(c->fields[t], sizeof *c->fields[t]);
+            free(c->fields[t]);
+        }
+    }
     free(c->caches);
+    free(c->fields);
+    free(c->tf);
+    free(c->ta);
+    free(c->shaped);
     wye_encoder_free(c->enc);
-    batch_free(&c->b);
+    for (int k = 0; k < 3; k++)
+        batch_free(&c->b[k]);
     free(c->s.rej_line);
     free(c->s.rej_why);
     free(c->ids.slot);

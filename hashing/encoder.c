@@ -38,6 +38,7 @@ struct wye_encoder {
     uint32_t *perm;              /* balancing: out bit j = in bit perm[j] */
     uint32_t *diff;              /* diffusion: diffusion_bits x t input bits */
     unsigned diff_in;            /* diffusion input length */
+    uint64_t id;                 /* random: which encoder a cache's entries belong to */
 };
 
 typedef struct cache_entry {
@@ -47,8 +48,25 @@ typedef struct cache_entry {
     uint8_t out[CACHE_BLOCKS * BLOCK];
 } cache_entry;
 
+/* The value cache: a whole canonical value of a name or sex field -> the
+ * bits it sets in the raw record filter and in its field filter, so a
+ * common name costs one lookup and two ORs. Sized on first use for the
+ * encoder; used only when those bitmaps are small. */
+#define VCACHE_SLOTS 8192u       /* power of two */
+#define VKEY_MAX 46
+#define VBITS_MAX 512            /* bytes of record + field filter bitmaps */
+
+typedef struct vcache_head {
+    uint64_t tag;                /* 0 = empty */
+    uint8_t klen;
+    uint8_t key[VKEY_MAX];
+} vcache_head;
+
 struct wye_encoder_cache {
     cache_entry *slots;
+    uint64_t owner;              /* id of the encoder the entries belong to */
+    uint8_t *vslots;             /* VCACHE_SLOTS x vstride bytes, or NULL */
+    size_t vstride, vraw, vff;   /* entry size, record and field bitmap bytes */
 };
 
 /* ---- keyed streams (ENCODING.md 4.1) ---- */
@@ -135,6 +153,8 @@ int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
     e->raw_bits = wye_protocol_filter_bits_raw(p);
     e->raw_pow2 = e->raw_bits && !(e->raw_bits & (e->raw_bits - 1));
     e->salt_field = e->h->salting ? wye_protocol_field_index(p, e->h->salt_field) : -1;
+    randombytes_buf(&e->id, sizeof e->id);
+    e->id |= 1; /* a new cache's owner is 0 */
 
     uint32_t ids[WYE_MAX_FIELDS];
     for (size_t i = 0; i < e->nfields; i++) {
@@ -246,7 +266,7 @@ size_t wye_encoder_record_size(const wye_encoder *e) { return e->lay->record_siz
 
 int wye_encoder_cache_new(wye_encoder_cache **out)
 {
-    wye_encoder_cache *c = malloc(sizeof *c);
+    wye_encoder_cache *c = calloc(1, sizeof *c);
     if (!c)
         return WYE_ENOMEM;
     c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
@@ -264,7 +284,37 @@ void wye_encoder_cache_free(wye_encoder_cache *c)
         return;
     sodium_memzero(c->slots, CACHE_SLOTS * sizeof *c->slots);
     free(c->slots);
+    if (c->vslots) {
+        sodium_memzero(c->vslots, VCACHE_SLOTS * c->vstride);
+        free(c->vslots);
+    }
     free(c);
+}
+
+/* Tie the cache to encoder e: entries made with another encoder (another
+ * secret or protocol) are dropped. The value cache is (re)sized for e. */
+static void cache_bind(wye_encoder_cache *c, const wye_encoder *e)
+{
+    if (c->owner == e->id)
+        return;
+    memset(c->slots, 0, CACHE_SLOTS * sizeof *c->slots);
+    if (c->vslots) {
+        sodium_memzero(c->vslots, VCACHE_SLOTS * c->vstride);
+        free(c->vslots);
+        c->vslots = NULL;
+    }
+    c->owner = e->id;
+    size_t ff = 0;
+    for (size_t i = 0; i < e->nfields; i++)
+        if (e->lay->field_filter_bytes[i] > ff)
+            ff = e->lay->field_filter_bytes[i];
+    size_t raw = e->raw_bits / 8;
+    if (raw + ff == 0 || raw + ff > VBITS_MAX)
+        return; /* large filters: the token cache alone */
+    c->vraw = raw;
+    c->vff = ff;
+    c->vstride = (sizeof(vcache_head) + raw + ff + 15) & ~(size_t)15;
+    c->vslots = calloc(VCACHE_SLOTS, c->vstride); /* NULL: no value cache */
 }
 
 /* ---- tokens (ENCODING.md section 3) ---- */
@@ -464,6 +514,11 @@ static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uin
         uint64_t hsh = 1469598103934665603ull;
         for (size_t i = 0; i < klen; i++)
             hsh = (hsh ^ ck[i]) * 1099511628211ull;
+        /* FNV leaves the last bytes (the token) in the low and high bits:
+         * mix (murmur3's finaliser) before taking a slot index. */
+        hsh ^= hsh >> 33;
+        hsh *= 0xff51afd7ed558ccdull;
+        hsh ^= hsh >> 33;
         hsh |= 1;
         ce = &c->slots[(hsh >> 20) & (CACHE_SLOTS - 1)];
         if (ce->tag != hsh || ce->klen != klen || memcmp(ce->key, ck, klen)) {
@@ -506,6 +561,31 @@ static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uin
 
 /* ---- one record ---- */
 
+/* Set the bits field i's value contributes: into raw (the record-level
+ * filter before hardening) and ff (its own filter). */
+static void field_bits(const wye_encoder *e, wye_encoder_cache *c, size_t i,
+                       const wye_field_spec *fs, const char *value, const uint8_t *salt,
+                       size_t salt_len, uint8_t *raw, uint8_t *ff, tokens *t, size_t *wipe)
+{
+    tokenise(fs, value, t);
+    *wipe = t->used > *wipe ? t->used : *wipe;
+    if (!t->n)
+        return;
+    unsigned kr = (unsigned)((fs->record_bits + t->n - 1) / t->n);
+    unsigned kf = (unsigned)((fs->field_filter_k + t->n - 1) / t->n);
+    uint32_t fl = fs->field_filter_bits;
+    bool fpow2 = fl && !(fl & (fl - 1));
+    for (size_t j = 0; j < t->n; j++) {
+        const uint8_t *tok = t->arena + t->off[j];
+        if (fs->record_bits)
+            hash_token(e, c, e->key_slot[i], PURPOSE_RECORD, salt, salt_len, tok, t->len[j],
+                       raw, e->raw_bits, e->raw_pow2, kr);
+        if (fl)
+            hash_token(e, c, e->key_slot[i], PURPOSE_FIELD, NULL, 0, tok, t->len[j], ff, fl,
+                       fpow2, kf);
+    }
+}
+
 int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fields *f,
                        const char *local_id, size_t len, uint8_t *out)
 {
@@ -541,29 +621,55 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
     memset(raw, 0, raw_bytes);
     tokens t;
     size_t wipe = 0;
+    if (c)
+        cache_bind(c, e);
     for (size_t i = 0; i < e->nfields; i++) {
         if (f->status[i] != WYE_NORM_PRESENT)
             continue;
         const wye_field_spec *fs = wye_protocol_field(e->p, i);
-        if (fs->record_bits || fs->field_filter_bits) {
-            tokenise(fs, f->value[i], &t);
-            wipe = t.used > wipe ? t.used : wipe;
-            if (t.n) {
-                unsigned kr = (unsigned)((fs->record_bits + t.n - 1) / t.n);
-                unsigned kf = (unsigned)((fs->field_filter_k + t.n - 1) / t.n);
-                uint32_t fl = fs->field_filter_bits;
-                bool fpow2 = fl && !(fl & (fl - 1));
-                uint8_t *ff = out + lay->field_filter_off[i];
-                for (size_t j = 0; j < t.n; j++) {
-                    const uint8_t *tok = t.arena + t.off[j];
-                    if (fs->record_bits)
-                        hash_token(e, c, e->key_slot[i], PURPOSE_RECORD, salt, salt_len, tok,
-                                   t.len[j], raw, e->raw_bits, e->raw_pow2, kr);
-                    if (fl)
-                        hash_token(e, c, e->key_slot[i], PURPOSE_FIELD, NULL, 0, tok,
-                                   t.len[j], ff, fl, fpow2, kf);
+        uint8_t *ff = out + lay->field_filter_off[i];
+        size_t ffb = lay->field_filter_bytes[i];
+        if (!fs->record_bits && !fs->field_filter_bits) {
+            /* digest only */
+        } else if (c && c->vslots && (fs->type == WYE_TYPE_NAME || fs->type == WYE_TYPE_SEX)) {
+            /* key: field index, salt length, salt, value */
+            size_t vl = strlen(f->value[i]);
+            uint8_t key[VKEY_MAX];
+            size_t klen = 2 + salt_len + vl;
+            uint8_t *entry = NULL;
+            if (klen <= VKEY_MAX) {
+                key[0] = (uint8_t)i;
+                key[1] = (uint8_t)salt_len;
+                memcpy(key + 2, salt, salt_len);
+                memcpy(key + 2 + salt_len, f->value[i], vl);
+                uint64_t h = 1469598103934665603ull;
+                for (size_t b = 0; b < klen; b++)
+                    h = (h ^ key[b]) * 1099511628211ull;
+                h ^= h >> 33;
+                h *= 0xff51afd7ed558ccdull;
+                h ^= h >> 33;
+                h |= 1;
+                entry = c->vslots + ((h >> 20) & (VCACHE_SLOTS - 1)) * c->vstride;
+                vcache_head *hd = (vcache_head *)entry;
+                if (hd->tag != h || hd->klen != klen || memcmp(hd->key, key, klen)) {
+                    hd->tag = h;
+                    hd->klen = (uint8_t)klen;
+                    memcpy(hd->key, key, klen);
+                    uint8_t *bits = entry + sizeof *hd;
+                    memset(bits, 0, c->vraw + c->vff);
+                    field_bits(e, c, i, fs, f->value[i], salt, salt_len, bits, bits + c->vraw,
+                               &t, &wipe);
                 }
+                const uint8_t *bits = entry + sizeof *hd;
+                for (size_t b = 0; b < raw_bytes; b++)
+                    raw[b] |= bits[b];
+                for (size_t b = 0; b < ffb; b++)
+                    ff[b] |= bits[c->vraw + b];
+            } else {
+                field_bits(e, c, i, fs, f->value[i], salt, salt_len, raw, ff, &t, &wipe);
             }
+        } else {
+            field_bits(e, c, i, fs, f->value[i], salt, salt_len, raw, ff, &t, &wipe);
         }
         if (fs->exact_digest) {
             uint8_t msg[4 + WYE_NORM_MAX], d16[16];

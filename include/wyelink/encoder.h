@@ -18,7 +18,8 @@
  * wye_encoder_free. A wye_encoder_cache belongs to one thread.
  * Thread safety: after wye_encoder_new an encoder is read-only:
  * wye_encoder_encode may run in many threads at once, each with its own cache
- * (or none).
+ * (or none). A cache remembers the encoder it was last used with and drops
+ * its entries when used with another.
  */
 #ifndef WYELINK_ENCODER_H
 #define WYELINK_ENCODER_H

@@ -445,6 +445,32 @@ Test(encoder, cache_is_invisible)
         cr_assert_eq(wye_encoder_encode(e, c, &f, id, (size_t)n, b), WYE_OK);
         cr_assert_arr_eq(a, b, sizeof a, "record %u", i);
     }
+    /* the same cache used with another encoder (another protocol) must not
+     * serve the first encoder's entries */
+    wye_protocol *p2 = ht_protocol(
+        "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"t2\",\"filter_bits\":1024,"
+        "\"fields\":[{\"name\":\"given_name\",\"kdf_id\":7,\"record_bits\":150,"
+        "\"field_filter_bits\":256,\"field_filter_k\":30,"
+        "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]}]}");
+    wye_encoder *e2;
+    cr_assert_eq(wye_encoder_new(p2, secret, pkey, &e2), WYE_OK);
+    for (int round = 0; round < 2; round++) {
+        wye_fields f;
+        wye_fields_clear(&f);
+        put(&f, p2, "given_name", "HANNAH");
+        uint8_t x[296], y[296];
+        size_t rs = wye_encoder_record_size(e2);
+        cr_assert_eq(wye_encoder_encode(e2, NULL, &f, "a", 1, x), WYE_OK);
+        cr_assert_eq(wye_encoder_encode(e2, c, &f, "a", 1, y), WYE_OK);
+        cr_assert_arr_eq(x, y, rs);
+        wye_fields_clear(&f);
+        put(&f, proto, "given_name", "HANNAH");
+        cr_assert_eq(wye_encoder_encode(e, NULL, &f, "a", 1, x), WYE_OK);
+        cr_assert_eq(wye_encoder_encode(e, c, &f, "a", 1, y), WYE_OK);
+        cr_assert_arr_eq(x, y, 296);
+    }
+    wye_encoder_free(e2);
+    wye_protocol_free(p2);
     wye_encoder_cache_free(c);
     wye_encoder_free(e);
 }
