@@ -150,19 +150,23 @@ int wye_cmd_synth(int argc, char **argv)
     if (rc)
         return wye_cli_fail(cmd, "cannot set up the generator", rc);
 
-    struct stat st;
-    if (mkdir(outdir, 0700) != 0 && errno != EEXIST) {
-        wye_synth_free(g);
-        return wye_cli_fail(cmd, "cannot create the output folder", WYE_EIO);
-    }
-    if (stat(outdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        wye_synth_free(g);
-        errno = ENOTDIR;
-        return wye_cli_fail(cmd, "cannot use the output folder", WYE_EIO);
-    }
-
     size_t plen = strlen(outdir) + 32;
     char *path = malloc(plen);
+    if (!path) {
+        wye_synth_free(g);
+        return wye_cli_fail(cmd, "cannot allocate memory", WYE_ENOMEM);
+    }
+    struct stat st;
+    bool made = mkdir(outdir, 0700) == 0;
+    if ((!made && errno != EEXIST) || stat(outdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (!made && errno == EEXIST)
+            errno = ENOTDIR;
+        snprintf(path, plen, "cannot create the folder '%s'", outdir);
+        rc = wye_cli_fail(cmd, path, WYE_EIO);
+        free(path);
+        wye_synth_free(g);
+        return rc;
+    }
     wye_atomic *truth = NULL, *csv = NULL;
     uint64_t rows[WYE_SYNTH_NAGENCIES] = {0}, total = 0;
     double expected = 0;
@@ -172,13 +176,9 @@ int wye_cmd_synth(int argc, char **argv)
     wye_progress bar;
     wye_progress_start(&bar, "generating", (uint64_t)expected, 200000, quiet);
     progress_ctx pc = {&bar, 0};
-    const char *what = "cannot allocate memory";
-    rc = WYE_ENOMEM;
-    if (!path)
-        goto fail;
-
+    char what[1100];
     snprintf(path, plen, "%s/truth.csv", outdir);
-    what = "cannot write truth.csv";
+    snprintf(what, sizeof what, "cannot write '%s'", path);
     if ((rc = wye_atomic_open(path, 0600, 0, &truth)))
         goto fail;
     wye_sink ts = wye_sink_file(wye_atomic_file(truth));
@@ -189,7 +189,7 @@ int wye_cmd_synth(int argc, char **argv)
             continue;
         const char *name = wye_synth_agency_name(a);
         snprintf(path, plen, "%s/%s.csv", outdir, name);
-        what = "cannot write an extract";
+        snprintf(what, sizeof what, "cannot write '%s'", path);
         if ((rc = wye_atomic_open(path, 0600, 0, &csv)))
             goto fail;
         rc = wye_synth_write_agency(g, a, wye_sink_file(wye_atomic_file(csv)), ts,
@@ -205,10 +205,10 @@ int wye_cmd_synth(int argc, char **argv)
 
         char *json = NULL;
         size_t len = 0;
-        what = "cannot write a column map";
+        snprintf(path, plen, "%s/%s.map.json", outdir, name);
+        snprintf(what, sizeof what, "cannot write '%s'", path);
         if ((rc = wye_synth_column_map(a, &json, &len)))
             goto fail;
-        snprintf(path, plen, "%s/%s.map.json", outdir, name);
         wye_atomic *m = NULL;
         if ((rc = wye_atomic_open(path, 0600, 0, &m))) {
             free(json);
@@ -224,7 +224,8 @@ int wye_cmd_synth(int argc, char **argv)
         if ((rc = wye_atomic_commit(m)))
             goto fail;
     }
-    what = "cannot write truth.csv";
+    snprintf(path, plen, "%s/truth.csv", outdir);
+    snprintf(what, sizeof what, "cannot write '%s'", path);
     rc = wye_atomic_commit(truth);
     truth = NULL;
     if (rc)

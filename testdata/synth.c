@@ -945,7 +945,7 @@ typedef struct out {
 
 static void out_mem(out *o, const char *s, size_t k)
 {
-    if (o->err)
+    if (o->err || !k)
         return;
     if (o->n + k > o->cap) {
         size_t nc = o->cap ? o->cap : 1 << 16;
