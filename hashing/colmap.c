@@ -248,7 +248,12 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
     const char *col = get_str(c, "column", path, true, &rc, d);
     if (rc)
         return rc;
-    snprintf(e->column, sizeof e->column, "%s", col);
+    /* matched against the header, whose names are trimmed too */
+    size_t clen = strlen(col);
+    col = wye_norm_trim(col, &clen);
+    if (!clen)
+        return bad(d, path, "column name is only spaces");
+    snprintf(e->column, sizeof e->column, "%.*s", (int)clen, col);
     const char *field = get_str(c, "field", path, false, &rc, d);
     if (rc)
         return rc;
@@ -449,7 +454,13 @@ int wye_colmap_parse(const char *json, size_t len, const wye_protocol *p, wye_co
     s = get_str(root, "local_id", "", true, &rc, diag);
     if (rc)
         goto done;
-    snprintf(m->local_id, sizeof m->local_id, "%s", s);
+    size_t slen = strlen(s);
+    s = wye_norm_trim(s, &slen);
+    if (!slen) {
+        rc = bad(diag, "local_id", "column name is only spaces");
+        goto done;
+    }
+    snprintf(m->local_id, sizeof m->local_id, "%.*s", (int)slen, s);
     json_t *cols = json_object_get(root, "columns");
     if (!json_is_array(cols) || json_array_size(cols) < 1 ||
         json_array_size(cols) > WYE_COLMAP_MAX_COLUMNS) {
