@@ -55,9 +55,10 @@ static const char usage_text[] =
     "rows read and encoded, per field present/missing/invalid with reasons, and\n"
     "rejected rows by line number. It never prints a value from the extract.\n"
     "\n"
-    "A row is rejected (reported, counted, not encoded) if it has the wrong number\n"
-    "of fields, no local id, a local id already seen, nothing at all, no name and\n"
-    "no NHS number, or a name but no date of birth, postcode or NHS number.\n"
+    "A row is rejected (reported, counted, not encoded) if its quoting is broken,\n"
+    "it has the wrong number of fields, no local id, a local id already seen,\n"
+    "nothing at all, no name and no NHS number, or a name but no date of birth,\n"
+    "postcode or NHS number.\n"
     "\n"
     "   --input FILE         the agency's CSV extract (never modified)\n"
     "   --map FILE           the column map (hashing/COLUMNMAP.md)\n"
@@ -286,6 +287,7 @@ typedef struct batch {
     size_t n;
     uint64_t line[BATCH];
     size_t nf[BATCH], first[BATCH]; /* fields of row i: [first, first + nf) */
+    uint8_t malformed[BATCH];
     size_t *foff, *flen;
     const char **fptr;
     size_t nfields, fcap;
@@ -331,6 +333,7 @@ static int batch_add(batch *b, const wye_csv_row *row)
         b->cap = cap;
     }
     b->line[b->n] = row->line;
+    b->malformed[b->n] = row->malformed != 0;
     b->nf[b->n] = row->nfields;
     b->first[b->n] = b->nfields;
     for (size_t i = 0; i < row->nfields; i++) {
@@ -723,10 +726,11 @@ static int encode_row(ctx *c, batch *b, size_t i, int t)
     const size_t rs = wye_encoder_record_size(c->enc);
     const size_t nf = wye_protocol_nfields(c->p), na = wye_protocol_nattrs(c->p);
     wye_fields *f = c->fields[t];
-    wye_csv_row row = {b->line[i], 0, b->nf[i], b->fptr + b->first[i], b->flen + b->first[i]};
+    wye_csv_row row = {b->line[i], 0, b->nf[i], b->fptr + b->first[i], b->flen + b->first[i],
+                       b->malformed[i]};
     wye_row_verdict v = wye_colmap_extract(c->m, &row, &c->extract, f, &b->lid[i], &b->lidlen[i]);
     b->verdict[i] = (uint8_t)v;
-    if (v != WYE_ROW_FIELD_COUNT) {
+    if (v != WYE_ROW_FIELD_COUNT && v != WYE_ROW_MALFORMED) {
         c->shaped[t]++;
         for (size_t k = 0; k < nf; k++)
             tally_add(&c->tf[t][k], f->status[k], f->reason[k]);

@@ -59,6 +59,7 @@ static const char *const verdict_text[WYE_ROW_COUNT] = {
     [WYE_ROW_NO_NAME] = "no name and no nhs number",
     [WYE_ROW_NAME_ONLY] = "a name but no date of birth, postcode or nhs number",
     [WYE_ROW_DUPLICATE_ID] = "local id repeats an earlier row",
+    [WYE_ROW_MALFORMED] = "malformed quoting (the rest of its line was skipped)",
 };
 
 const char *wye_row_verdict_text(wye_row_verdict v)
@@ -627,6 +628,8 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
     wye_fields_clear(f);
     *local_id = NULL;
     *local_len = 0;
+    if (row->malformed)
+        return WYE_ROW_MALFORMED;
     if (row->nfields != m->ncols)
         return WYE_ROW_FIELD_COUNT;
     const wye_protocol *p = m->p;

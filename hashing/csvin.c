@@ -29,6 +29,8 @@ struct wye_csvin {
     uint8_t buf[CHUNK];
     size_t buf_len, buf_pos;
     bool eof, finished, at_line_start, cr_pending;
+    bool malformed;          /* the record being returned broke the quoting rules */
+    bool skip_line;          /* discard input up to the next line terminator */
     uint64_t bytes, line, rec_start, blank_lines, records;
 
     /* UTF-8 validation state carried across chunks. */
@@ -149,8 +151,25 @@ static int feed(wye_csvin *r, const uint8_t *s, size_t n, wye_diag *diag)
             r->rec_start = r->line;
         r->at_line_start = false;
     }
-    if (csv_parse(&r->p, s, n, on_field, on_record, r) != n)
-        return fail(r, WYE_ECSV, r->line, "malformed csv", diag);
+    if (csv_parse(&r->p, s, n, on_field, on_record, r) != n) {
+        if (csv_error(&r->p) != CSV_EPARSE)
+            return fail(r, WYE_ENOMEM, r->line, "out of memory", diag);
+        /* A quote inside an unquoted field, or text after a closing quote:
+         * hand back an empty record marked malformed (reported on its first
+         * line), drop the rest of this physical line and start afresh. */
+        csv_free(&r->p);
+        if (csv_init(&r->p, CSV_STRICT) != 0) {
+            r->parser_ok = false;
+            return fail(r, WYE_ENOMEM, r->line, "out of memory", diag);
+        }
+        r->nf = 0;
+        r->data_len = 0;
+        r->malformed = true;
+        r->rec_ready = true;
+        r->rec_line = r->rec_start;
+        r->skip_line = n == 0 || (s[n - 1] != '\n' && s[n - 1] != '\r');
+        return WYE_OK;
+    }
     if (r->cb_err)
         return callback_error(r, diag);
     /* libcsv buffers a field until it ends: stop an unterminated quote from
@@ -314,6 +333,16 @@ static int advance(wye_csvin *r, wye_diag *diag)
         }
         bool term;
         size_t end = line_end(r->buf, pos, r->buf_len, &term);
+        if (r->skip_line) {
+            r->buf_pos = end;
+            if (term) {
+                r->skip_line = false;
+                r->line++;
+                r->at_line_start = true;
+                r->cr_pending = r->buf[end - 1] == '\r';
+            }
+            continue;
+        }
         const uint8_t *seg = r->buf + pos;
         size_t n = end - pos;
         r->buf_pos = end;
@@ -348,6 +377,7 @@ static int advance(wye_csvin *r, wye_diag *diag)
 static void reset_record(wye_csvin *r)
 {
     r->rec_ready = false;
+    r->malformed = false;
     r->nf = 0;
     r->data_len = 0;
 }
@@ -377,7 +407,9 @@ int wye_csvin_open(wye_source src, wye_csv_encoding enc, wye_csvin **out, wye_di
     r->line = 1;
     r->rec_start = 1;
     r->at_line_start = true;
-    if (csv_init(&r->p, 0) != 0) {
+    /* Strict: a stray quote is reported as a malformed row rather than
+     * silently swallowing the rows after it. */
+    if (csv_init(&r->p, CSV_STRICT) != 0) {
         free(r);
         return WYE_ENOMEM;
     }
@@ -405,6 +437,8 @@ int wye_csvin_open(wye_source src, wye_csv_encoding enc, wye_csvin **out, wye_di
     int rc = advance(r, diag);
     if (rc == 0)
         rc = fail(r, WYE_ECSV, 1, "no header row", diag);
+    if (rc > 0 && r->malformed)
+        rc = fail(r, WYE_ECSV, r->rec_line, "malformed quoting in the header", diag);
     if (rc < 0) {
         wye_csvin_free(r);
         return rc;
@@ -486,6 +520,7 @@ int wye_csvin_next(wye_csvin *r, wye_csv_row *row, wye_diag *diag)
     row->nfields = r->nf;
     row->field = r->ptrs;
     row->len = r->lens;
+    row->malformed = r->malformed;
     return 1;
 }
 

@@ -68,7 +68,8 @@ typedef enum wye_row_verdict {
                                   and no NHS number */
     WYE_ROW_DUPLICATE_ID = 6,  /* the local id was seen on an earlier row (set by
                                   the caller, which sees every row) */
-    WYE_ROW_COUNT = 7
+    WYE_ROW_MALFORMED = 7,     /* the CSV record broke the quoting rules */
+    WYE_ROW_COUNT = 8
 } wye_row_verdict;
 
 /* A static lowercase description of v. */
@@ -77,8 +78,8 @@ WYE_API const char *wye_row_verdict_text(wye_row_verdict v);
 /* Map and normalise one row of a bound map: fill f (every protocol field and
  * attribute), point *local_id / *local_len at the trimmed local id inside
  * row, and return the verdict. Dates use extract for validation, two-digit
- * years and age bands. A row with the wrong number of fields gets
- * WYE_ROW_FIELD_COUNT and f all missing. */
+ * years and age bands. A malformed row gets WYE_ROW_MALFORMED, a row with
+ * the wrong number of fields WYE_ROW_FIELD_COUNT; both leave f all missing. */
 WYE_API wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
                                            const wye_date *extract, wye_fields *f,
                                            const char **local_id, size_t *local_len);

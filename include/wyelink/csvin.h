@@ -5,7 +5,10 @@
  * in constant memory: quoted fields may hold commas, doubled quotes and line
  * breaks; lines end with LF, CRLF or CR; a UTF-8 byte-order mark is skipped;
  * blank lines are skipped (and counted); spaces around unquoted fields are
- * trimmed. The first record is the header, which is required.
+ * trimmed. The first record is the header, which is required. Quoting is
+ * strict (libcsv CSV_STRICT): a record with a stray quote is returned marked
+ * malformed, so one bad row is reported instead of silently swallowing the
+ * rows after it.
  *
  * Text is UTF-8. Invalid UTF-8 (or a NUL byte) is an error naming the
  * physical line that holds it, unless the input is declared Windows-1252, in
@@ -52,6 +55,10 @@ typedef struct wye_csv_row {
     size_t nfields;           /* may differ from the header's count */
     const char *const *field; /* NUL-terminated UTF-8, no NUL inside */
     const size_t *len;        /* byte length of each field */
+    int malformed;            /* 1: the record broke the quoting rules (a quote
+                                 inside an unquoted field, or text after a
+                                 closing quote); it has no fields and the rest
+                                 of its last physical line was skipped */
 } wye_csv_row;
 
 typedef struct wye_csvin wye_csvin;

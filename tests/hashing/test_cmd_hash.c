@@ -147,12 +147,13 @@ static const char csv_small[] =
     "A10,Araminta,Fennimore,31/02/1990,X,ZZ99 3VZ,4010232138,shelter,\n" /* name only */
     "A11,Clementhia,Wolstenholme,09/09/1999,U,SW1A 2AA,4010232137,,\n"
     "\n"
-    "A12,Georgiana-Mae,O'Shaughnessy,29/02/2000,F,EC1A1BB,,helpline,\n";
+    "A12,Georgiana-Mae,O'Shaughnessy,29/02/2000,F,EC1A1BB,,helpline,\n"
+    "A13,Lavinia,\"Brookshaw\"x,01/01/1980,F,,,,\n"; /* line 14: malformed quoting */
 
 static const char *const identifiers[] = {
     "Zebulonia", "Quillfeather", "Marigoldine", "Thistlewaite", "Ottoline", "Persephonia",
     "Blackwoodley", "Euphrasia", "Araminta", "Fennimore", "Clementhia", "Wolstenholme",
-    "Georgiana", "Shaughnessy", "OSHAUGHNESSY", "GEORGIANAMAE", "17/08/1991", "19910817",
+    "Georgiana", "Shaughnessy", "Lavinia", "Brookshaw", "OSHAUGHNESSY", "GEORGIANAMAE", "17/08/1991", "19910817",
     "03/02/1985", "19850203", "01/01/1970", "05/05/1975", "31/02/1990", "09/09/1999",
     "19990909", "29/02/2000", "20000229", "HR1 2AB", "HR12AB", "WR13 4YH", "WR134YH",
     "ZZ99 3VZ", "SW1A 2AA", "SW1A2AA", "EC1A1BB", "EC1A 1BB", "943 476 5919", "9434765919",
@@ -194,9 +195,9 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
     char *sj = slurp("summary.json", NULL);
     json_t *s = json_loads(sj, 0, &je);
     cr_assert_not_null(s);
-    cr_expect_eq(json_integer_value(json_object_get(s, "rows_read")), 10);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_read")), 11);
     cr_expect_eq(json_integer_value(json_object_get(s, "rows_encoded")), 4);
-    cr_expect_eq(json_integer_value(json_object_get(s, "rows_rejected")), 6);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_rejected")), 7);
     cr_expect_eq(json_integer_value(json_object_get(s, "blank_lines")), 1);
     json_t *rows = json_object_get(s, "rejected_rows");
     static const struct {
@@ -207,9 +208,10 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
                 {7, "local id repeats an earlier row"},
                 {8, "no local id"},
                 {9, "wrong number of fields"},
-                {10, "a name but no date of birth, postcode or nhs number"}};
-    cr_assert_eq(json_array_size(rows), 6);
-    for (size_t i = 0; i < 6; i++) {
+                {10, "a name but no date of birth, postcode or nhs number"},
+                {14, "malformed quoting (the rest of its line was skipped)"}};
+    cr_assert_eq(json_array_size(rows), 7);
+    for (size_t i = 0; i < 7; i++) {
         json_t *r = json_array_get(rows, i);
         cr_expect_eq(json_integer_value(json_object_get(r, "line")), want[i].line, "row %zu", i);
         cr_expect_str_eq(json_string_value(json_object_get(r, "reason")), want[i].why);
@@ -305,7 +307,7 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
     /* no identifier in any output: stdout, stderr, summary JSON, the encoded
      * file, its decrypted records and the audit log */
     char *out = slurp("stdout.txt", &n);
-    cr_expect(strstr(out, "rows read      10") != NULL, "stdout: %s", out);
+    cr_expect(strstr(out, "rows read      11") != NULL, "stdout: %s", out);
     cr_expect(strstr(out, "line 9: wrong number of fields") != NULL);
     expect_no_identifier("stdout", out, n);
     free(out);

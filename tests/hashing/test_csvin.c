@@ -50,6 +50,11 @@ static char *dump_step(const char *in, size_t size, wye_csv_encoding enc, size_t
     wye_csv_row row;
     while ((rc = wye_csvin_next(r, &row, &d)) == 1) {
         o += (size_t)snprintf(out + o, sizeof out - o, "L%llu:", (unsigned long long)row.line);
+        if (row.malformed) {
+            cr_assert_eq(row.nfields, 0);
+            o += (size_t)snprintf(out + o, sizeof out - o, "MALFORMED\n");
+            continue;
+        }
         for (size_t i = 0; i < row.nfields; i++) {
             cr_assert_eq(strlen(row.field[i]), row.len[i]);
             o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? "|" : "[",
@@ -165,6 +170,19 @@ Test(csvin, no_header)
 Test(csvin, unterminated_quote)
 {
     CSV("id,note\n1,x\n2,\"never\nclosed\n3,y\n", "H:[id|note]\nL2:[1|x]\nERR -14 3");
+}
+
+Test(csvin, malformed_quoting)
+{
+    /* a stray quote costs one row, reported on its first line; the rows
+     * after it are read as usual */
+    CSV("id,name\n1,ab\"c\n2,\"ab\"c,more\n3,ok\n4,\"multi\nline\"x,y\n5,z\n",
+        "H:[id|name]\nL2:MALFORMED\nL3:MALFORMED\nL4:[3|ok]\nL5:MALFORMED\nL7:[5|z]\n");
+    CSV("id,name\r\n1,\"a\"b\r\n2,c\r\n", "H:[id|name]\nL2:MALFORMED\nL3:[2|c]\n");
+    CSV("id,name\n1,\"a\"b", "H:[id|name]\nL2:MALFORMED\n");
+    CSV("i\"d,name\n1,2\n", "ERR -14 1");
+    /* doubled quotes and spaces after a closing quote are fine */
+    CSV("id,name\n1,\"a\"\"b\" \n", "H:[id|name]\nL2:[1|a\"b]\n");
 }
 
 Test(csvin, limits)
