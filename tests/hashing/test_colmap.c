@@ -2,6 +2,7 @@
  * every name layout and date format through a row, value maps, attributes
  * and the row verdicts. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,4 +330,32 @@ Test(colmap, verdict_texts)
     for (int v = 0; v < WYE_ROW_COUNT; v++)
         cr_expect(strlen(wye_row_verdict_text((wye_row_verdict)v)) > 0);
     cr_expect_str_eq(wye_row_verdict_text(WYE_ROW_COUNT), "unknown verdict");
+}
+
+Test(colmap, example_maps_parse)
+{
+    /* hashing/maps/ (written from the same schema by the test-data work) */
+    const char *root = getenv("WYELINK_SOURCE_ROOT");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/hashing/maps", root ? root : ".");
+    DIR *dd = opendir(dir);
+    if (!dd)
+        cr_skip_test("no %s", dir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(dd))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 5, ".json"))
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        wye_colmap *m;
+        wye_diag d;
+        int rc = wye_colmap_load(path, proto, &m, &d);
+        cr_expect_eq(rc, WYE_OK, "%s: %s %s", de->d_name, d.field, d.reason);
+        wye_colmap_free(m);
+        n++;
+    }
+    closedir(dd);
+    cr_expect_geq(n, 1);
 }
