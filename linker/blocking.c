@@ -94,7 +94,7 @@ static inline unsigned presence(const wye_layout *lay, const uint8_t *r)
 static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_t *key)
 {
     const wye_layout *lay = v->layout;
-    const uint8_t *r = v->rec[i];
+    const uint8_t *r = wye_rec(v, i);
     switch (d->type) {
     case KEY_DIGEST: {
         if (!(presence(lay, r) & (1u << d->field)))
@@ -105,7 +105,7 @@ static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_
         return x != 0;
     }
     case KEY_HAMMING: {
-        if (!v->rpop[i])
+        if (!wye_rec_rpop(v, i))
             return false;
         const uint64_t *f = (const uint64_t *)(const void *)(r + lay->filter_off);
         uint64_t x = 0;
@@ -119,8 +119,7 @@ static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_
         uint64_t x = 0x6d696e68617368ull;
         for (unsigned m = 0; m < d->nmf; m++) {
             int fld = d->mfield[m];
-            int col = v->fpop_col[fld];
-            if (!(pres & (1u << fld)) || col < 0 || !v->fpop[i * v->fpop_stride + (size_t)col])
+            if (!(pres & (1u << fld)) || v->fpop_col[fld] < 0 || !wye_rec_fpop(v, i, (size_t)fld))
                 return false;
             const uint64_t *f = (const uint64_t *)(const void *)(r + lay->field_filter_off[fld]);
             size_t words = lay->field_filter_bytes[fld] / 8;
@@ -472,6 +471,19 @@ uint64_t wye_blocks_part_work(const wye_blocks *b, size_t part)
     return part < b->nparts ? b->part_work[part] : 0;
 }
 
+/* Ask for a record's slot and its row of block ids before they are needed:
+ * members of a block are scattered over the whole set, and waiting for
+ * memory is most of what comparing them costs. */
+static inline void prefetch_record(const wye_blocks *b, uint32_t r)
+{
+    const uint8_t *p = b->v->base + (size_t)r * b->v->stride;
+    for (size_t off = 0; off < b->v->stride; off += 64)
+        __builtin_prefetch(p + off);
+    __builtin_prefetch(b->bid + (size_t)r * b->nkeys);
+}
+
+#define PREFETCH_AHEAD 8
+
 int wye_blocks_pairs(const wye_blocks *b, size_t part, wye_pair_fn fn, void *ctx)
 {
     if (!b || !fn || part >= b->nparts)
@@ -486,13 +498,25 @@ int wye_blocks_pairs(const wye_blocks *b, size_t part, wye_pair_fn fn, void *ctx
         return WYE_OK;
     }
     const size_t nk = b->nkeys;
-    for (size_t blk = b->part_first[part]; blk < b->part_first[part + 1]; blk++) {
+    size_t last = b->part_first[part + 1];
+    for (size_t blk = b->part_first[part]; blk < last; blk++) {
         const uint32_t *m = b->members + b->bstart[blk];
         size_t sz = b->bstart[blk + 1] - b->bstart[blk];
         size_t k = b->bkey[blk];
+        /* the next small block's members arrive while this one is compared */
+        if (blk + 1 < last) {
+            const uint32_t *mn = b->members + b->bstart[blk + 1];
+            size_t szn = b->bstart[blk + 2] - b->bstart[blk + 1];
+            for (size_t j = 0; j < szn && j < PREFETCH_AHEAD; j++)
+                prefetch_record(b, mn[j]);
+        }
+        for (size_t j = 0; j < sz && j < PREFETCH_AHEAD; j++)
+            prefetch_record(b, m[j]);
         for (size_t x = 0; x < sz; x++) {
             const uint32_t *ra = b->bid + (size_t)m[x] * nk;
             for (size_t y = x + 1; y < sz; y++) {
+                if (x == 0 && y + PREFETCH_AHEAD < sz)
+                    prefetch_record(b, m[y + PREFETCH_AHEAD]);
                 const uint32_t *rb = b->bid + (size_t)m[y] * nk;
                 /* produced here only if no earlier key put them together */
                 bool earlier = false;

@@ -25,6 +25,12 @@ struct wye_fs {
     double lambda;
     double *weight; /* by pattern */
     float *tfadj;   /* tfadj[i * nc + c]: adjustment of record i's value */
+    /* need[c][3 s + k]: least common count reaching band k (exact, close,
+     * partial) at popcount sum s; cross_need[c][s] likewise for cross_min.
+     * Integer tests equal to comparing wye_dice_coeff with the band. */
+    uint32_t *need[WYE_FS_MAX_COMPARISONS];
+    uint32_t *cross_need[WYE_FS_MAX_COMPARISONS];
+    bool popcnt;    /* use the popcount instruction */
     size_t tf_n;
 };
 
@@ -84,6 +90,22 @@ static bool comparable(const wye_field_spec *a, const wye_field_spec *b)
             a->tok[t].padding != b->tok[t].padding)
             return false;
     return true;
+}
+
+/* The least common count c whose Dice wye_dice_coeff(c, sum, 0) = 2c/sum
+ * reaches t; sum + 1 (more than any count) when none does. */
+static uint32_t least_count(size_t sum, double t)
+{
+    /* 2c/sum rises with c: binary search over [0, sum + 1] */
+    size_t lo = 0, hi = sum + 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (wye_dice_coeff((uint32_t)mid, (uint32_t)sum, 0) >= t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (uint32_t)lo;
 }
 
 static void init_probabilities(wye_fs *fs)
@@ -214,6 +236,32 @@ int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
         wye_fs_free(fs);
         return rc;
     }
+    for (size_t c = 0; rc == WYE_OK && c < fs->nc; c++) {
+        size_t bits = fs->c[c].kind == WYE_FS_RECORD ? fs->lay->filter_bytes * 8
+                      : fs->c[c].kind == WYE_FS_DIGEST ? 0
+                                                        : fs->lay->field_filter_bytes[fs->c[c].field] * 8;
+        if (!bits)
+            continue;
+        size_t len = 2 * bits + 1;
+        fs->need[c] = malloc(3 * len * sizeof *fs->need[c]);
+        fs->cross_need[c] = malloc(len * sizeof *fs->cross_need[c]);
+        if (!fs->need[c] || !fs->cross_need[c]) {
+            rc = WYE_ENOMEM;
+            break;
+        }
+        for (size_t sum = 0; sum < len; sum++) {
+            fs->need[c][3 * sum] = least_count(sum, prm->band_exact);
+            fs->need[c][3 * sum + 1] = least_count(sum, prm->band_close);
+            fs->need[c][3 * sum + 2] = least_count(sum, prm->band_partial);
+            fs->cross_need[c][sum] = least_count(sum, prm->cross_min);
+        }
+    }
+    if (rc != WYE_OK) {
+        wye_fs_free(fs);
+        return rc;
+    }
+    __builtin_cpu_init();
+    fs->popcnt = !prm->portable && __builtin_cpu_supports("popcnt");
     init_probabilities(fs);
     compute_weights(fs);
     *out = fs;
@@ -226,6 +274,10 @@ void wye_fs_free(wye_fs *fs)
         return;
     free(fs->weight);
     free(fs->tfadj);
+    for (size_t c = 0; c < WYE_FS_MAX_COMPARISONS; c++) {
+        free(fs->need[c]);
+        free(fs->cross_need[c]);
+    }
     free(fs);
 }
 
@@ -267,81 +319,123 @@ static inline unsigned presence(const wye_layout *lay, const uint8_t *r)
     return (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
 }
 
-static inline const uint64_t *field_filter(const wye_layout *lay, const uint8_t *r, int f)
+static inline const uint64_t *field_filter(const wye_layout *lay, const uint8_t *r, size_t f)
 {
     return (const uint64_t *)(const void *)(r + lay->field_filter_off[f]);
 }
 
-static inline double field_dice(const wye_recview *v, size_t a, size_t fa, size_t b, size_t fb)
+static inline uint32_t pop64(uint64_t x)
 {
-    const wye_layout *lay = v->layout;
-    uint32_t c = wye_dice_and_count(v->kernel, field_filter(lay, v->rec[a], (int)fa),
-                                     field_filter(lay, v->rec[b], (int)fb),
-                                     lay->field_filter_bytes[fa] / 8);
-    return wye_dice_coeff(c, v->fpop[a * v->fpop_stride + (size_t)v->fpop_col[fa]],
-                          v->fpop[b * v->fpop_stride + (size_t)v->fpop_col[fb]]);
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
 }
 
-static inline unsigned band(const wye_fs_params *prm, double d)
+/* |A and B| of two field filters; hw selects the popcount instruction (in
+ * the popcnt build of the comparison) or the portable count. Both give the
+ * same integer. */
+static inline __attribute__((always_inline)) uint32_t and_count(const uint64_t *x,
+                                                                const uint64_t *y, size_t words,
+                                                                bool hw)
 {
-    return d >= prm->band_exact     ? WYE_FS_EXACT
-           : d >= prm->band_close   ? WYE_FS_CLOSE
-           : d >= prm->band_partial ? WYE_FS_PARTIAL
-                                    : WYE_FS_DISAGREE;
+    uint32_t c = 0;
+    for (size_t w = 0; w < words; w++)
+        c += hw ? (uint32_t)__builtin_popcountll(x[w] & y[w]) : pop64(x[w] & y[w]);
+    return c;
 }
 
-uint32_t wye_fs_pattern(const wye_fs *fs, const wye_recview *v, size_t a, size_t b)
+/* Level of a count against the band tables of comparison c (popcount sum s). */
+static inline unsigned band_level(const wye_fs *fs, size_t ci, uint32_t cnt, size_t s)
+{
+    const uint32_t *t = fs->need[ci] + s * 3;
+    return cnt >= t[0] ? WYE_FS_EXACT : cnt >= t[1] ? WYE_FS_CLOSE
+                                      : cnt >= t[2] ? WYE_FS_PARTIAL
+                                                    : WYE_FS_DISAGREE;
+}
+
+static inline __attribute__((always_inline)) uint32_t
+pattern_core(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, bool hw)
 {
     const wye_layout *lay = v->layout;
-    const uint8_t *ra = v->rec[a], *rb = v->rec[b];
+    const uint8_t *ra = wye_rec(v, a), *rb = wye_rec(v, b);
     unsigned pa = presence(lay, ra), pb = presence(lay, rb);
+    /* the popcounts sit in the slot, 4-byte aligned */
+    const uint32_t *popa = (const uint32_t *)(const void *)(ra + v->pop_off) + 1;
+    const uint32_t *popb = (const uint32_t *)(const void *)(rb + v->pop_off) + 1;
     uint32_t pat = 0;
     for (size_t ci = 0; ci < fs->nc; ci++) {
         const wye_fs_comparison *c = &fs->c[ci];
         unsigned level = WYE_FS_MISSING;
         if (c->kind == WYE_FS_RECORD) {
-            if (v->rpop[a] && v->rpop[b]) {
+            if (popa[-1] && popb[-1]) {
                 const uint64_t *fa = (const uint64_t *)(const void *)(ra + lay->filter_off);
                 const uint64_t *fb = (const uint64_t *)(const void *)(rb + lay->filter_off);
                 uint32_t cnt = wye_dice_and_count(v->kernel, fa, fb, lay->filter_bytes / 8);
-                level = band(&fs->prm, wye_dice_coeff(cnt, v->rpop[a], v->rpop[b]));
+                level = band_level(fs, ci, cnt, (size_t)popa[-1] + popb[-1]);
             }
-        } else {
-            unsigned bit = 1u << c->field;
-            if ((pa & bit) && (pb & bit)) {
-                if (c->kind != WYE_FS_FILTER &&
-                    memcmp(ra + lay->digest_off[c->field], rb + lay->digest_off[c->field],
-                           WYE_DIGEST_BYTES) == 0) {
-                    level = WYE_FS_EXACT;
-                } else if (c->kind == WYE_FS_DIGEST) {
-                    level = WYE_FS_DISAGREE;
-                } else {
-                    size_t f = (size_t)c->field;
-                    level = band(&fs->prm, field_dice(v, a, f, b, f));
-                    if (c->kind == WYE_FS_FILTER_DIGEST && level == WYE_FS_EXACT)
-                        level = WYE_FS_CLOSE; /* the digests differ */
-                    if (level < WYE_FS_CLOSE && c->ncross) {
-                        double best = 0;
-                        for (unsigned k = 0; k < c->ncross; k++) {
-                            size_t g = (size_t)c->cross[k];
-                            unsigned gb = 1u << g;
-                            double d1 = (pb & gb) ? field_dice(v, a, f, b, g) : 0.0;
-                            double d2 = (pa & gb) ? field_dice(v, a, g, b, f) : 0.0;
-                            /* a swap needs both ways; an alternate either */
-                            double d = c->cross_swap[k] ? (d1 < d2 ? d1 : d2)
-                                                        : (d1 > d2 ? d1 : d2);
-                            if (d > best)
-                                best = d;
-                        }
-                        if (best >= fs->prm.cross_min)
-                            level = WYE_FS_CROSS;
+            pat += level * fs->mult[ci];
+            continue;
+        }
+        size_t f = (size_t)c->field;
+        unsigned bit = 1u << f;
+        if ((pa & bit) && (pb & bit)) {
+            if (c->kind != WYE_FS_FILTER &&
+                memcmp(ra + lay->digest_off[f], rb + lay->digest_off[f], WYE_DIGEST_BYTES) == 0) {
+                level = WYE_FS_EXACT;
+            } else if (c->kind == WYE_FS_DIGEST) {
+                level = WYE_FS_DISAGREE;
+            } else {
+                size_t words = lay->field_filter_bytes[f] / 8;
+                uint32_t fa = popa[v->fpop_col[f]], fb = popb[v->fpop_col[f]];
+                uint32_t cnt = and_count(field_filter(lay, ra, f), field_filter(lay, rb, f), words, hw);
+                level = band_level(fs, ci, cnt, (size_t)fa + fb);
+                if (c->kind == WYE_FS_FILTER_DIGEST && level == WYE_FS_EXACT)
+                    level = WYE_FS_CLOSE; /* the digests differ */
+                if (level < WYE_FS_CLOSE && c->ncross) {
+                    bool cross = false;
+                    for (unsigned k = 0; k < c->ncross && !cross; k++) {
+                        size_t g = (size_t)c->cross[k];
+                        unsigned gb = 1u << g;
+                        uint32_t ga = popa[v->fpop_col[g]], gbp = popb[v->fpop_col[g]];
+                        /* a_f against b_g, and a_g against b_f; the popcounts
+                         * rule most out before any bit is compared */
+                        bool ok1 = false, ok2 = false;
+                        if ((pb & gb) && (fa < gbp ? fa : gbp) >= fs->cross_need[ci][(size_t)fa + gbp])
+                            ok1 = and_count(field_filter(lay, ra, f), field_filter(lay, rb, g), words, hw) >=
+                                  fs->cross_need[ci][(size_t)fa + gbp];
+                        if (c->cross_swap[k] && !ok1)
+                            continue; /* a swap needs both ways */
+                        if ((pa & gb) && (ga < fb ? ga : fb) >= fs->cross_need[ci][(size_t)ga + fb])
+                            ok2 = and_count(field_filter(lay, ra, g), field_filter(lay, rb, f), words, hw) >=
+                                  fs->cross_need[ci][(size_t)ga + fb];
+                        cross = c->cross_swap[k] ? (ok1 && ok2) : (ok1 || ok2);
                     }
+                    if (cross)
+                        level = WYE_FS_CROSS;
                 }
             }
         }
         pat += level * fs->mult[ci];
     }
     return pat;
+}
+
+static uint32_t pattern_portable(const wye_fs *fs, const wye_recview *v, size_t a, size_t b)
+{
+    return pattern_core(fs, v, a, b, false);
+}
+
+__attribute__((target("popcnt"))) static uint32_t pattern_popcnt(const wye_fs *fs,
+                                                                 const wye_recview *v, size_t a,
+                                                                 size_t b)
+{
+    return pattern_core(fs, v, a, b, true);
+}
+
+uint32_t wye_fs_pattern(const wye_fs *fs, const wye_recview *v, size_t a, size_t b)
+{
+    return fs->popcnt ? pattern_popcnt(fs, v, a, b) : pattern_portable(fs, v, a, b);
 }
 
 /* ---- the model's parameters --------------------------------------------- */
@@ -645,7 +739,7 @@ int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads)
         unsigned bit = 1u << c->field;
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
-            const uint8_t *r = v->rec[i];
+            const uint8_t *r = wye_rec(v, i);
             unsigned pres = (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
             hv[i] = (pres & bit) ? value_hash(fs, c, r) : 0;
             if (pres & bit)
@@ -666,7 +760,7 @@ int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads)
         double lim = fs->prm.tf_max;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (size_t i = 0; i < n; i++) {
-            const uint8_t *r = v->rec[i];
+            const uint8_t *r = wye_rec(v, i);
             unsigned pres = (unsigned)r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
             if (!(pres & bit))
                 continue;

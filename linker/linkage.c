@@ -454,7 +454,7 @@ const char *wye_link_decision_name(int decision)
 
 static void pseudonym_hex(const wye_linkage *l, size_t i, char out[2 * WYE_PSEUDONYM_BYTES + 1])
 {
-    wye_hex(l->v->rec[i] + l->v->layout->pseudonym_off, WYE_PSEUDONYM_BYTES, out);
+    wye_hex(wye_rec(l->v, i) + l->v->layout->pseudonym_off, WYE_PSEUDONYM_BYTES, out);
 }
 
 int wye_linkage_write_persons(const wye_linkage *l, FILE *f)

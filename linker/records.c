@@ -39,10 +39,8 @@ struct wye_recset {
     size_t n;
     bool finished;
     /* built by finish */
-    const uint8_t **rec;
+    uint8_t *base;
     uint16_t *agency;
-    uint32_t *rpop;
-    uint32_t *fpop;
     size_t *agency_first;
     wye_recview view;
 };
@@ -199,10 +197,8 @@ void wye_recset_free(wye_recset *s)
     for (size_t i = 0; i < s->nfiles; i++)
         free_chunks(s->files[i].chunks, s->files[i].nchunks);
     free(s->files);
-    free(s->rec);
+    free(s->base);
     free(s->agency);
-    free(s->rpop);
-    free(s->fpop);
     free(s->agency_first);
     free(s);
 }
@@ -337,51 +333,61 @@ int wye_recset_finish(wye_recset *s, unsigned threads)
     if (s->finished)
         return WYE_ESTATE;
     size_t n = s->n;
-    s->rec = malloc((n + 1) * sizeof *s->rec);
-    s->agency = malloc((n + 1) * sizeof *s->agency);
-    s->rpop = malloc((n + 1) * sizeof *s->rpop);
     const wye_layout *lay = s->layout;
     size_t nf = wye_protocol_nfields(s->p);
-    size_t stride = 0;
+    size_t npop = 1;
     int col[WYE_MAX_FIELDS];
     for (size_t f = 0; f < WYE_MAX_FIELDS; f++)
-        col[f] = f < nf && lay->field_filter_bytes[f] ? (int)stride++ : -1;
-    s->fpop = calloc((n + 1) * (stride ? stride : 1), sizeof *s->fpop);
-    s->agency_first = malloc((s->nfiles + 1) * sizeof *s->agency_first);
-    if (!s->rec || !s->agency || !s->rpop || !s->fpop || !s->agency_first)
+        col[f] = f < nf && lay->field_filter_bytes[f] ? (int)(npop++ - 1) : -1;
+    size_t rs = lay->record_size;
+    size_t pop_off = (rs + 3) & ~(size_t)3;
+    size_t stride = (pop_off + 4 * npop + 63) & ~(size_t)63;
+    if (n && stride > SIZE_MAX / n)
         return WYE_ENOMEM;
-    size_t rs = s->layout->record_size;
+    s->base = aligned_alloc(64, n ? n * stride : 64);
+    s->agency = malloc((n + 1) * sizeof *s->agency);
+    s->agency_first = malloc((s->nfiles + 1) * sizeof *s->agency_first);
+    if (!s->base || !s->agency || !s->agency_first)
+        return WYE_ENOMEM;
+    /* one contiguous array of slots; each file's chunks are freed as soon
+     * as they are copied, so memory peaks at the slots plus one chunk */
     for (size_t a = 0; a < s->nfiles; a++) {
         fileinfo *fi = &s->files[a];
         s->agency_first[a] = fi->first;
         for (size_t r = 0; r < fi->n; r++) {
-            s->rec[fi->first + r] = fi->chunks[r / CHUNK_RECORDS] + (r % CHUNK_RECORDS) * rs;
+            uint8_t *slot = s->base + (fi->first + r) * stride;
+            memcpy(slot, fi->chunks[r / CHUNK_RECORDS] + (r % CHUNK_RECORDS) * rs, rs);
+            memset(slot + rs, 0, stride - rs);
             s->agency[fi->first + r] = (uint16_t)a;
+            if (r % CHUNK_RECORDS == CHUNK_RECORDS - 1 || r + 1 == fi->n) {
+                free(fi->chunks[r / CHUNK_RECORDS]);
+                fi->chunks[r / CHUNK_RECORDS] = NULL;
+            }
         }
     }
     s->agency_first[s->nfiles] = n;
     int nt = threads ? (int)threads : omp_get_num_procs();
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *r = s->rec[i];
-        s->rpop[i] = lay->filter_bytes
-                         ? wye_dice_popcount(s->k, (const uint64_t *)(const void *)(r + lay->filter_off),
-                                             lay->filter_bytes / 8)
-                         : 0;
+        uint8_t *r = s->base + i * stride;
+        uint32_t pops[1 + WYE_MAX_FIELDS] = {0};
+        if (lay->filter_bytes)
+            pops[0] = wye_dice_popcount(s->k, (const uint64_t *)(const void *)(r + lay->filter_off),
+                                        lay->filter_bytes / 8);
         for (size_t f = 0; f < nf; f++)
             if (col[f] >= 0)
-                s->fpop[i * stride + (size_t)col[f]] = wye_dice_popcount(
+                pops[1 + col[f]] = wye_dice_popcount(
                     s->k, (const uint64_t *)(const void *)(r + lay->field_filter_off[f]),
                     lay->field_filter_bytes[f] / 8);
+        memcpy(r + pop_off, pops, 4 * npop);
     }
     s->view = (wye_recview){
         .n = n,
         .nagencies = s->nfiles,
-        .rec = s->rec,
+        .base = s->base,
+        .stride = stride,
+        .pop_off = pop_off,
         .agency = s->agency,
-        .rpop = s->rpop,
-        .fpop = s->fpop,
-        .fpop_stride = stride,
         .agency_first = s->agency_first,
         .protocol = s->p,
         .layout = s->layout,

@@ -96,6 +96,9 @@ typedef struct wye_fs_params {
      * either way. On by default, tf_max 6. */
     bool tf;
     double tf_max;
+    /* Count bits with portable C even where the CPU has a popcount
+     * instruction (the counts are the same; for tests). */
+    bool portable;
     unsigned em_max_iter; /* default 1000 */
     double em_tol;        /* stop when no parameter moves more; default 1e-10 */
 } wye_fs_params;

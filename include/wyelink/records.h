@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wyelink/dice.h"
 #include "wyelink/encfile.h"
@@ -55,22 +56,47 @@ WYE_API const char *wye_recfile_label(const wye_recfile *f);
 WYE_API void wye_recfile_free(wye_recfile *f);
 
 /* The records of a finished set, for blocking, scoring and reports.
- * Plain data pointing into the set. */
+ * Plain data pointing into the set. Record i lives in a slot of `stride`
+ * bytes (a multiple of 64, so a record starts on a cache line): the
+ * record's layout bytes, then at pop_off the popcounts (uint32) of its
+ * record-level filter and of each field filter, so that comparing two
+ * records touches nothing but their two slots. */
 typedef struct wye_recview {
     size_t n;                      /* records */
     size_t nagencies;              /* files (one agency each) */
-    const uint8_t *const *rec;     /* rec[i]: record i, layout bytes */
+    const uint8_t *base;           /* slot of record i: base + i * stride */
+    size_t stride;
+    size_t pop_off;                /* popcounts in a slot: [0] record-level
+                                      filter, [1 + fpop_col[f]] field f */
+    int fpop_col[WYE_MAX_FIELDS];  /* -1 when field f has no field filter */
     const uint16_t *agency;        /* agency[i]: the file record i came from */
-    const uint32_t *rpop;          /* popcount of record i's record-level filter */
-    const uint32_t *fpop;          /* fpop[i * fpop_stride + fpop_col[f]]:
-                                      popcount of field f's filter */
-    size_t fpop_stride;            /* fields that have a field filter */
-    int fpop_col[WYE_MAX_FIELDS];  /* column of field f in fpop, -1 if none */
     const size_t *agency_first;    /* first record of each agency; [nagencies] = n */
     const wye_protocol *protocol;
     const wye_layout *layout;
     const wye_dice_kernel *kernel; /* the Dice kernel to compare with */
 } wye_recview;
+
+/* Record i's bytes (its layout). */
+static inline const uint8_t *wye_rec(const wye_recview *v, size_t i)
+{
+    return v->base + i * v->stride;
+}
+
+/* Popcount of record i's record-level filter. */
+static inline uint32_t wye_rec_rpop(const wye_recview *v, size_t i)
+{
+    uint32_t x;
+    memcpy(&x, wye_rec(v, i) + v->pop_off, sizeof x);
+    return x;
+}
+
+/* Popcount of record i's filter of field f (which must have one). */
+static inline uint32_t wye_rec_fpop(const wye_recview *v, size_t i, size_t f)
+{
+    uint32_t x;
+    memcpy(&x, wye_rec(v, i) + v->pop_off + 4 * (1 + (size_t)v->fpop_col[f]), sizeof x);
+    return x;
+}
 
 typedef struct wye_recset wye_recset;
 

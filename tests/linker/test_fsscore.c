@@ -132,8 +132,8 @@ Test(fsscore, levels_of_known_pairs)
     pat = wye_fs_pattern(fs, v, 0, 5);
     const wye_layout *lay = v->layout;
     int gi = wye_protocol_field_index(proto, "given_name");
-    double dice = wye_dice(v->kernel, (const uint64_t *)(const void *)(v->rec[0] + lay->field_filter_off[gi]),
-                           (const uint64_t *)(const void *)(v->rec[5] + lay->field_filter_off[gi]),
+    double dice = wye_dice(v->kernel, (const uint64_t *)(const void *)(wye_rec(v, 0) + lay->field_filter_off[gi]),
+                           (const uint64_t *)(const void *)(wye_rec(v, 5) + lay->field_filter_off[gi]),
                            lay->field_filter_bytes[gi] / 8);
     cr_assert(dice > 0.5 && dice < 0.95, "typo Dice %g", dice);
     unsigned want = dice >= 0.75 ? WYE_FS_CLOSE : WYE_FS_PARTIAL;

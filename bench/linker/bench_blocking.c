@@ -1,0 +1,371 @@
+/* Blocking benchmark: pair completeness and reduction ratio of the
+ * candidate pairs, against the ground truth of synthetic data and against
+ * exhaustive linkage.
+ *
+ *   bench_blocking --key LU.key --trust DIR --truth truth.csv
+ *       --map AGENCY=LOCALMAP.csv ... [--exhaustive] [--threads N]
+ *       [--hamming-bands N] [--hamming-bits N] [--minhash-bands N]
+ *       [--minhash-per-field N] [--max-block N] [--no-digests] FILE.wye...
+ *
+ * Prints, for the blocking parameters given (default: the linker's):
+ *   - candidate pairs and the reduction ratio 1 - candidates / all pairs;
+ *   - pair completeness against the truth: the share of truly matching
+ *     pairs that are candidates, and for each key how many it finds first;
+ *   - with --exhaustive, also links every pair and reports the share of the
+ *     pairs exhaustive linkage calls a match (score at or above its match
+ *     threshold) that blocking makes candidates, and the F1 of both
+ *     linkages against the truth.
+ * Only counts are printed. */
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wyelink/blocking.h"
+#include "wyelink/keys.h"
+#include "wyelink/linkage.h"
+#include "wyelink/records.h"
+
+#ifndef WYE_DEFAULT_PROTOCOL
+#define WYE_DEFAULT_PROTOCOL "protocols/default.json"
+#endif
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A sorted table of "key\0" -> value strings. */
+typedef struct entry {
+    char *key;
+    long value;
+    char *svalue;
+} entry;
+
+typedef struct table {
+    entry *e;
+    size_t n, cap;
+} table;
+
+static void table_add(table *t, const char *key, long value, const char *svalue)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 1024;
+        t->e = realloc(t->e, t->cap * sizeof *t->e);
+        if (!t->e)
+            exit(1);
+    }
+    t->e[t->n].key = strdup(key);
+    t->e[t->n].value = value;
+    t->e[t->n].svalue = svalue ? strdup(svalue) : NULL;
+    t->n++;
+}
+
+static int cmp_entry(const void *x, const void *y)
+{
+    return strcmp(((const entry *)x)->key, ((const entry *)y)->key);
+}
+
+static const entry *table_find(const table *t, const char *key)
+{
+    entry k = {(char *)key, 0, NULL};
+    return bsearch(&k, t->e, t->n, sizeof *t->e, cmp_entry);
+}
+
+/* Split a CSV line without quotes into at most n fields. */
+static int split(char *line, char **f, int n)
+{
+    int k = 0;
+    line[strcspn(line, "\r\n")] = 0;
+    for (char *p = line; k < n;) {
+        f[k++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            break;
+        *c = 0;
+        p = c + 1;
+    }
+    return k;
+}
+
+typedef struct person_of {
+    uint32_t rec;
+    long person;
+} person_of;
+
+static int cmp_person(const void *x, const void *y)
+{
+    const person_of *a = x, *b = y;
+    if (a->person != b->person)
+        return a->person < b->person ? -1 : 1;
+    return a->rec < b->rec ? -1 : a->rec > b->rec;
+}
+
+typedef struct count_ctx {
+    uint64_t n;
+} count_ctx;
+
+static int count_fn(void *ctx, uint32_t a, uint32_t b)
+{
+    (void)a;
+    (void)b;
+    ((count_ctx *)ctx)->n++;
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_blocking --key LU.key --trust DIR --truth truth.csv "
+                    "--map AGENCY=FILE ... [options] FILE.wye...\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"trust", required_argument, NULL, 't'},
+        {"truth", required_argument, NULL, 'T'},
+        {"map", required_argument, NULL, 'm'},
+        {"protocol", required_argument, NULL, 'p'},
+        {"exhaustive", no_argument, NULL, 'x'},
+        {"threads", required_argument, NULL, 'j'},
+        {"hamming-bands", required_argument, NULL, 1},
+        {"hamming-bits", required_argument, NULL, 2},
+        {"minhash-bands", required_argument, NULL, 3},
+        {"minhash-per-field", required_argument, NULL, 4},
+        {"max-block", required_argument, NULL, 5},
+        {"no-digests", no_argument, NULL, 6},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key = NULL, *trust_dir = NULL, *truth = NULL, *proto_path = WYE_DEFAULT_PROTOCOL;
+    char *maps[64];
+    int nmaps = 0, exhaustive = 0;
+    unsigned threads = 0;
+    wye_link_params lp;
+    wye_link_default_params(&lp);
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 't': trust_dir = optarg; break;
+        case 'T': truth = optarg; break;
+        case 'm':
+            if (nmaps < 64)
+                maps[nmaps++] = optarg;
+            break;
+        case 'p': proto_path = optarg; break;
+        case 'x': exhaustive = 1; break;
+        case 'j': threads = (unsigned)atoi(optarg); break;
+        case 1: lp.blocking.hamming_bands = (unsigned)atoi(optarg); break;
+        case 2: lp.blocking.hamming_bits = (unsigned)atoi(optarg); break;
+        case 3: lp.blocking.minhash_bands = (unsigned)atoi(optarg); break;
+        case 4: lp.blocking.minhash_per_field = (unsigned)atoi(optarg); break;
+        case 5: lp.blocking.max_block = (size_t)atol(optarg); break;
+        case 6: lp.blocking.digests = false; break;
+        default: usage(); return 2;
+        }
+    }
+    if (!key || !trust_dir || !truth || optind >= argc) {
+        usage();
+        return 2;
+    }
+    lp.threads = threads;
+    if (wye_crypto_init() != WYE_OK)
+        return 1;
+    wye_party *lu;
+    wye_trust *trust;
+    wye_protocol *proto;
+    wye_diag d;
+    if (wye_party_load(key, &lu) || wye_trust_load_dir(trust_dir, &trust) ||
+        wye_protocol_load(proto_path, &proto, &d)) {
+        fprintf(stderr, "bench_blocking: cannot load the key, trust folder or protocol\n");
+        return 1;
+    }
+    wye_recset *set;
+    if (wye_recset_new(proto, NULL, &set))
+        return 1;
+    double t0 = now();
+    for (int i = optind; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        wye_recfile *rf;
+        int rc = f ? wye_recfile_read(wye_source_file(f), argv[i], proto, lu, trust, &rf, &d)
+                   : WYE_EIO;
+        if (f)
+            fclose(f);
+        if (rc || (rc = wye_recset_add_file(set, rf, &d))) {
+            fprintf(stderr, "bench_blocking: %s: %s\n", argv[i], wye_strerror(rc));
+            return 1;
+        }
+    }
+    if (wye_recset_finish(set, threads))
+        return 1;
+    const wye_recview *v = wye_recset_view(set);
+    printf("read %zu records from %d files in %.2f s\n", v->n, argc - optind, now() - t0);
+
+    /* truth: agency,local_id -> person; local maps: agency,record -> local_id */
+    table tt = {0}, mt = {0};
+    char line[4096], k2[1024];
+    FILE *f = fopen(truth, "r");
+    if (!f)
+        return 1;
+    fgets(line, sizeof line, f);
+    while (fgets(line, sizeof line, f)) {
+        char *fl[3];
+        if (split(line, fl, 3) == 3) {
+            snprintf(k2, sizeof k2, "%s,%s", fl[0], fl[1]);
+            table_add(&tt, k2, atol(fl[2]), NULL);
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < nmaps; i++) {
+        char *eq = strchr(maps[i], '=');
+        if (!eq)
+            return 2;
+        *eq = 0;
+        f = fopen(eq + 1, "r");
+        if (!f)
+            return 1;
+        fgets(line, sizeof line, f);
+        while (fgets(line, sizeof line, f)) {
+            char *fl[2];
+            if (split(line, fl, 2) == 2) {
+                snprintf(k2, sizeof k2, "%s,%s", maps[i], fl[1]);
+                table_add(&mt, k2, 0, fl[0]);
+            }
+        }
+        fclose(f);
+    }
+    qsort(tt.e, tt.n, sizeof *tt.e, cmp_entry);
+    qsort(mt.e, mt.n, sizeof *mt.e, cmp_entry);
+    person_of *po = malloc(v->n * sizeof *po);
+    long unknown = -1;
+    for (size_t i = 0; i < v->n; i++) {
+        char hex[2 * WYE_PSEUDONYM_BYTES + 1];
+        wye_hex(wye_rec(v, i) + v->layout->pseudonym_off, WYE_PSEUDONYM_BYTES, hex);
+        snprintf(k2, sizeof k2, "%s,%s", wye_recset_agency(set, v->agency[i]), hex);
+        const entry *m = table_find(&mt, k2);
+        long person = unknown--;
+        if (m) {
+            snprintf(k2, sizeof k2, "%s,%s", wye_recset_agency(set, v->agency[i]), m->svalue);
+            const entry *t = table_find(&tt, k2);
+            if (t)
+                person = t->value;
+        }
+        po[i] = (person_of){(uint32_t)i, person};
+    }
+    qsort(po, v->n, sizeof *po, cmp_person);
+
+    /* blocking */
+    t0 = now();
+    wye_blocks *b;
+    if (wye_blocks_build(v, &lp.blocking, threads, &b))
+        return 1;
+    double tb = now() - t0;
+    t0 = now();
+    uint64_t cand = 0;
+    size_t np = wye_blocks_nparts(b);
+    int nt = threads ? (int)threads : omp_get_num_procs();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(+ : cand)
+    for (size_t p = 0; p < np; p++) {
+        count_ctx cc = {0};
+        wye_blocks_pairs(b, p, count_fn, &cc);
+        cand += cc.n;
+    }
+    double tp = now() - t0;
+    uint64_t all = (uint64_t)v->n * (v->n - 1) / 2;
+    printf("blocking: %zu keys, built in %.2f s, %llu candidate pairs enumerated in %.2f s\n",
+           wye_blocks_nkeys(b), tb, (unsigned long long)cand, tp);
+    printf("reduction ratio %.6f (%llu of %llu pairs)\n", 1.0 - (double)cand / (double)all,
+           (unsigned long long)cand, (unsigned long long)all);
+    /* completeness against the truth */
+    uint64_t tpairs = 0, found = 0;
+    for (size_t s = 0, e; s < v->n; s = e) {
+        for (e = s + 1; e < v->n && po[e].person == po[s].person; e++)
+            ;
+        for (size_t x = s; x < e; x++)
+            for (size_t y = x + 1; y < e; y++) {
+                tpairs++;
+                found += wye_blocks_is_candidate(b, po[x].rec, po[y].rec);
+            }
+    }
+    printf("pair completeness against the truth: %.5f (%llu of %llu true pairs are "
+           "candidates)\n",
+           tpairs ? (double)found / (double)tpairs : 1.0, (unsigned long long)found,
+           (unsigned long long)tpairs);
+    for (size_t k = 0; k < wye_blocks_nkeys(b); k++) {
+        const wye_block_key_stats *ks = wye_blocks_key(b, k);
+        printf("  key %-22s %8llu blocks %12llu pairs %4llu dropped\n", ks->name,
+               (unsigned long long)ks->blocks, (unsigned long long)ks->pairs,
+               (unsigned long long)ks->dropped);
+    }
+
+    if (exhaustive) {
+        wye_linkage *lb, *lx;
+        t0 = now();
+        if (wye_link_run(set, &lp, &lb, &d))
+            return 1;
+        double t1 = now() - t0;
+        wye_link_params xp = lp;
+        xp.blocking.exhaustive = true;
+        t0 = now();
+        if (wye_link_run(set, &xp, &lx, &d))
+            return 1;
+        double t2 = now() - t0;
+        const wye_link_stats *sx = wye_linkage_stats(lx);
+        uint64_t xm = 0, xm_cand = 0;
+        for (size_t k = 0; k < wye_linkage_npairs(lx); k++) {
+            const wye_link_pair *pp = wye_linkage_pair(lx, k);
+            if (pp->score < sx->match)
+                continue;
+            xm++;
+            xm_cand += wye_blocks_is_candidate(b, pp->a, pp->b);
+        }
+        printf("exhaustive linkage: %.1f s, %llu pairs at or above its match threshold %.3f\n",
+               t2, (unsigned long long)xm, sx->match);
+        printf("pair completeness against exhaustive: %.5f (%llu of them are candidates)\n",
+               xm ? (double)xm_cand / (double)xm : 1.0, (unsigned long long)xm_cand);
+        printf("blocked linkage: %.1f s\n", t1);
+        /* pairwise F1 of both against the truth */
+        wye_linkage *ls[2] = {lb, lx};
+        const char *nm[2] = {"blocked", "exhaustive"};
+        for (int w = 0; w < 2; w++) {
+            uint64_t pred = 0, correct = 0;
+            /* predicted pairs: same person; correct: also same true person */
+            person_of *pp = malloc(v->n * sizeof *pp);
+            for (size_t i = 0; i < v->n; i++)
+                pp[i] = (person_of){(uint32_t)i, (long)wye_linkage_person(ls[w], i)};
+            qsort(pp, v->n, sizeof *pp, cmp_person);
+            long *truth_of = malloc(v->n * sizeof *truth_of);
+            for (size_t i = 0; i < v->n; i++)
+                truth_of[po[i].rec] = po[i].person;
+            for (size_t s = 0, e; s < v->n; s = e) {
+                for (e = s + 1; e < v->n && pp[e].person == pp[s].person; e++)
+                    ;
+                for (size_t x = s; x < e; x++)
+                    for (size_t y = x + 1; y < e; y++) {
+                        pred++;
+                        correct += truth_of[pp[x].rec] == truth_of[pp[y].rec];
+                    }
+            }
+            double prec = pred ? (double)correct / (double)pred : 1.0;
+            double rec = tpairs ? (double)correct / (double)tpairs : 1.0;
+            printf("%-10s linkage: precision %.4f recall %.4f F1 %.4f\n", nm[w], prec, rec,
+                   prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0.0);
+            free(pp);
+            free(truth_of);
+        }
+        wye_linkage_free(lb);
+        wye_linkage_free(lx);
+    }
+    wye_blocks_free(b);
+    free(po);
+    wye_recset_free(set);
+    wye_protocol_free(proto);
+    wye_trust_free(trust);
+    wye_party_free(lu);
+    return 0;
+}
