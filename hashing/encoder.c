@@ -485,7 +485,8 @@ static size_t message(uint8_t *msg, uint8_t purpose, unsigned j, const uint8_t *
     msg[n++] = (uint8_t)j;
     msg[n++] = (uint8_t)(j >> 8);
     msg[n++] = (uint8_t)salt_len;
-    memcpy(msg + n, salt, salt_len);
+    if (salt_len)
+        memcpy(msg + n, salt, salt_len);
     n += salt_len;
     memcpy(msg + n, tok, tok_len);
     return n + tok_len;
