@@ -637,6 +637,9 @@ static int load_inputs(ctx *c)
     const wye_party_public *me = wye_party_public_part(c->party);
     if (strcmp(me->role, "agency")) {
         fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'agency'\n", CMD, o->key, me->role);
+        /* not the agency's key: it signs nothing, not even an audit entry */
+        wye_party_free(c->party);
+        c->party = NULL;
         c->code = WYE_EINVAL;
         return WYE_EXIT_FAIL;
     }
