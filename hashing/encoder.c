@@ -18,7 +18,7 @@
 #define MAX_MSG (4 + 255 + 1 + WYE_NORM_MAX + 8)
 
 #define CACHE_SLOTS 16384u       /* power of two */
-#define CACHE_KEY_MAX 46
+#define CACHE_KEY_MAX 40        /* bytes, a multiple of 8 */
 #define CACHE_BLOCKS 2
 
 struct wye_encoder {
@@ -43,8 +43,8 @@ struct wye_encoder {
 
 typedef struct cache_entry {
     uint64_t tag;                /* hash of the key bytes, 0 = empty */
+    uint64_t key[CACHE_KEY_MAX / 8]; /* zero-padded */
     uint8_t klen, nblocks;
-    uint8_t key[CACHE_KEY_MAX];
     uint8_t out[CACHE_BLOCKS * BLOCK];
 } cache_entry;
 
@@ -52,7 +52,7 @@ typedef struct cache_entry {
  * bits it sets in the raw record filter and in its field filter, so a
  * common name costs one lookup and two ORs. Sized on first use for the
  * encoder; used only when those bitmaps are small. */
-#define VCACHE_SLOTS 8192u       /* power of two */
+#define VCACHE_SLOTS 32768u      /* power of two */
 #define VKEY_MAX 46
 #define VBITS_MAX 512            /* bytes of record + field filter bitmaps */
 
@@ -63,7 +63,8 @@ typedef struct vcache_head {
 } vcache_head;
 
 struct wye_encoder_cache {
-    cache_entry *slots;
+    cache_entry *slots;          /* CACHE_SLOTS / 2 sets of two ways */
+    uint8_t *mru;                /* per set: the way used last */
     uint64_t owner;              /* id of the encoder the entries belong to */
     uint8_t *vslots;             /* VCACHE_SLOTS x vstride bytes, or NULL */
     size_t vstride, vraw, vff;   /* entry size, record and field bitmap bytes */
@@ -120,6 +121,19 @@ static uint32_t stream_below(stream *s, uint32_t bound)
 
 static inline void set_bit(uint8_t *b, uint32_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 static inline unsigned get_bit(const uint8_t *b, uint32_t i) { return b[i >> 3] >> (i & 7) & 1u; }
+
+/* dst |= src over n bytes, n a multiple of 8 (filters are whole 64-bit words). */
+static inline void or_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    assert(n % 8 == 0);
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, dst + i, 8);
+        memcpy(&b, src + i, 8);
+        a |= b;
+        memcpy(dst + i, &a, 8);
+    }
+}
 
 /* ---- encoder lifetime ---- */
 
@@ -270,7 +284,10 @@ int wye_encoder_cache_new(wye_encoder_cache **out)
     if (!c)
         return WYE_ENOMEM;
     c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
-    if (!c->slots) {
+    c->mru = calloc(CACHE_SLOTS / 2, 1);
+    if (!c->slots || !c->mru) {
+        free(c->slots);
+        free(c->mru);
         free(c);
         return WYE_ENOMEM;
     }
@@ -284,6 +301,7 @@ void wye_encoder_cache_free(wye_encoder_cache *c)
         return;
     sodium_memzero(c->slots, CACHE_SLOTS * sizeof *c->slots);
     free(c->slots);
+    free(c->mru);
     if (c->vslots) {
         sodium_memzero(c->vslots, VCACHE_SLOTS * c->vstride);
         free(c->vslots);
@@ -492,8 +510,34 @@ static size_t message(uint8_t *msg, uint8_t purpose, unsigned j, const uint8_t *
     return n + tok_len;
 }
 
+/* Set the positions of one block, from position `done` on, at most k in
+ * all; returns the new count. Positions are u16le (pow2) or u32le mod L. */
+static unsigned block_bits(const uint8_t *b, bool pow2, uint32_t L, unsigned done, unsigned k,
+                           uint8_t *filter)
+{
+    if (pow2) {
+        unsigned n = k - done < BLOCK / 2 ? k - done : BLOCK / 2;
+        for (unsigned i = 0; i < n; i++) {
+            uint16_t v;
+            memcpy(&v, b + 2 * i, 2);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            v = (uint16_t)(v << 8 | v >> 8);
+#endif
+            set_bit(filter, v & (L - 1));
+        }
+        return done + n;
+    }
+    unsigned n = k - done < BLOCK / 4 ? k - done : BLOCK / 4;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 |
+                     (uint32_t)b[4 * i + 2] << 16 | (uint32_t)b[4 * i + 3] << 24;
+        set_bit(filter, v % L);
+    }
+    return done + n;
+}
+
 /* Set k positions of a filter of L bits (pow2: L is a power of two) from the
- * keyed hash of a token. */
+ * keyed hash of a token (ENCODING.md 4.2). */
 static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uint8_t purpose,
                        const uint8_t *salt, size_t salt_len, const uint8_t *tok,
                        size_t tok_len, uint8_t *filter, uint32_t L, bool pow2, unsigned k)
@@ -501,63 +545,75 @@ static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uin
     const uint8_t *key = e->keys + 32 * (size_t)slot;
     unsigned per_block = pow2 ? BLOCK / 2 : BLOCK / 4;
     unsigned nblocks = (k + per_block - 1) / per_block;
-    uint8_t msg[MAX_MSG];
+    /* ck = key slot, then the message of block 0; block j's message differs
+     * only in its block number, so ck (zero-padded to whole words) is the
+     * cache key of every block of the token. */
+    uint64_t ckw[(MAX_MSG + 1 + 7) / 8];
+    uint8_t *ck = (uint8_t *)ckw, *msg = ck + 1;
+    ck[0] = (uint8_t)slot;
     size_t mlen = message(msg, purpose, 0, salt, salt_len, tok, tok_len);
+    size_t klen = mlen + 1;
 
-    /* The cache key is the message without the block number, plus the key
-     * slot: block j's message differs from block 0's in byte 1 only. */
     cache_entry *ce = NULL;
-    if (c && mlen + 1 <= CACHE_KEY_MAX) {
-        uint8_t ck[CACHE_KEY_MAX];
-        ck[0] = (uint8_t)slot;
-        memcpy(ck + 1, msg, mlen);
-        size_t klen = mlen + 1;
-        uint64_t hsh = 1469598103934665603ull;
-        for (size_t i = 0; i < klen; i++)
-            hsh = (hsh ^ ck[i]) * 1099511628211ull;
-        /* FNV leaves the last bytes (the token) in the low and high bits:
-         * mix (murmur3's finaliser) before taking a slot index. */
+    if (c && klen <= CACHE_KEY_MAX) {
+        size_t nw = (klen + 7) / 8;
+        memset(ck + klen, 0, nw * 8 - klen);
+        uint64_t hsh = klen * 0x9e3779b97f4a7c15ull;
+        for (size_t i = 0; i < nw; i++) {
+            hsh ^= ckw[i];
+            hsh *= 0xff51afd7ed558ccdull;
+            hsh ^= hsh >> 32;
+        }
         hsh ^= hsh >> 33;
-        hsh *= 0xff51afd7ed558ccdull;
+        hsh *= 0xc4ceb9fe1a85ec53ull;
         hsh ^= hsh >> 33;
         hsh |= 1;
-        ce = &c->slots[(hsh >> 20) & (CACHE_SLOTS - 1)];
-        if (ce->tag != hsh || ce->klen != klen || memcmp(ce->key, ck, klen)) {
-            ce->tag = hsh;
-            ce->klen = (uint8_t)klen;
-            memcpy(ce->key, ck, klen);
-            ce->nblocks = 0;
+        /* two ways per set; a miss replaces the way not used last */
+        size_t set = (size_t)(hsh >> 20) & (CACHE_SLOTS / 2 - 1);
+        cache_entry *w = &c->slots[2 * set];
+        int way = -1;
+        for (int k2 = 0; k2 < 2 && way < 0; k2++) {
+            if (w[k2].tag != hsh || w[k2].klen != klen)
+                continue;
+            bool same = true;
+            for (size_t i = 0; i < nw; i++)
+                same = same && w[k2].key[i] == ckw[i];
+            if (same)
+                way = k2;
         }
+        if (way < 0) {
+            way = !c->mru[set];
+            w[way].tag = hsh;
+            w[way].klen = (uint8_t)klen;
+            memcpy(w[way].key, ckw, nw * 8);
+            w[way].nblocks = 0;
+        }
+        c->mru[set] = (uint8_t)way;
+        ce = &w[way];
     }
-    uint8_t block[BLOCK];
-    unsigned done = 0;
-    for (unsigned j = 0; j < nblocks; j++) {
-        const uint8_t *b;
-        if (ce && j < CACHE_BLOCKS) {
+    unsigned done = 0, j = 0;
+    if (ce) {
+        for (; j < nblocks && j < CACHE_BLOCKS; j++) {
             while (ce->nblocks <= j) {
                 msg[1] = ce->nblocks; /* < CACHE_BLOCKS: the high byte stays 0 */
                 crypto_generichash(ce->out + BLOCK * ce->nblocks, BLOCK, msg, mlen, key, 32);
                 ce->nblocks++;
             }
-            b = ce->out + BLOCK * j;
-        } else {
+            done = block_bits(ce->out + BLOCK * j, pow2, L, done, k, filter);
+        }
+        msg[1] = 0;
+    }
+    if (j < nblocks) {
+        uint8_t block[BLOCK];
+        for (; j < nblocks; j++) {
             msg[1] = (uint8_t)j;
             msg[2] = (uint8_t)(j >> 8);
             crypto_generichash(block, BLOCK, msg, mlen, key, 32);
-            b = block;
+            done = block_bits(block, pow2, L, done, k, filter);
         }
-        if (pow2) {
-            for (unsigned i = 0; i < per_block && done < k; i++, done++)
-                set_bit(filter, ((uint32_t)b[2 * i] | (uint32_t)b[2 * i + 1] << 8) & (L - 1));
-        } else {
-            for (unsigned i = 0; i < per_block && done < k; i++, done++) {
-                uint32_t v = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 |
-                             (uint32_t)b[4 * i + 2] << 16 | (uint32_t)b[4 * i + 3] << 24;
-                set_bit(filter, v % L);
-            }
-        }
+        sodium_memzero(block, sizeof block);
     }
-    sodium_memzero(block, sizeof block);
+    assert(done == k);
 }
 
 /* ---- one record ---- */
@@ -662,10 +718,8 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
                                &t, &wipe);
                 }
                 const uint8_t *bits = entry + sizeof *hd;
-                for (size_t b = 0; b < raw_bytes; b++)
-                    raw[b] |= bits[b];
-                for (size_t b = 0; b < ffb; b++)
-                    ff[b] |= bits[c->vraw + b];
+                or_bytes(raw, bits, raw_bytes);
+                or_bytes(ff, bits + c->vraw, ffb);
             } else {
                 field_bits(e, c, i, fs, f->value[i], salt, salt_len, raw, ff, &t, &wipe);
             }
