@@ -20,7 +20,7 @@ typedef struct key_def {
     unsigned nmf;           /* KEY_MINHASH: fields and hash seeds */
     int mfield[4];
     unsigned per_field;
-    uint64_t hseed[8];
+    uint32_t *mh[32];       /* hash of each bit position, per field and hash */
 } key_def;
 
 struct wye_blocks {
@@ -47,7 +47,7 @@ void wye_blocking_default_params(wye_blocking_params *p)
     p->hamming_bands = 16;
     p->hamming_bits = 24;
     p->minhash_bands = 8;
-    p->minhash_per_field = 2;
+    p->minhash_per_field = 3;
     p->minhash_fields[0] = "given_name";
     p->minhash_fields[1] = "family_name";
     p->max_block = 2000;
@@ -76,6 +76,9 @@ void wye_blocks_free(wye_blocks *b)
 {
     if (!b)
         return;
+    for (size_t k = 0; k < b->nkeys; k++)
+        for (size_t j = 0; j < 32; j++)
+            free(b->keys[k].mh[j]);
     free(b->bid);
     free(b->bstart);
     free(b->bkey);
@@ -123,17 +126,20 @@ static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_
                 return false;
             const uint64_t *f = (const uint64_t *)(const void *)(r + lay->field_filter_off[fld]);
             size_t words = lay->field_filter_bytes[fld] / 8;
-            for (unsigned h = 0; h < d->per_field; h++) {
-                uint64_t best = UINT64_MAX, seed = d->hseed[m * d->per_field + h];
-                for (size_t w = 0; w < words; w++)
-                    for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
-                        uint64_t pos = w * 64 + (uint64_t)__builtin_ctzll(bits);
-                        uint64_t hv = mix(pos ^ seed);
-                        if (hv < best)
-                            best = hv;
+            uint32_t best[8];
+            for (unsigned h = 0; h < d->per_field; h++)
+                best[h] = UINT32_MAX;
+            for (size_t w = 0; w < words; w++)
+                for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
+                    size_t pos = w * 64 + (size_t)__builtin_ctzll(bits);
+                    for (unsigned h = 0; h < d->per_field; h++) {
+                        uint32_t hv = d->mh[m * d->per_field + h][pos];
+                        if (hv < best[h])
+                            best[h] = hv;
                     }
-                x = mix(x ^ best) + (uint64_t)h;
-            }
+                }
+            for (unsigned h = 0; h < d->per_field; h++)
+                x = mix(x ^ best[h]) + (uint64_t)h;
         }
         *key = x;
         return true;
@@ -283,8 +289,19 @@ static int define_keys(wye_blocks *b)
         d->nmf = nmf;
         memcpy(d->mfield, mf, sizeof mf);
         d->per_field = p->minhash_per_field;
-        for (unsigned j = 0; j < nmf * d->per_field; j++)
-            d->hseed[j] = splitmix(&seed);
+        /* a random order of the bit positions per hash: the min-hash of a
+         * filter is the least rank among its set bits */
+        for (unsigned j = 0; j < nmf * d->per_field; j++) {
+            size_t bits = lay->field_filter_bytes[mf[j / d->per_field]] * 8;
+            uint64_t hs = splitmix(&seed);
+            d->mh[j] = malloc(bits * sizeof *d->mh[j]);
+            if (!d->mh[j]) {
+                b->nkeys++;
+                return WYE_ENOMEM;
+            }
+            for (size_t pos = 0; pos < bits; pos++)
+                d->mh[j][pos] = (uint32_t)(mix(pos ^ hs) >> 32);
+        }
         snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "minhash:%u", h);
         b->nkeys++;
     }

@@ -425,6 +425,8 @@ int wye_cmd_link(int argc, char **argv)
         printf("pairs: %llu matches, %llu possible, %llu conflicts kept apart\n",
                (unsigned long long)st->matches, (unsigned long long)st->possibles,
                (unsigned long long)st->conflicts);
+        printf("time: blocking and pass 1 %.1f s, pass 2 %.1f s, clustering %.1f s\n",
+               st->seconds_candidates, st->seconds_scoring, st->seconds_clustering);
         printf("wrote %s, %s and %s\n", paths[0], paths[1], paths[2]);
     }
     status = WYE_EXIT_OK;

@@ -24,6 +24,8 @@ struct wye_fs {
     double u[WYE_FS_MAX_COMPARISONS][WYE_FS_MAX_LEVELS];
     double lambda;
     double *weight; /* by pattern */
+    double *bound;  /* by pattern: weight plus the largest possible adjustments */
+    double maxadj[WYE_FS_MAX_COMPARISONS]; /* largest adjustment of any record */
     float *tfadj;   /* tfadj[i * nc + c]: adjustment of record i's value */
     /* need[c][3 s + k]: least common count reaching band k (exact, close,
      * partial) at popcount sum s; cross_need[c][s] likewise for cross_min.
@@ -135,14 +137,17 @@ static void compute_weights(wye_fs *fs)
         for (unsigned l = 0; l < WYE_FS_MAX_LEVELS; l++)
             lr[c][l] = l && fs->c[c].level_used[l] ? log2(fs->m[c][l] / fs->u[c][l]) : 0.0;
     for (uint32_t pat = 0; pat < fs->npatterns; pat++) {
-        double w = 0;
+        double w = 0, extra = 0;
         uint32_t r = pat;
         for (size_t c = fs->nc; c-- > 0;) {
             unsigned l = r / fs->mult[c];
             r %= fs->mult[c];
             w += lr[c][l];
+            if (l == WYE_FS_EXACT)
+                extra += fs->maxadj[c];
         }
         fs->weight[pat] = w;
+        fs->bound[pat] = w + extra;
     }
 }
 
@@ -229,7 +234,8 @@ int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
     if (rc == WYE_OK) {
         fs->npatterns = (uint32_t)np;
         fs->weight = malloc(np * sizeof *fs->weight);
-        if (!fs->weight)
+        fs->bound = malloc(np * sizeof *fs->bound);
+        if (!fs->weight || !fs->bound)
             rc = WYE_ENOMEM;
     }
     if (rc != WYE_OK) {
@@ -273,6 +279,7 @@ void wye_fs_free(wye_fs *fs)
     if (!fs)
         return;
     free(fs->weight);
+    free(fs->bound);
     free(fs->tfadj);
     for (size_t c = 0; c < WYE_FS_MAX_COMPARISONS; c++) {
         free(fs->need[c]);
@@ -718,8 +725,11 @@ int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads)
     free(fs->tfadj);
     fs->tfadj = NULL;
     fs->tf_n = 0;
-    if (!fs->prm.tf || v->n == 0)
+    memset(fs->maxadj, 0, sizeof fs->maxadj);
+    if (!fs->prm.tf || v->n == 0) {
+        compute_weights(fs);
         return WYE_OK;
+    }
     size_t n = v->n, nc = fs->nc;
     float *adj = calloc(n * nc, sizeof *adj);
     uint64_t *hv = malloc(n * sizeof *hv);
@@ -773,6 +783,11 @@ int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads)
     free(sorted);
     fs->tfadj = adj;
     fs->tf_n = n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < nc; c++)
+            if (adj[i * nc + c] > fs->maxadj[c])
+                fs->maxadj[c] = adj[i * nc + c];
+    compute_weights(fs);
     return WYE_OK;
 }
 
@@ -781,6 +796,18 @@ double wye_fs_score(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, 
     uint32_t pat = wye_fs_pattern(fs, v, a, b);
     if (pattern)
         *pattern = pat;
+    return wye_fs_score_pattern(fs, pat, a, b);
+}
+
+double wye_fs_score_bound(const wye_fs *fs, uint32_t pattern)
+{
+    assert(pattern < fs->npatterns);
+    return fs->bound[pattern];
+}
+
+double wye_fs_score_pattern(const wye_fs *fs, uint32_t pat, size_t a, size_t b)
+{
+    assert(pat < fs->npatterns);
     double w = fs->weight[pat];
     if (fs->tfadj && a < fs->tf_n && b < fs->tf_n) {
         for (size_t c = 0; c < fs->nc; c++) {

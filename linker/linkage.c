@@ -2,6 +2,7 @@
  * and the writers of its results. */
 #include "wyelink/linkage.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <math.h>
 #include <omp.h>
@@ -22,6 +23,8 @@ struct wye_linkage {
     wye_link_pair *pairs;
     size_t npairs;
     char how[512];
+    struct patvec *store; /* pass 1 patterns, one per part */
+    size_t nstore;
 };
 
 void wye_link_default_params(wye_link_params *p)
@@ -44,12 +47,15 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static void free_store(wye_linkage *l);
+
 void wye_linkage_free(wye_linkage *l)
 {
     if (!l)
         return;
     wye_fs_free(l->fs);
     wye_blocks_free(l->blocks);
+    free_store(l);
     free(l->person);
     free(l->pairs);
     free(l);
@@ -57,19 +63,65 @@ void wye_linkage_free(wye_linkage *l)
 
 /* ---- pass 1: pattern counts -------------------------------------------- */
 
+/* The patterns of one part's candidates, in the order the part produces
+ * them: pass 2 walks the same pairs in the same order and reads them back
+ * instead of comparing the records again (2 bytes a candidate when the model
+ * has at most 65,536 patterns, else 4). */
+typedef struct patvec {
+    void *p;
+    size_t n, cap;
+    int wide;
+    int err;
+} patvec;
+
+static inline void patvec_push(patvec *v, uint32_t pat)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 4096;
+        void *q = realloc(v->p, cap * (v->wide ? 4 : 2));
+        if (!q) {
+            v->err = WYE_ENOMEM;
+            return;
+        }
+        v->p = q;
+        v->cap = cap;
+    }
+    if (v->wide)
+        ((uint32_t *)v->p)[v->n++] = pat;
+    else
+        ((uint16_t *)v->p)[v->n++] = (uint16_t)pat;
+}
+
+static void free_store(wye_linkage *l)
+{
+    for (size_t k = 0; l->store && k < l->nstore; k++)
+        free(l->store[k].p);
+    free(l->store);
+    l->store = NULL;
+    l->nstore = 0;
+}
+
+static inline uint32_t patvec_get(const patvec *v, size_t k)
+{
+    return v->wide ? ((const uint32_t *)v->p)[k] : ((const uint16_t *)v->p)[k];
+}
+
 typedef struct count_ctx {
     const wye_fs *fs;
     const wye_recview *v;
     uint64_t *hist;
     uint64_t pairs;
+    patvec *pv; /* the current part's patterns */
 } count_ctx;
 
 static int count_pair(void *ctx, uint32_t a, uint32_t b)
 {
     count_ctx *c = ctx;
-    c->hist[wye_fs_pattern(c->fs, c->v, a, b)]++;
+    uint32_t pat = wye_fs_pattern(c->fs, c->v, a, b);
+    c->hist[pat]++;
     c->pairs++;
-    return 0;
+    patvec_push(c->pv, pat);
+    return c->pv->err;
 }
 
 /* ---- pass 2: kept pairs ------------------------------------------------- */
@@ -78,6 +130,8 @@ typedef struct keep_ctx {
     const wye_fs *fs;
     const wye_recview *v;
     double min;
+    const patvec *pv; /* the part's patterns from pass 1 */
+    size_t k;
     wye_edge *e;
     size_t n, cap;
     int err;
@@ -86,7 +140,11 @@ typedef struct keep_ctx {
 static int keep_pair(void *ctx, uint32_t a, uint32_t b)
 {
     keep_ctx *c = ctx;
-    double w = wye_fs_score(c->fs, c->v, a, b, NULL);
+    assert(c->k < c->pv->n);
+    uint32_t pat = patvec_get(c->pv, c->k++);
+    if (wye_fs_score_bound(c->fs, pat) < c->min)
+        return 0;
+    double w = wye_fs_score_pattern(c->fs, pat, a, b);
     if (w < c->min)
         return 0;
     if (c->n == c->cap) {
@@ -157,11 +215,13 @@ static int for_parts(wye_linkage *l, const char *stage, int nt, part_fn fn, void
 typedef struct count_part {
     count_ctx c;
     const wye_blocks *b;
+    patvec *store; /* one per part */
 } count_part;
 
 static int count_part_fn(void *ctx, size_t part)
 {
     count_part *cp = ctx;
+    cp->c.pv = &cp->store[part];
     return wye_blocks_pairs(cp->b, part, count_pair, &cp->c);
 }
 
@@ -171,6 +231,7 @@ typedef struct keep_part {
     const wye_recview *v;
     double min;
     keep_ctx *parts; /* one per part: results merge in part order */
+    const patvec *store;
 } keep_part;
 
 static int keep_part_fn(void *ctx, size_t part)
@@ -180,6 +241,8 @@ static int keep_part_fn(void *ctx, size_t part)
     kc->fs = kp->fs;
     kc->v = kp->v;
     kc->min = kp->min;
+    kc->pv = &kp->store[part];
+    kc->k = 0;
     return wye_blocks_pairs(kp->b, part, keep_pair, kc);
 }
 
@@ -220,6 +283,14 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     }
     /* pass 1: count patterns over the candidates */
     uint32_t npat = wye_fs_npatterns(l->fs);
+    l->nstore = wye_blocks_nparts(l->blocks);
+    l->store = calloc(l->nstore + 1, sizeof *l->store);
+    if (!l->store) {
+        rc = WYE_ENOMEM;
+        goto fail;
+    }
+    for (size_t k = 0; k < l->nstore; k++)
+        l->store[k].wide = npat > 65536;
     count_part *cps = calloc((size_t)nt, sizeof *cps);
     void **ctxs = calloc((size_t)nt, sizeof *ctxs);
     uint64_t *hist = calloc(npat, sizeof *hist);
@@ -232,6 +303,7 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     }
     for (int t = 0; t < nt && rc == WYE_OK; t++) {
         cps[t].b = l->blocks;
+        cps[t].store = l->store;
         cps[t].c.fs = l->fs;
         cps[t].c.v = v;
         cps[t].c.hist = calloc(npat, sizeof *cps[t].c.hist);
@@ -326,7 +398,8 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     /* pass 2: keep pairs at or above the possible threshold */
     t0 = now();
     size_t np = wye_blocks_nparts(l->blocks);
-    keep_part kp = {l->blocks, l->fs, v, l->st.possible, calloc(np + 1, sizeof(keep_ctx))};
+    keep_part kp = {l->blocks, l->fs, v, l->st.possible, calloc(np + 1, sizeof(keep_ctx)),
+                    l->store};
     if (!kp.parts) {
         free(ctxs);
         rc = WYE_ENOMEM;
@@ -350,6 +423,7 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         free(kp.parts[k].e);
     }
     free(kp.parts);
+    free_store(l); /* patterns are no longer needed */
     if (rc != WYE_OK) {
         free(edges);
         goto fail;

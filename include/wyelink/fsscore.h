@@ -182,5 +182,10 @@ WYE_API int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads);
  * receives the pattern. */
 WYE_API double wye_fs_score(const wye_fs *fs, const wye_recview *v, size_t a, size_t b,
                             uint32_t *pattern);
+/* The same for a pair whose pattern is known already. */
+WYE_API double wye_fs_score_pattern(const wye_fs *fs, uint32_t pattern, size_t a, size_t b);
+/* No pair with this pattern scores more than this (its weight plus the
+ * largest adjustments of any record's values). */
+WYE_API double wye_fs_score_bound(const wye_fs *fs, uint32_t pattern);
 
 #endif
