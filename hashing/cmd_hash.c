@@ -787,9 +787,9 @@ static int write_batch(ctx *c, batch *b)
     return WYE_OK;
 }
 
-/* The pipeline. In each round one thread writes the previous batch and
- * reads the next while every thread (that one too, when it is done)
- * encodes the current batch. Each row's record depends on the row alone
+/* The pipeline. In each round one thread writes the previous batch and one
+ * (or the same) reads the next, while every thread (those too, when they are
+ * done) encodes the current batch. Each row's record depends on the row alone
  * and batches are written in order, so the output is the same for any
  * number of threads. */
 static int pipeline(ctx *c, int *read_rc)
@@ -811,13 +811,15 @@ static int pipeline(ctx *c, int *read_rc)
 #pragma omp parallel num_threads((int)c->threads)
         {
             const int t = omp_get_thread_num();
-#pragma omp single nowait
+#pragma omp sections nowait
             {
+#pragma omp section
                 if (have_prev) {
                     io_rc = write_batch(c, bp);
                     batch_reset(bp);
                 }
-                if (!io_rc && !c->eof)
+#pragma omp section
+                if (!c->eof)
                     r_rc = read_batch(c, bn);
             }
             int my_rc = WYE_OK;
