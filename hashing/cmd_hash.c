@@ -70,8 +70,9 @@ static const char usage_text[] =
     "   --out FILE           the encoded file to write (replaced atomically)\n"
     "   --local-map FILE     the local map to write (replaced atomically; keep it here)\n"
     "   --summary-json FILE  also write the data-quality summary as JSON\n"
-    "   --extract-date DATE  the day the extract was taken (default: today, UTC);\n"
-    "                        dates of birth after it are invalid, age bands use it\n"
+    "   --extract-date DATE  the day the extract was taken (default: today, UTC; not\n"
+    "                        in the future); dates of birth after it are invalid,\n"
+    "                        two-digit years pivot on it, age bands use it\n"
     "   --threads N          threads to use, 0 = all cores (default 0); the output\n"
     "                        is the same for any N\n"
     "   --quiet              no progress bar and no summary on standard output\n"
@@ -614,12 +615,17 @@ static int load_inputs(ctx *c)
     int rc;
     if (wye_crypto_init() != WYE_OK)
         return cli_fail(c, "cannot initialise libsodium", WYE_ECRYPTO);
+    time_t now = time(NULL) + 86400; /* tomorrow: any time zone's today is allowed */
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    wye_date tomorrow = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
     if (o->extract_date) {
         if (wye_date_parse_iso(o->extract_date, &c->extract) != WYE_OK)
             return wye_cli_usage_error(CMD, "--extract-date must be a real day as YYYY-MM-DD");
+        if (wye_date_cmp(&c->extract, &tomorrow) > 0)
+            return wye_cli_usage_error(CMD, "--extract-date is in the future");
     } else {
-        time_t now = time(NULL);
-        struct tm tm;
+        now = time(NULL);
         gmtime_r(&now, &tm);
         c->extract = (wye_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
     }

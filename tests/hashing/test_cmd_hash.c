@@ -468,6 +468,7 @@ Test(cmd_hash, failures)
     expect_failure(ok, sizeof ok - 1, "--threads x", 2, "--threads");
     expect_failure(ok, sizeof ok - 1, "--no-such-option", 2, "no-such-option");
     expect_failure(ok, sizeof ok - 1, "--extract-date 2023-02-30", 2, "--extract-date");
+    expect_failure(ok, sizeof ok - 1, "--extract-date 2999-01-01", 2, "in the future");
     /* an output that would replace the input */
     char *in = P("bad.csv");
     ht_write(in, ok, sizeof ok - 1, 0600);
