@@ -196,6 +196,10 @@ typedef struct stats {
     uint64_t *rej_line;
     uint8_t *rej_why;
     size_t nrej, rej_cap;
+    /* invalid values by line and field (listed up to REJECT_LIST_MAX) */
+    uint64_t *inv_line, ninv_total;
+    uint8_t *inv_field, *inv_why;
+    size_t ninv, inv_cap;
 } stats;
 
 static void tally_add(tally *t, uint8_t status, uint8_t reason)
@@ -240,6 +244,34 @@ static int note_reject(stats *s, uint64_t line, wye_row_verdict v)
     s->rej_line[s->nrej] = line;
     s->rej_why[s->nrej] = (uint8_t)v;
     s->nrej++;
+    return WYE_OK;
+}
+
+static int note_invalid(stats *s, uint64_t line, unsigned field, unsigned why)
+{
+    s->ninv_total++;
+    if (s->ninv == REJECT_LIST_MAX)
+        return WYE_OK;
+    if (s->ninv == s->inv_cap) {
+        size_t cap = s->inv_cap ? 2 * s->inv_cap : 256;
+        uint64_t *l = realloc(s->inv_line, cap * sizeof *l);
+        if (!l)
+            return WYE_ENOMEM;
+        s->inv_line = l;
+        uint8_t *f = realloc(s->inv_field, cap);
+        if (!f)
+            return WYE_ENOMEM;
+        s->inv_field = f;
+        uint8_t *w = realloc(s->inv_why, cap);
+        if (!w)
+            return WYE_ENOMEM;
+        s->inv_why = w;
+        s->inv_cap = cap;
+    }
+    s->inv_line[s->ninv] = line;
+    s->inv_field[s->ninv] = (uint8_t)field;
+    s->inv_why[s->ninv] = (uint8_t)why;
+    s->ninv++;
     return WYE_OK;
 }
 
@@ -289,6 +321,7 @@ typedef struct batch {
     uint64_t line[BATCH];
     size_t nf[BATCH], first[BATCH]; /* fields of row i: [first, first + nf) */
     uint8_t malformed[BATCH];
+    uint8_t invalid[BATCH][WYE_MAX_FIELDS]; /* reason of each invalid field, else 0 */
     size_t *foff, *flen;
     const char **fptr;
     size_t nfields, fcap;
@@ -456,6 +489,18 @@ static json_t *summary_json(const run_info *ri)
     json_object_set_new(root, "rejected_rows", rows);
     json_object_set_new(root, "rejected_rows_complete",
                         json_boolean(s->nrej == s->rows_rejected));
+    json_t *inv = json_array();
+    for (size_t i = 0; i < s->ninv; i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "line", json_integer((json_int_t)s->inv_line[i]));
+        json_object_set_new(r, "field",
+                            json_string(wye_protocol_field(ri->p, s->inv_field[i])->name));
+        json_object_set_new(r, "reason",
+                            json_string(wye_norm_reason_text((wye_norm_reason)s->inv_why[i])));
+        json_array_append_new(inv, r);
+    }
+    json_object_set_new(root, "invalid_values", inv);
+    json_object_set_new(root, "invalid_values_complete", json_boolean(s->ninv == s->ninv_total));
     json_object_set_new(root, "rows_with_fields_counted",
                         json_integer((json_int_t)s->rows_shaped));
     for (size_t i = 0; i < wye_protocol_nfields(ri->p); i++)
@@ -506,6 +551,17 @@ static void print_summary(const run_info *ri)
     for (size_t i = 0; i < wye_protocol_nattrs(ri->p); i++)
         print_tally(wye_protocol_attr(ri->p, i)->name, &s->attr[i],
                     wye_colmap_attr_mapped(ri->m, i));
+    if (s->ninv_total) {
+        printf("\n  invalid values (line, field: reason)\n");
+        size_t n = s->ninv < REJECT_PRINT_MAX ? s->ninv : REJECT_PRINT_MAX;
+        for (size_t i = 0; i < n; i++)
+            printf("    line %llu, %s: %s\n", (unsigned long long)s->inv_line[i],
+                   wye_protocol_field(ri->p, s->inv_field[i])->name,
+                   wye_norm_reason_text((wye_norm_reason)s->inv_why[i]));
+        if (s->ninv_total > n)
+            printf("    ... and %llu more%s\n", (unsigned long long)(s->ninv_total - n),
+                   ri->o->summary ? " (listed in the summary JSON)" : " (use --summary-json)");
+    }
     if (s->rows_rejected) {
         printf("\n  rejected rows (line: reason)\n");
         size_t n = s->nrej < REJECT_PRINT_MAX ? s->nrej : REJECT_PRINT_MAX;
@@ -739,10 +795,14 @@ static int encode_row(ctx *c, batch *b, size_t i, int t)
                        b->malformed[i]};
     wye_row_verdict v = wye_colmap_extract(c->m, &row, &c->extract, f, &b->lid[i], &b->lidlen[i]);
     b->verdict[i] = (uint8_t)v;
+    memset(b->invalid[i], 0, sizeof b->invalid[i]);
     if (v != WYE_ROW_FIELD_COUNT && v != WYE_ROW_MALFORMED) {
         c->shaped[t]++;
-        for (size_t k = 0; k < nf; k++)
+        for (size_t k = 0; k < nf; k++) {
             tally_add(&c->tf[t][k], f->status[k], f->reason[k]);
+            if (f->status[k] == WYE_NORM_INVALID)
+                b->invalid[i][k] = f->reason[k] ? f->reason[k] : (uint8_t)WYE_NR_COUNT;
+        }
         for (size_t k = 0; k < na; k++)
             tally_add(&c->ta[t][k], f->attr_status[k], f->attr_reason[k]);
     }
@@ -761,6 +821,13 @@ static int write_batch(ctx *c, batch *b)
     char hex[2 * WYE_PSEUDONYM_BYTES + 2];
     for (size_t i = 0; i < b->n; i++) {
         c->s.rows_read++;
+        for (unsigned k = 0; k < WYE_MAX_FIELDS; k++) {
+            if (b->invalid[i][k]) {
+                int rc = note_invalid(&c->s, b->line[i], k, b->invalid[i][k]);
+                if (rc)
+                    return rc;
+            }
+        }
         wye_row_verdict v = (wye_row_verdict)b->verdict[i];
         const uint8_t *rec = b->recs + i * rs;
         if (v == WYE_ROW_OK) {
@@ -974,6 +1041,9 @@ static void cleanup(ctx *c)
     for (int k = 0; k < 3; k++)
         batch_free(&c->b[k]);
     free(c->s.rej_line);
+    free(c->s.inv_line);
+    free(c->s.inv_field);
+    free(c->s.inv_why);
     free(c->s.rej_why);
     free(c->ids.slot);
     wye_colmap_free(c->m);

@@ -246,6 +246,21 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
     cr_expect_eq(json_integer_value(json_object_get(
                      json_object_get(nhs, "invalid_reasons"), "check digit fails (modulus 11)")),
                  1);
+    /* invalid values by line and field, in input order */
+    json_t *inv = json_object_get(s, "invalid_values");
+    static const struct {
+        int line;
+        const char *field, *why;
+    } iv[] = {{10, "date_of_birth", "no such calendar day"},
+              {10, "postcode", "nhs pseudo-postcode (zz99)"},
+              {10, "nhs_number", "check digit fails (modulus 11)"}};
+    cr_assert_eq(json_array_size(inv), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *r = json_array_get(inv, i);
+        cr_expect_eq(json_integer_value(json_object_get(r, "line")), iv[i].line);
+        cr_expect_str_eq(json_string_value(json_object_get(r, "field")), iv[i].field);
+        cr_expect_str_eq(json_string_value(json_object_get(r, "reason")), iv[i].why);
+    }
     json_t *dob = json_object_get(json_object_get(s, "fields"), "date_of_birth");
     cr_expect_eq(json_integer_value(json_object_get(dob, "present")), 7);
     cr_expect_eq(json_integer_value(json_object_get(dob, "invalid")), 1);
