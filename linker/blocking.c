@@ -10,17 +10,18 @@
 /* Pairs visited per part (blocks are never split). */
 #define PART_WORK (1u << 20)
 
-enum { KEY_DIGEST = 1, KEY_HAMMING = 2, KEY_MINHASH = 3 };
+enum { KEY_DIGEST = 1, KEY_HAMMING = 2, KEY_MINHASH = 3, KEY_FILTER = 4 };
 
 typedef struct key_def {
     int type;
-    int field;              /* KEY_DIGEST */
+    int field;              /* KEY_DIGEST, KEY_FILTER */
     unsigned npos;          /* KEY_HAMMING: sampled bit positions */
     uint32_t pos[64];
     unsigned nmf;           /* KEY_MINHASH: fields and hash seeds */
     int mfield[4];
     unsigned per_field;
-    uint32_t *mh[32];       /* hash of each bit position, per field and hash */
+    uint32_t *mh[8];        /* rank of each bit position, per hash (shared by
+                               the fields, so that swapped names meet) */
 } key_def;
 
 struct wye_blocks {
@@ -50,6 +51,7 @@ void wye_blocking_default_params(wye_blocking_params *p)
     p->minhash_per_field = 3;
     p->minhash_fields[0] = "given_name";
     p->minhash_fields[1] = "family_name";
+    p->exact_fields[0] = "postcode";
     p->max_block = 2000;
     p->seed = 0x7779656c696e6b31ull; /* "wyelink1" */
 }
@@ -77,7 +79,7 @@ void wye_blocks_free(wye_blocks *b)
     if (!b)
         return;
     for (size_t k = 0; k < b->nkeys; k++)
-        for (size_t j = 0; j < 32; j++)
+        for (size_t j = 0; j < 8; j++)
             free(b->keys[k].mh[j]);
     free(b->bid);
     free(b->bstart);
@@ -112,14 +114,14 @@ static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_
             return false;
         const uint64_t *f = (const uint64_t *)(const void *)(r + lay->filter_off);
         uint64_t x = 0;
-        for (unsigned j = 0; j < d->npos; j++)
+        for (unsigned j = 0; j < d->npos && j < 64; j++)
             x |= ((f[d->pos[j] >> 6] >> (d->pos[j] & 63)) & 1u) << j;
         *key = x;
         return true;
     }
     case KEY_MINHASH: {
         unsigned pres = presence(lay, r);
-        uint64_t x = 0x6d696e68617368ull;
+        uint64_t sig[4];
         for (unsigned m = 0; m < d->nmf; m++) {
             int fld = d->mfield[m];
             if (!(pres & (1u << fld)) || v->fpop_col[fld] < 0 || !wye_rec_fpop(v, i, (size_t)fld))
@@ -133,15 +135,38 @@ static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_
                 for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
                     size_t pos = w * 64 + (size_t)__builtin_ctzll(bits);
                     for (unsigned h = 0; h < d->per_field; h++) {
-                        uint32_t hv = d->mh[m * d->per_field + h][pos];
+                        uint32_t hv = d->mh[h][pos];
                         if (hv < best[h])
                             best[h] = hv;
                     }
                 }
+            uint64_t x = 0x6d696e68617368ull;
             for (unsigned h = 0; h < d->per_field; h++)
                 x = mix(x ^ best[h]) + (uint64_t)h;
+            sig[m] = x;
         }
+        /* the fields' signatures in sorted order: given and family names
+         * entered the wrong way round give the same key */
+        for (unsigned m = 1; m < d->nmf; m++)
+            for (unsigned q = m; q > 0 && sig[q - 1] > sig[q]; q--) {
+                uint64_t t = sig[q];
+                sig[q] = sig[q - 1];
+                sig[q - 1] = t;
+            }
+        uint64_t x = 0x626c6f636bull;
+        for (unsigned m = 0; m < d->nmf; m++)
+            x = mix(x ^ sig[m]);
         *key = x;
+        return true;
+    }
+    case KEY_FILTER: {
+        if (!(presence(lay, r) & (1u << d->field)) || !wye_rec_fpop(v, i, (size_t)d->field))
+            return false;
+        const uint8_t *f = r + lay->field_filter_off[d->field];
+        uint64_t h = 1469598103934665603ull;
+        for (size_t k = 0; k < lay->field_filter_bytes[d->field]; k++)
+            h = (h ^ f[k]) * 1099511628211ull;
+        *key = mix(h);
         return true;
     }
     }
@@ -251,6 +276,19 @@ static int define_keys(wye_blocks *b)
             b->nkeys++;
         }
     }
+    for (unsigned i = 0; i < 4 && p->exact_fields[i]; i++) {
+        int f = wye_protocol_field_index(v->protocol, p->exact_fields[i]);
+        if (f < 0 || !lay->field_filter_bytes[f])
+            continue; /* the protocol does not give this field a filter */
+        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
+            return WYE_EINVAL;
+        key_def *d = &b->keys[b->nkeys];
+        d->type = KEY_FILTER;
+        d->field = f;
+        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "equal:%s",
+                 p->exact_fields[i]);
+        b->nkeys++;
+    }
     size_t fbits = lay->filter_bytes * 8;
     for (unsigned h = 0; fbits && h < p->hamming_bands; h++) {
         if (b->nkeys == WYE_BLOCK_MAX_KEYS)
@@ -275,11 +313,14 @@ static int define_keys(wye_blocks *b)
     }
     int mf[4];
     unsigned nmf = 0;
+    size_t mbits = 0;
     for (unsigned i = 0; i < 4 && p->minhash_fields[i]; i++) {
         int f = wye_protocol_field_index(v->protocol, p->minhash_fields[i]);
         if (f < 0 || !lay->field_filter_bytes[f])
             continue; /* the protocol does not give this field a filter */
         mf[nmf++] = f;
+        if (lay->field_filter_bytes[f] * 8 > mbits)
+            mbits = lay->field_filter_bytes[f] * 8;
     }
     for (unsigned h = 0; nmf && h < p->minhash_bands; h++) {
         if (b->nkeys == WYE_BLOCK_MAX_KEYS)
@@ -289,21 +330,18 @@ static int define_keys(wye_blocks *b)
         d->nmf = nmf;
         memcpy(d->mfield, mf, sizeof mf);
         d->per_field = p->minhash_per_field;
-        /* a random order of the bit positions per hash: the min-hash of a
-         * filter is the least rank among its set bits */
-        for (unsigned j = 0; j < nmf * d->per_field; j++) {
-            size_t bits = lay->field_filter_bytes[mf[j / d->per_field]] * 8;
-            uint64_t hs = splitmix(&seed);
-            d->mh[j] = malloc(bits * sizeof *d->mh[j]);
-            if (!d->mh[j]) {
-                b->nkeys++;
-                return WYE_ENOMEM;
-            }
-            for (size_t pos = 0; pos < bits; pos++)
-                d->mh[j][pos] = (uint32_t)(mix(pos ^ hs) >> 32);
-        }
         snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "minhash:%u", h);
         b->nkeys++;
+        /* a random rank for every bit position per hash: the min-hash of a
+         * filter is the least rank among its set bits */
+        for (unsigned j = 0; j < d->per_field; j++) {
+            uint64_t hs = splitmix(&seed);
+            d->mh[j] = malloc(mbits * sizeof *d->mh[j]);
+            if (!d->mh[j])
+                return WYE_ENOMEM;
+            for (size_t pos = 0; pos < mbits; pos++)
+                d->mh[j][pos] = (uint32_t)(mix(pos ^ hs) >> 32);
+        }
     }
     return b->nkeys ? WYE_OK : WYE_ENOTFOUND;
 }

@@ -371,6 +371,7 @@ pattern_core(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, bool hw
     const uint32_t *popa = (const uint32_t *)(const void *)(ra + v->pop_off) + 1;
     const uint32_t *popb = (const uint32_t *)(const void *)(rb + v->pop_off) + 1;
     uint32_t pat = 0;
+    unsigned swapped = 0; /* fields already counted in another's swap */
     for (size_t ci = 0; ci < fs->nc; ci++) {
         const wye_fs_comparison *c = &fs->c[ci];
         unsigned level = WYE_FS_MISSING;
@@ -399,7 +400,10 @@ pattern_core(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, bool hw
                 level = band_level(fs, ci, cnt, (size_t)fa + fb);
                 if (c->kind == WYE_FS_FILTER_DIGEST && level == WYE_FS_EXACT)
                     level = WYE_FS_CLOSE; /* the digests differ */
-                if (level < WYE_FS_CLOSE && c->ncross) {
+                if (level < WYE_FS_CLOSE && (swapped & bit)) {
+                    /* the swap was counted once, by the earlier comparison */
+                    level = WYE_FS_MISSING;
+                } else if (level < WYE_FS_CLOSE && c->ncross) {
                     bool cross = false;
                     for (unsigned k = 0; k < c->ncross && !cross; k++) {
                         size_t g = (size_t)c->cross[k];
@@ -417,6 +421,8 @@ pattern_core(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, bool hw
                             ok2 = and_count(field_filter(lay, ra, g), field_filter(lay, rb, f), words, hw) >=
                                   fs->cross_need[ci][(size_t)ga + fb];
                         cross = c->cross_swap[k] ? (ok1 && ok2) : (ok1 || ok2);
+                        if (cross && c->cross_swap[k])
+                            swapped |= gb;
                     }
                     if (cross)
                         level = WYE_FS_CROSS;

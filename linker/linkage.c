@@ -63,6 +63,8 @@ void wye_linkage_free(wye_linkage *l)
 
 /* ---- pass 1: pattern counts -------------------------------------------- */
 
+#define PATTERN_STORE_MAX ((uint64_t)2 << 30) /* bytes */
+
 /* The patterns of one part's candidates, in the order the part produces
  * them: pass 2 walks the same pairs in the same order and reads them back
  * instead of comparing the records again (2 bytes a candidate when the model
@@ -120,6 +122,8 @@ static int count_pair(void *ctx, uint32_t a, uint32_t b)
     uint32_t pat = wye_fs_pattern(c->fs, c->v, a, b);
     c->hist[pat]++;
     c->pairs++;
+    if (!c->pv)
+        return 0;
     patvec_push(c->pv, pat);
     return c->pv->err;
 }
@@ -140,8 +144,13 @@ typedef struct keep_ctx {
 static int keep_pair(void *ctx, uint32_t a, uint32_t b)
 {
     keep_ctx *c = ctx;
-    assert(c->k < c->pv->n);
-    uint32_t pat = patvec_get(c->pv, c->k++);
+    uint32_t pat;
+    if (c->pv) {
+        assert(c->k < c->pv->n);
+        pat = patvec_get(c->pv, c->k++);
+    } else {
+        pat = wye_fs_pattern(c->fs, c->v, a, b);
+    }
     if (wye_fs_score_bound(c->fs, pat) < c->min)
         return 0;
     double w = wye_fs_score_pattern(c->fs, pat, a, b);
@@ -221,7 +230,7 @@ typedef struct count_part {
 static int count_part_fn(void *ctx, size_t part)
 {
     count_part *cp = ctx;
-    cp->c.pv = &cp->store[part];
+    cp->c.pv = cp->store ? &cp->store[part] : NULL;
     return wye_blocks_pairs(cp->b, part, count_pair, &cp->c);
 }
 
@@ -241,7 +250,7 @@ static int keep_part_fn(void *ctx, size_t part)
     kc->fs = kp->fs;
     kc->v = kp->v;
     kc->min = kp->min;
-    kc->pv = &kp->store[part];
+    kc->pv = kp->store ? &kp->store[part] : NULL;
     kc->k = 0;
     return wye_blocks_pairs(kp->b, part, keep_pair, kc);
 }
@@ -283,14 +292,21 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     }
     /* pass 1: count patterns over the candidates */
     uint32_t npat = wye_fs_npatterns(l->fs);
-    l->nstore = wye_blocks_nparts(l->blocks);
-    l->store = calloc(l->nstore + 1, sizeof *l->store);
-    if (!l->store) {
-        rc = WYE_ENOMEM;
-        goto fail;
+    /* keep the patterns for pass 2 unless that would take too much memory
+     * (exhaustive runs): then pass 2 compares the records again */
+    uint64_t work = 0;
+    for (size_t k = 0; k < wye_blocks_nparts(l->blocks); k++)
+        work += wye_blocks_part_work(l->blocks, k);
+    if (work <= PATTERN_STORE_MAX / (npat > 65536 ? 4 : 2)) {
+        l->nstore = wye_blocks_nparts(l->blocks);
+        l->store = calloc(l->nstore + 1, sizeof *l->store);
+        if (!l->store) {
+            rc = WYE_ENOMEM;
+            goto fail;
+        }
+        for (size_t k = 0; k < l->nstore; k++)
+            l->store[k].wide = npat > 65536;
     }
-    for (size_t k = 0; k < l->nstore; k++)
-        l->store[k].wide = npat > 65536;
     count_part *cps = calloc((size_t)nt, sizeof *cps);
     void **ctxs = calloc((size_t)nt, sizeof *ctxs);
     uint64_t *hist = calloc(npat, sizeof *hist);

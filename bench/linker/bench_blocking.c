@@ -11,10 +11,11 @@
  *   - candidate pairs and the reduction ratio 1 - candidates / all pairs;
  *   - pair completeness against the truth: the share of truly matching
  *     pairs that are candidates, and for each key how many it finds first;
- *   - with --exhaustive, also links every pair and reports the share of the
- *     pairs exhaustive linkage calls a match (score at or above its match
- *     threshold) that blocking makes candidates, and the F1 of both
- *     linkages against the truth.
+ *   - with --exhaustive, links with blocking, then scores every pair with
+ *     that linkage's model and reports the share of the pairs scoring at or
+ *     above its match threshold (what exhaustive comparison would call a
+ *     match) that blocking makes candidates, and the comparison levels of
+ *     the ones it misses.
  * Only counts are printed. */
 #include <getopt.h>
 #include <omp.h>
@@ -304,62 +305,72 @@ int main(int argc, char **argv)
     }
 
     if (exhaustive) {
-        wye_linkage *lb, *lx;
+        /* Link with blocking; then score every pair with that linkage's
+         * model and count the pairs at or above its match threshold that
+         * blocking did not make candidates. */
+        wye_linkage *lb;
         t0 = now();
         if (wye_link_run(set, &lp, &lb, &d))
             return 1;
         double t1 = now() - t0;
-        wye_link_params xp = lp;
-        xp.blocking.exhaustive = true;
-        t0 = now();
-        if (wye_link_run(set, &xp, &lx, &d))
-            return 1;
-        double t2 = now() - t0;
-        const wye_link_stats *sx = wye_linkage_stats(lx);
+        const wye_link_stats *sb = wye_linkage_stats(lb);
+        const wye_fs *fs = wye_linkage_model(lb);
+        uint32_t npat = wye_fs_npatterns(fs);
+        uint64_t *missed_pat = calloc(npat, sizeof *missed_pat);
         uint64_t xm = 0, xm_cand = 0;
-        for (size_t k = 0; k < wye_linkage_npairs(lx); k++) {
-            const wye_link_pair *pp = wye_linkage_pair(lx, k);
-            if (pp->score < sx->match)
-                continue;
-            xm++;
-            xm_cand += wye_blocks_is_candidate(b, pp->a, pp->b);
+        t0 = now();
+#pragma omp parallel num_threads(nt)
+        {
+            uint64_t *mp = calloc(npat, sizeof *mp);
+            uint64_t m1 = 0, m2 = 0;
+#pragma omp for schedule(dynamic, 64)
+            for (size_t i = 0; i < v->n; i++) {
+                for (size_t j = i + 1; j < v->n; j++) {
+                    uint32_t pat;
+                    pat = wye_fs_pattern(fs, v, i, j);
+                    if (wye_fs_score_bound(fs, pat) < sb->match)
+                        continue;
+                    if (wye_fs_score_pattern(fs, pat, i, j) < sb->match)
+                        continue;
+                    m1++;
+                    bool cand = wye_blocks_is_candidate(b, (uint32_t)i, (uint32_t)j);
+                    m2 += cand;
+                    if (!cand)
+                        mp[pat]++;
+                }
+            }
+#pragma omp critical
+            {
+                xm += m1;
+                xm_cand += m2;
+                for (uint32_t k = 0; k < npat; k++)
+                    missed_pat[k] += mp[k];
+            }
+            free(mp);
         }
-        printf("exhaustive linkage: %.1f s, %llu pairs at or above its match threshold %.3f\n",
-               t2, (unsigned long long)xm, sx->match);
+        printf("blocked linkage: %.1f s, match threshold %.3f\n", t1, sb->match);
+        printf("every pair scored with its model in %.1f s: %llu pairs at or above the "
+               "threshold\n",
+               now() - t0, (unsigned long long)xm);
         printf("pair completeness against exhaustive: %.5f (%llu of them are candidates)\n",
                xm ? (double)xm_cand / (double)xm : 1.0, (unsigned long long)xm_cand);
-        printf("blocked linkage: %.1f s\n", t1);
-        /* pairwise F1 of both against the truth */
-        wye_linkage *ls[2] = {lb, lx};
-        const char *nm[2] = {"blocked", "exhaustive"};
-        for (int w = 0; w < 2; w++) {
-            uint64_t pred = 0, correct = 0;
-            /* predicted pairs: same person; correct: also same true person */
-            person_of *pp = malloc(v->n * sizeof *pp);
-            for (size_t i = 0; i < v->n; i++)
-                pp[i] = (person_of){(uint32_t)i, (long)wye_linkage_person(ls[w], i)};
-            qsort(pp, v->n, sizeof *pp, cmp_person);
-            long *truth_of = malloc(v->n * sizeof *truth_of);
-            for (size_t i = 0; i < v->n; i++)
-                truth_of[po[i].rec] = po[i].person;
-            for (size_t s = 0, e; s < v->n; s = e) {
-                for (e = s + 1; e < v->n && pp[e].person == pp[s].person; e++)
-                    ;
-                for (size_t x = s; x < e; x++)
-                    for (size_t y = x + 1; y < e; y++) {
-                        pred++;
-                        correct += truth_of[pp[x].rec] == truth_of[pp[y].rec];
-                    }
-            }
-            double prec = pred ? (double)correct / (double)pred : 1.0;
-            double rec = tpairs ? (double)correct / (double)tpairs : 1.0;
-            printf("%-10s linkage: precision %.4f recall %.4f F1 %.4f\n", nm[w], prec, rec,
-                   prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0.0);
-            free(pp);
-            free(truth_of);
+        printf("patterns of the pairs blocking missed (count: levels per comparison):\n");
+        for (int top = 0; top < 12; top++) {
+            uint32_t best = 0;
+            for (uint32_t k = 1; k < npat; k++)
+                if (missed_pat[k] > missed_pat[best])
+                    best = k;
+            if (!missed_pat[best])
+                break;
+            printf("  %8llu:", (unsigned long long)missed_pat[best]);
+            for (size_t c = 0; c < wye_fs_ncomparisons(fs); c++)
+                printf(" %s=%s", wye_fs_comparison_at(fs, c)->name,
+                       wye_fs_level_name(wye_fs_level(fs, best, c)));
+            printf("\n");
+            missed_pat[best] = 0;
         }
+        free(missed_pat);
         wye_linkage_free(lb);
-        wye_linkage_free(lx);
     }
     wye_blocks_free(b);
     free(po);

@@ -7,8 +7,10 @@
  *   - Hamming LSH band: equal bits at `hamming_bits` positions of the
  *     record-level filter, drawn once from a public seed (the filters are
  *     already keyed, so nothing secret is needed);
+ *   - equal field filter of a field (postcode): equal values;
  *   - MinHash band: equal min-hashes of the set bits of name field filters
- *     (approximately, names with many q-grams in common).
+ *     (approximately, names with many q-grams in common), in either order
+ *     (given and family name swapped meet too).
  * A pair sharing several blocks is produced once, by the first key (in key
  * order) in which it shares a block: the rule needs no global table of
  * pairs seen, so work splits by blocks into *parts* whose results merge
@@ -43,6 +45,8 @@ typedef struct wye_blocking_params {
     unsigned minhash_bands;  /* MinHash keys over minhash_fields */
     unsigned minhash_per_field; /* min-hashes of each field per band (1-8) */
     const char *minhash_fields[4]; /* field names with field filters; NULL ends */
+    const char *exact_fields[4];   /* a key per field: equal field filters
+                                      (default "postcode"); NULL ends */
     size_t max_block;        /* largest block kept (>= 2) */
     uint64_t seed;           /* draws bit positions and hash functions */
 } wye_blocking_params;

@@ -9,7 +9,9 @@
  * family name against the other record's former family name, either way
  * round), or with another compared field when the two are swapped (given
  * name against the other's family name *and* family name against the
- * other's given name). Exact digests
+ * other's given name). A swap is one piece of evidence: it is counted by
+ * the first of the two comparisons, and the second is then left out
+ * (missing) unless it agrees directly. Exact digests
  * give disagree or agree. The record-level filter's Dice can be a
  * comparison of its own (Dice bands), which is how a protocol without field
  * filters or digests is scored.

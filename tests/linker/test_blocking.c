@@ -99,7 +99,7 @@ Test(blocking, each_candidate_once)
     cr_assert_eq(s.n, cand);
     cr_assert(cand > 0 && cand < N * (N - 1) / 2);
     /* the same person's records (i and i + 150) are always candidates: their
-     * encodings are identical */
+     * encodings are identical; so are records with their names swapped */
     for (uint32_t i = 0; i + 150 < N; i++)
         cr_assert(wye_blocks_is_candidate(b, i, i + 150));
     /* records with equal date-of-birth digests share a block */
@@ -116,6 +116,7 @@ Test(blocking, each_candidate_once)
     const wye_block_key_stats *k0 = wye_blocks_key(b, 0);
     cr_assert_str_eq(k0->name, "digest:date_of_birth");
     cr_assert(k0->blocks > 0);
+    cr_assert_str_eq(wye_blocks_key(b, 2)->name, "equal:postcode");
     free(s.count);
     free(s.order);
     wye_blocks_free(b);
@@ -172,6 +173,7 @@ Test(blocking, oversized_blocks_are_dropped_and_counted)
     wye_blocking_default_params(&bp);
     bp.hamming_bands = 0;
     bp.minhash_bands = 0;
+    bp.exact_fields[0] = NULL;
     bp.max_block = 2; /* people 0-99 have three records */
     wye_blocks *b;
     cr_assert_eq(wye_blocks_build(view, &bp, 1, &b), WYE_OK);
@@ -194,4 +196,46 @@ Test(blocking, oversized_blocks_are_dropped_and_counted)
     bp.hamming_bands = 2;
     bp.hamming_bits = 65;
     cr_assert_eq(wye_blocks_build(view, &bp, 1, &b), WYE_EINVAL);
+}
+
+Test(blocking, swapped_names_meet_in_minhash_bands)
+{
+    const wye_layout *lay = wye_protocol_layout(proto);
+    fx_person p[3] = {
+        {"SARAH", NULL, "JONES", NULL, NULL, "F", "HR1 1AA", NULL},
+        {"JONES", NULL, "SARAH", NULL, NULL, "F", "WR2 2BB", NULL},
+        {"SARAH", NULL, "PRICE", NULL, NULL, "F", "WR2 2BB", NULL},
+    };
+    uint8_t *buf = calloc(3, lay->record_size);
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "s%d", i);
+        fx_encode(proto, &p[i], id, buf + (size_t)i * lay->record_size);
+    }
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(proto, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_add_records(s, "x", "x.wye", NULL, buf, 3, NULL), WYE_OK);
+    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
+    wye_blocking_params bp;
+    wye_blocking_default_params(&bp);
+    bp.digests = false;
+    bp.hamming_bands = 0;
+    bp.exact_fields[0] = NULL;
+    wye_blocks *b;
+    cr_assert_eq(wye_blocks_build(wye_recset_view(s), &bp, 1, &b), WYE_OK);
+    cr_assert_eq(wye_blocks_nkeys(b), bp.minhash_bands);
+    cr_assert(wye_blocks_is_candidate(b, 0, 1), "swapped names");
+    cr_assert(!wye_blocks_is_candidate(b, 1, 2));
+    wye_blocks_free(b);
+    /* the postcode key alone joins 1 and 2 */
+    wye_blocking_default_params(&bp);
+    bp.digests = false;
+    bp.hamming_bands = 0;
+    bp.minhash_bands = 0;
+    cr_assert_eq(wye_blocks_build(wye_recset_view(s), &bp, 1, &b), WYE_OK);
+    cr_assert(wye_blocks_is_candidate(b, 1, 2));
+    cr_assert(!wye_blocks_is_candidate(b, 0, 1));
+    wye_blocks_free(b);
+    wye_recset_free(s);
+    free(buf);
 }
