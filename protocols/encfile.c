@@ -242,7 +242,7 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
     }
     if (key)
         sodium_free(key);
-    if (rc == WYE_OK && deflateInit(&w->z, Z_BEST_SPEED) != Z_OK)
+    if (rc == WYE_OK && deflateInit2(&w->z, Z_BEST_SPEED, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK)
         rc = WYE_ENOMEM;
     if (rc == WYE_OK) {
         w->z_init = 1;
