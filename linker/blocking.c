@@ -2,6 +2,7 @@
  * first-shared-key rule that makes each candidate pair appear once. */
 #include "wyelink/blocking.h"
 
+#include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,7 @@ typedef struct key_def {
     unsigned nmf;           /* KEY_MINHASH: fields and hash seeds */
     int mfield[4];
     unsigned per_field;
-    uint32_t *mh[8];        /* rank of each bit position, per hash (shared by
-                               the fields, so that swapped names meet) */
+    unsigned band;          /* KEY_MINHASH: which band of mhkey */
 } key_def;
 
 struct wye_blocks {
@@ -38,6 +38,15 @@ struct wye_blocks {
     size_t nparts;
     size_t *part_first;     /* block (or row, exhaustive) where each part starts */
     uint64_t *part_work;
+    /* MinHash: ranks of each bit position for every hash function (the same
+     * for all name fields, so that swapped names meet), and every record's
+     * key in every band, computed in one pass over its set bits */
+    uint32_t *mhrank;       /* [position * nfunc + function] */
+    size_t mhbits, nfunc, nbands;
+    int mfield[4];
+    unsigned nmf, per_field;
+    uint64_t *mhkey;        /* [band * n + record] */
+    uint8_t *mhok;          /* record has every MinHash field */
 };
 
 void wye_blocking_default_params(wye_blocking_params *p)
@@ -47,8 +56,8 @@ void wye_blocking_default_params(wye_blocking_params *p)
     p->digests = true;
     p->hamming_bands = 16;
     p->hamming_bits = 24;
-    p->minhash_bands = 8;
-    p->minhash_per_field = 3;
+    p->minhash_bands = 16;
+    p->minhash_per_field = 4;
     p->minhash_fields[0] = "given_name";
     p->minhash_fields[1] = "family_name";
     p->exact_fields[0] = "postcode";
@@ -78,9 +87,9 @@ void wye_blocks_free(wye_blocks *b)
 {
     if (!b)
         return;
-    for (size_t k = 0; k < b->nkeys; k++)
-        for (size_t j = 0; j < 8; j++)
-            free(b->keys[k].mh[j]);
+    free(b->mhrank);
+    free(b->mhkey);
+    free(b->mhok);
     free(b->bid);
     free(b->bstart);
     free(b->bkey);
@@ -96,8 +105,9 @@ static inline unsigned presence(const wye_layout *lay, const uint8_t *r)
 }
 
 /* The key of record i under key definition d; false if it has none. */
-static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_t *key)
+static bool record_key(const wye_blocks *b, const key_def *d, size_t i, uint64_t *key)
 {
+    const wye_recview *v = b->v;
     const wye_layout *lay = v->layout;
     const uint8_t *r = wye_rec(v, i);
     switch (d->type) {
@@ -119,46 +129,11 @@ static bool record_key(const wye_recview *v, const key_def *d, size_t i, uint64_
         *key = x;
         return true;
     }
-    case KEY_MINHASH: {
-        unsigned pres = presence(lay, r);
-        uint64_t sig[4];
-        for (unsigned m = 0; m < d->nmf; m++) {
-            int fld = d->mfield[m];
-            if (!(pres & (1u << fld)) || v->fpop_col[fld] < 0 || !wye_rec_fpop(v, i, (size_t)fld))
-                return false;
-            const uint64_t *f = (const uint64_t *)(const void *)(r + lay->field_filter_off[fld]);
-            size_t words = lay->field_filter_bytes[fld] / 8;
-            uint32_t best[8];
-            for (unsigned h = 0; h < d->per_field; h++)
-                best[h] = UINT32_MAX;
-            for (size_t w = 0; w < words; w++)
-                for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
-                    size_t pos = w * 64 + (size_t)__builtin_ctzll(bits);
-                    for (unsigned h = 0; h < d->per_field; h++) {
-                        uint32_t hv = d->mh[h][pos];
-                        if (hv < best[h])
-                            best[h] = hv;
-                    }
-                }
-            uint64_t x = 0x6d696e68617368ull;
-            for (unsigned h = 0; h < d->per_field; h++)
-                x = mix(x ^ best[h]) + (uint64_t)h;
-            sig[m] = x;
-        }
-        /* the fields' signatures in sorted order: given and family names
-         * entered the wrong way round give the same key */
-        for (unsigned m = 1; m < d->nmf; m++)
-            for (unsigned q = m; q > 0 && sig[q - 1] > sig[q]; q--) {
-                uint64_t t = sig[q];
-                sig[q] = sig[q - 1];
-                sig[q - 1] = t;
-            }
-        uint64_t x = 0x626c6f636bull;
-        for (unsigned m = 0; m < d->nmf; m++)
-            x = mix(x ^ sig[m]);
-        *key = x;
+    case KEY_MINHASH:
+        if (!b->mhok[i])
+            return false;
+        *key = b->mhkey[(size_t)d->band * b->n + i];
         return true;
-    }
     case KEY_FILTER: {
         if (!(presence(lay, r) & (1u << d->field)) || !wye_rec_fpop(v, i, (size_t)d->field))
             return false;
@@ -181,7 +156,12 @@ typedef struct kr {
 /* Stable LSD radix sort by key, 16 bits a pass. */
 static void radix_sort(kr *a, kr *tmp, size_t n, size_t *count)
 {
+    uint64_t any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= a[i].key;
     for (unsigned shift = 0; shift < 64; shift += 16) {
+        if (!((any >> shift) & 0xffff))
+            continue; /* every key has zeros here: the order stands */
         memset(count, 0, 65537 * sizeof *count);
         for (size_t i = 0; i < n; i++)
             count[((a[i].key >> shift) & 0xffff) + 1]++;
@@ -203,13 +183,12 @@ typedef struct key_blocks {
 static int build_key(wye_blocks *b, size_t k, kr *arr, kr *tmp, size_t *count,
                      key_blocks *out)
 {
-    const wye_recview *v = b->v;
     const key_def *d = &b->keys[k];
     wye_block_key_stats *st = &b->stats[k];
     size_t m = 0;
     for (size_t i = 0; i < b->n; i++) {
         uint64_t key;
-        if (record_key(v, d, i, &key))
+        if (record_key(b, d, i, &key))
             arr[m++] = (kr){key, (uint32_t)i};
     }
     st->records = m;
@@ -276,6 +255,44 @@ static int define_keys(wye_blocks *b)
             b->nkeys++;
         }
     }
+    int mf[4];
+    unsigned nmf = 0;
+    size_t mbits = 0;
+    for (unsigned i = 0; i < 4 && p->minhash_fields[i]; i++) {
+        int f = wye_protocol_field_index(v->protocol, p->minhash_fields[i]);
+        if (f < 0 || !lay->field_filter_bytes[f])
+            continue; /* the protocol does not give this field a filter */
+        mf[nmf++] = f;
+        if (lay->field_filter_bytes[f] * 8 > mbits)
+            mbits = lay->field_filter_bytes[f] * 8;
+    }
+    for (unsigned h = 0; nmf && h < p->minhash_bands; h++) {
+        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
+            return WYE_EINVAL;
+        key_def *d = &b->keys[b->nkeys];
+        d->type = KEY_MINHASH;
+        d->band = h;
+        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "minhash:%u", h);
+        b->nkeys++;
+    }
+    if (nmf && p->minhash_bands) {
+        /* a random rank for every bit position per hash function: the
+         * min-hash of a filter is the least rank among its set bits */
+        b->nmf = nmf;
+        memcpy(b->mfield, mf, sizeof mf);
+        b->per_field = p->minhash_per_field;
+        b->nbands = p->minhash_bands;
+        b->nfunc = b->nbands * b->per_field;
+        b->mhbits = mbits;
+        b->mhrank = malloc(mbits * b->nfunc * sizeof *b->mhrank);
+        if (!b->mhrank)
+            return WYE_ENOMEM;
+        for (size_t j = 0; j < b->nfunc; j++) {
+            uint64_t hs = splitmix(&seed);
+            for (size_t pos = 0; pos < mbits; pos++)
+                b->mhrank[pos * b->nfunc + j] = (uint32_t)(mix(pos ^ hs) >> 32);
+        }
+    }
     for (unsigned i = 0; i < 4 && p->exact_fields[i]; i++) {
         int f = wye_protocol_field_index(v->protocol, p->exact_fields[i]);
         if (f < 0 || !lay->field_filter_bytes[f])
@@ -311,39 +328,103 @@ static int define_keys(wye_blocks *b)
         snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "hamming:%u", h);
         b->nkeys++;
     }
-    int mf[4];
-    unsigned nmf = 0;
-    size_t mbits = 0;
-    for (unsigned i = 0; i < 4 && p->minhash_fields[i]; i++) {
-        int f = wye_protocol_field_index(v->protocol, p->minhash_fields[i]);
-        if (f < 0 || !lay->field_filter_bytes[f])
-            continue; /* the protocol does not give this field a filter */
-        mf[nmf++] = f;
-        if (lay->field_filter_bytes[f] * 8 > mbits)
-            mbits = lay->field_filter_bytes[f] * 8;
-    }
-    for (unsigned h = 0; nmf && h < p->minhash_bands; h++) {
-        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
-            return WYE_EINVAL;
-        key_def *d = &b->keys[b->nkeys];
-        d->type = KEY_MINHASH;
-        d->nmf = nmf;
-        memcpy(d->mfield, mf, sizeof mf);
-        d->per_field = p->minhash_per_field;
-        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "minhash:%u", h);
-        b->nkeys++;
-        /* a random rank for every bit position per hash: the min-hash of a
-         * filter is the least rank among its set bits */
-        for (unsigned j = 0; j < d->per_field; j++) {
-            uint64_t hs = splitmix(&seed);
-            d->mh[j] = malloc(mbits * sizeof *d->mh[j]);
-            if (!d->mh[j])
-                return WYE_ENOMEM;
-            for (size_t pos = 0; pos < mbits; pos++)
-                d->mh[j][pos] = (uint32_t)(mix(pos ^ hs) >> 32);
+    return b->nkeys ? WYE_OK : WYE_ENOTFOUND;
+}
+
+/* best[j] = least rank[pos * nf + j] over the set bits pos of filter f:
+ * all hash functions at once. The AVX2 build gives the same integers. */
+static void minhash_field(uint32_t *best, const uint32_t *rankt, const uint64_t *f, size_t words,
+                          size_t nf)
+{
+    for (size_t j = 0; j < nf; j++)
+        best[j] = UINT32_MAX;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
+            const uint32_t *rank = rankt + (w * 64 + (size_t)__builtin_ctzll(bits)) * nf;
+            for (size_t j = 0; j < nf; j++)
+                best[j] = rank[j] < best[j] ? rank[j] : best[j];
+        }
+}
+
+__attribute__((target("avx2,bmi"))) static void minhash_field_avx2(uint32_t *best,
+                                                                  const uint32_t *rankt,
+                                                                  const uint64_t *f,
+                                                                  size_t words, size_t nf)
+{
+    size_t nv = nf / 8 * 8;
+    for (size_t j = 0; j < nf; j++)
+        best[j] = UINT32_MAX;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t bits = f[w]; bits; bits &= bits - 1) {
+            const uint32_t *rank = rankt + (w * 64 + (size_t)__builtin_ctzll(bits)) * nf;
+            for (size_t j = 0; j < nv; j += 8) {
+                __m256i r = _mm256_loadu_si256((const __m256i *)(rank + j));
+                __m256i bb = _mm256_loadu_si256((const __m256i *)(best + j));
+                _mm256_storeu_si256((__m256i *)(best + j), _mm256_min_epu32(r, bb));
+            }
+            for (size_t j = nv; j < nf; j++)
+                best[j] = rank[j] < best[j] ? rank[j] : best[j];
+        }
+}
+
+/* Every record's MinHash key in every band, in one pass over the set bits
+ * of its name filters. */
+static int minhash_keys(wye_blocks *b, int nt)
+{
+    const wye_recview *v = b->v;
+    const wye_layout *lay = v->layout;
+    size_t n = b->n, nf = b->nfunc;
+    b->mhkey = malloc((b->nbands * n + 1) * sizeof *b->mhkey);
+    b->mhok = malloc(n + 1);
+    if (!b->mhkey || !b->mhok)
+        return WYE_ENOMEM;
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2");
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = wye_rec(v, i);
+        unsigned pres = presence(lay, r);
+        uint32_t best[4][WYE_BLOCK_MAX_KEYS * 8];
+        bool ok = true;
+        for (unsigned m = 0; m < b->nmf && ok; m++) {
+            int fld = b->mfield[m];
+            if (!(pres & (1u << fld)) || !wye_rec_fpop(v, i, (size_t)fld)) {
+                ok = false;
+                break;
+            }
+            const uint64_t *f = (const uint64_t *)(const void *)(r + lay->field_filter_off[fld]);
+            size_t words = lay->field_filter_bytes[fld] / 8;
+            if (avx2)
+                minhash_field_avx2(best[m], b->mhrank, f, words, nf);
+            else
+                minhash_field(best[m], b->mhrank, f, words, nf);
+        }
+        b->mhok[i] = ok;
+        if (!ok)
+            continue;
+        for (size_t h = 0; h < b->nbands; h++) {
+            uint64_t sig[4];
+            for (unsigned m = 0; m < b->nmf; m++) {
+                uint64_t x = 0x6d696e68617368ull;
+                for (unsigned q = 0; q < b->per_field; q++)
+                    x = mix(x ^ best[m][h * b->per_field + q]) + (uint64_t)q;
+                sig[m] = x;
+            }
+            /* the fields' signatures in sorted order: given and family names
+             * entered the wrong way round give the same key */
+            for (unsigned m = 1; m < b->nmf; m++)
+                for (unsigned q = m; q > 0 && sig[q - 1] > sig[q]; q--) {
+                    uint64_t t = sig[q];
+                    sig[q] = sig[q - 1];
+                    sig[q - 1] = t;
+                }
+            uint64_t x = 0x626c6f636bull;
+            for (unsigned m = 0; m < b->nmf; m++)
+                x = mix(x ^ sig[m]);
+            b->mhkey[h * n + i] = x;
         }
     }
-    return b->nkeys ? WYE_OK : WYE_ENOTFOUND;
+    return WYE_OK;
 }
 
 static int make_parts_exhaustive(wye_blocks *b)
@@ -424,6 +505,11 @@ int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigne
         b->bid[i] = NONE;
     int nt = threads ? (int)threads : omp_get_num_procs();
     int err = WYE_OK;
+    if (b->nbands && (err = minhash_keys(b, nt)) != WYE_OK) {
+        free(kb);
+        wye_blocks_free(b);
+        return err;
+    }
 #pragma omp parallel num_threads(nt)
     {
         kr *arr = malloc((n + 1) * sizeof *arr);
@@ -534,7 +620,9 @@ static inline void prefetch_record(const wye_blocks *b, uint32_t r)
     const uint8_t *p = b->v->base + (size_t)r * b->v->stride;
     for (size_t off = 0; off < b->v->stride; off += 64)
         __builtin_prefetch(p + off);
-    __builtin_prefetch(b->bid + (size_t)r * b->nkeys);
+    const uint32_t *row = b->bid + (size_t)r * b->nkeys;
+    for (size_t k = 0; k < b->nkeys; k += 16)
+        __builtin_prefetch(row + k);
 }
 
 #define PREFETCH_AHEAD 8
@@ -574,10 +662,10 @@ int wye_blocks_pairs(const wye_blocks *b, size_t part, wye_pair_fn fn, void *ctx
                     prefetch_record(b, m[y + PREFETCH_AHEAD]);
                 const uint32_t *rb = b->bid + (size_t)m[y] * nk;
                 /* produced here only if no earlier key put them together */
-                bool earlier = false;
-                for (size_t q = 0; q < k; q++)
-                    earlier |= ra[q] == rb[q] && ra[q] != NONE;
-                if (earlier)
+                size_t q = 0;
+                while (q < k && (ra[q] != rb[q] || ra[q] == NONE))
+                    q++;
+                if (q < k)
                     continue;
                 int r = fn(ctx, m[x], m[y]);
                 if (r)

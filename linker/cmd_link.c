@@ -278,6 +278,7 @@ int wye_cmd_link(int argc, char **argv)
         goto done;
     }
     int nt = threads ? (int)threads : omp_get_num_procs();
+    double t_start = omp_get_wtime();
     progress_state ps = {.quiet = quiet};
     wye_progress_start(&ps.bar, "reading", (uint64_t)nfiles, 8, quiet);
     int nread = 0;
@@ -335,6 +336,7 @@ int wye_cmd_link(int argc, char **argv)
         outcome = rc;
         goto done;
     }
+    double t_read = omp_get_wtime() - t_start;
     if (au.e && au.rc == WYE_OK) {
         uint8_t fp[WYE_FINGERPRINT_BYTES];
         wye_protocol_fingerprint(proto, fp);
@@ -356,6 +358,7 @@ int wye_cmd_link(int argc, char **argv)
         wye_progress_end(&ps.bar);
 
     /* outputs */
+    double t_write = omp_get_wtime();
     if ((rc = make_dir(outdir)) != WYE_OK) {
         snprintf(what, sizeof what, "cannot create folder '%s'", outdir);
         wye_cli_fail(CMD, what, rc);
@@ -398,6 +401,7 @@ int wye_cmd_link(int argc, char **argv)
             au.rc = wye_audit_entry_output(au.e, paths[k]);
     }
 
+    t_write = omp_get_wtime() - t_write;
     const wye_link_stats *st = wye_linkage_stats(lk);
     a_count(&au, "records", st->records);
     a_count(&au, "files", (uint64_t)nfiles);
@@ -425,8 +429,10 @@ int wye_cmd_link(int argc, char **argv)
         printf("pairs: %llu matches, %llu possible, %llu conflicts kept apart\n",
                (unsigned long long)st->matches, (unsigned long long)st->possibles,
                (unsigned long long)st->conflicts);
-        printf("time: blocking and pass 1 %.1f s, pass 2 %.1f s, clustering %.1f s\n",
-               st->seconds_candidates, st->seconds_scoring, st->seconds_clustering);
+        printf("time: reading %.1f s, blocks %.1f s, pass 1 %.1f s, model %.1f s, pass 2 "
+               "%.1f s, clustering %.1f s, writing %.1f s\n",
+               t_read, st->seconds_blocking, st->seconds_candidates, st->seconds_model,
+               st->seconds_scoring, st->seconds_clustering, t_write);
         printf("wrote %s, %s and %s\n", paths[0], paths[1], paths[2]);
     }
     status = WYE_EXIT_OK;

@@ -290,6 +290,8 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         wye_diag_set(diag, 0, "blocking", "cannot build the blocks");
         goto fail;
     }
+    l->st.seconds_blocking = now() - t0;
+    t0 = now();
     /* pass 1: count patterns over the candidates */
     uint32_t npat = wye_fs_npatterns(l->fs);
     /* keep the patterns for pass 2 unless that would take too much memory
@@ -361,6 +363,7 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         wye_diag_set(diag, 0, "scoring", "estimating the model failed");
         goto fail;
     }
+    t0 = now();
     /* m from EM over the candidates; u from random pairs; the prior from
      * all pairs (LINKING.md, "The model") */
     l->st.lambda_candidates = wye_fs_lambda(l->fs);
@@ -383,6 +386,7 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         free(ctxs);
         goto fail;
     }
+    l->st.seconds_model = now() - t0;
     /* thresholds */
     l->st.match_auto = !p->match_given;
     l->st.possible_auto = !p->possible_given;

@@ -89,7 +89,9 @@ typedef struct wye_link_stats {
     double prior;              /* expected_matches / all_pairs */
     wye_fs_em_result em;
     wye_cluster_stats cluster;
-    double seconds_candidates, seconds_scoring, seconds_clustering;
+    /* wall time of each step (not in any output file: they vary) */
+    double seconds_blocking, seconds_candidates, seconds_model, seconds_scoring,
+        seconds_clustering;
 } wye_link_stats;
 
 /* Link the records of a finished set s. WYE_EINVAL for bad parameters or an

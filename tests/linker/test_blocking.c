@@ -116,7 +116,10 @@ Test(blocking, each_candidate_once)
     const wye_block_key_stats *k0 = wye_blocks_key(b, 0);
     cr_assert_str_eq(k0->name, "digest:date_of_birth");
     cr_assert(k0->blocks > 0);
-    cr_assert_str_eq(wye_blocks_key(b, 2)->name, "equal:postcode");
+    /* key order: digests, MinHash bands, equal postcodes, Hamming bands */
+    cr_assert_str_eq(wye_blocks_key(b, 2)->name, "minhash:0");
+    cr_assert_str_eq(wye_blocks_key(b, 2 + bp.minhash_bands)->name, "equal:postcode");
+    cr_assert_str_eq(wye_blocks_key(b, 3 + bp.minhash_bands)->name, "hamming:0");
     free(s.count);
     free(s.order);
     wye_blocks_free(b);
