@@ -535,6 +535,11 @@ int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigne
         free(tmp);
         free(count);
     }
+    /* the MinHash keys have been sorted into blocks: drop them */
+    free(b->mhkey);
+    free(b->mhok);
+    b->mhkey = NULL;
+    b->mhok = NULL;
     /* concatenate the blocks of all keys, in key order */
     size_t nblocks = 0, nmem = 0;
     for (size_t k = 0; k < nk; k++) {

@@ -424,7 +424,7 @@ int wye_cmd_link(int argc, char **argv)
         printf("model: m by EM over the candidate pairs (%u iterations%s), u from %llu "
                "random pairs\n",
                st->em.iterations, st->em.converged ? "" : ", not converged",
-               (unsigned long long)lp.u_samples);
+               (unsigned long long)st->u_samples);
         printf("thresholds: %s\n", wye_linkage_how(lk));
         printf("pairs: %llu matches, %llu possible, %llu conflicts kept apart\n",
                (unsigned long long)st->matches, (unsigned long long)st->possibles,

@@ -369,7 +369,14 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     l->st.lambda_candidates = wye_fs_lambda(l->fs);
     l->st.expected_matches = l->st.lambda_candidates * (double)l->st.candidates;
     if (l->st.candidates) {
-        if ((rc = wye_fs_u_from_random(l->fs, v, p->u_samples, p->blocking.seed, p->threads)) !=
+        /* no more draws than there are pairs (and at least 100,000) */
+        uint64_t samples = p->u_samples;
+        if (samples > l->st.all_pairs && l->st.all_pairs > 100000)
+            samples = l->st.all_pairs;
+        else if (samples > 100000 && l->st.all_pairs <= 100000)
+            samples = 100000;
+        l->st.u_samples = samples;
+        if ((rc = wye_fs_u_from_random(l->fs, v, samples, p->blocking.seed, p->threads)) !=
             WYE_OK) {
             free(ctxs);
             goto fail;
@@ -702,7 +709,7 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
     json_object_set_new(mj, "match_share_of_candidates", real(l->st.lambda_candidates));
     json_object_set_new(mj, "expected_matches", real(l->st.expected_matches));
     json_object_set_new(mj, "prior", json_real(l->st.prior));
-    json_object_set_new(mj, "u_from_random_pairs", json_integer((json_int_t)l->p.u_samples));
+    json_object_set_new(mj, "u_from_random_pairs", json_integer((json_int_t)l->st.u_samples));
     json_object_set_new(mj, "em_iterations", json_integer(l->st.em.iterations));
     json_object_set_new(mj, "em_converged", json_boolean(l->st.em.converged));
     json_t *cmp = json_array();

@@ -63,7 +63,9 @@ typedef struct wye_link_params {
     double within_weight;      /* default 5 (32:1 for the same person) */
     double conflict_weight;    /* default -5 (32:1 for different people) */
     size_t max_cluster;        /* default 1000 */
-    uint64_t u_samples;        /* random pairs u is estimated from; default 4e6 */
+    uint64_t u_samples;        /* random pairs u is estimated from; default 4e6
+                                  (fewer when there are fewer pairs, but at
+                                  least 100,000) */
     unsigned threads;          /* 0 = all cores */
     wye_progress_fn progress;
     void *progress_ctx;
@@ -87,6 +89,7 @@ typedef struct wye_link_stats {
     double lambda_candidates;  /* EM's share of matches among the candidates */
     double expected_matches;   /* lambda_candidates * candidates */
     double prior;              /* expected_matches / all_pairs */
+    uint64_t u_samples;        /* random pairs u was estimated from */
     wye_fs_em_result em;
     wye_cluster_stats cluster;
     /* wall time of each step (not in any output file: they vary) */
