@@ -6,7 +6,7 @@
  *   bench_privacy [--seed N] [--scale F] [--names DIR] [--threads N]
  *                 [--no-freq] [--no-graph] [--sim qgram|reencode|both]
  *                 [--f1] [--f1-only] [--record-dice never|always|auto]
- *                 PROTOCOL.json...
+ *                 [--febrl4 DIR] PROTOCOL.json...
  *
  * For each protocol: synthetic records (wyelink synth, seed N, all seven
  * agencies) are read through the agencies' column maps and encoded with the
@@ -14,7 +14,11 @@
  * another synthetic population (seed N + 1000, the same public lists). It
  * prints, per protocol, the share of records and of distinct names
  * re-identified by each attack, and with --f1 the pairwise F1 of linking the
- * encoded records with the linker's defaults (automatic thresholds).
+ * encoded records with the linker's defaults (automatic thresholds); with
+ * --febrl4 DIR also of FEBRL4 (DIR/dataset4a.csv vs dataset4b.csv, names and
+ * date of birth, bench/quality/maps/febrl.map.json). --record-dice auto adds
+ * the record-level filter as a comparison when the protocol has no field
+ * filter (wye_fs_params.record_dice; `wyelink link` does not do that yet).
  * Output holds counts and shares only. */
 #include <getopt.h>
 #include <stdio.h>
@@ -29,6 +33,9 @@
 
 #ifndef PRIV_NAMES_DIR
 #define PRIV_NAMES_DIR "testdata/names"
+#endif
+#ifndef PRIV_FEBRL_MAP
+#define PRIV_FEBRL_MAP "bench/quality/maps/febrl.map.json"
 #endif
 
 static double now(void)
@@ -161,6 +168,7 @@ static void usage(void)
             "usage: bench_privacy [--seed N] [--scale F] [--names DIR] [--threads N]\n"
             "                     [--no-freq] [--no-graph] [--sim qgram|reencode|both]\n"
             "                     [--f1] [--f1-only] [--record-dice never|always|auto]\n"
+            "                     [--febrl4 DIR]\n"
             "                     PROTOCOL.json...\n");
 }
 
@@ -182,6 +190,7 @@ int main(int argc, char **argv)
     unsigned threads = 0;
     bool do_freq = true, do_graph = true, do_f1 = false;
     int sims = 3, record_dice = 0;
+    const char *febrl4 = NULL;
     static const struct option opts[] = {
         {"seed", required_argument, NULL, 's'},   {"scale", required_argument, NULL, 'S'},
         {"names", required_argument, NULL, 'n'},  {"threads", required_argument, NULL, 't'},
@@ -189,6 +198,7 @@ int main(int argc, char **argv)
         {"sim", required_argument, NULL, 'm'},    {"f1", no_argument, NULL, '1'},
         {"f1-only", no_argument, NULL, 'o'},      {"help", no_argument, NULL, 'h'},
         {"record-dice", required_argument, NULL, 'r'},
+        {"febrl4", required_argument, NULL, '4'},
         {NULL, 0, NULL, 0}};
     int c;
     opterr = 0;
@@ -222,6 +232,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case '4': febrl4 = optarg; break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -279,6 +290,27 @@ int main(int argc, char **argv)
                 printf("%s\tf1\tF1 %.4f\tprecision %.4f\trecall %.4f\t(%.1f s)\n", base, f1, pr,
                        re, now() - t0);
         }
+        if (do_f1 && !rc && febrl4) {
+            char a4[4096], b4[4096];
+            snprintf(a4, sizeof a4, "%s/dataset4a.csv", febrl4);
+            snprintf(b4, sizeof b4, "%s/dataset4b.csv", febrl4);
+            const char *files[2] = {a4, b4};
+            priv_data F;
+            double pr, re, f1;
+            t0 = now();
+            rc = priv_data_files(p, files, PRIV_FEBRL_MAP, 2, "2008-01-01", &F);
+            if (!rc)
+                rc = priv_data_encode(&F, secret);
+            if (!rc)
+                rc = link_f1(&F, threads, record_dice, &pr, &re, &f1);
+            if (rc)
+                fprintf(stderr, "bench_privacy: '%s': FEBRL4 failed: %s\n", path,
+                        wye_strerror(rc));
+            else
+                printf("%s\tfebrl4\tF1 %.4f\tprecision %.4f\trecall %.4f\t(%.1f s)\n", base, f1,
+                       pr, re, now() - t0);
+            priv_data_free(&F);
+        }
         if (do_freq && !rc) {
             priv_freq_report fr;
             t0 = now();
@@ -299,55 +331,66 @@ int main(int argc, char **argv)
                 printf("%s\tfreq\t(%.1f s)\n", base, now() - t0);
             }
         }
-        for (int sm = 1; do_graph && !rc && sm <= 2; sm++) {
-            if (!(sims & sm))
+        bool has_ff = false;
+        for (size_t f = 0; f < wye_protocol_nfields(p); f++)
+            has_ff = has_ff || wye_protocol_field(p, f)->field_filter_bits > 0;
+        bool has_rec = wye_protocol_layout(p)->filter_bytes > 0;
+        for (int view = 0; do_graph && !rc && view < 2; view++) {
+            if ((view == 0 && !has_rec) || (view == 1 && !has_ff))
                 continue;
-            for (int ov = 100; ov >= 50 && !rc; ov -= 50) {
-                /* the plaintext population: E's records, or half of them
-                 * and as many of another population's */
-                size_t *ix = malloc((E.n + 1) * sizeof *ix), *jx = malloc((E.n + 1) * sizeof *jx);
-                if (!ix || !jx) {
+            for (int sm = 1; !rc && sm <= 2; sm++) {
+                if (!(sims & sm))
+                    continue;
+                for (int ov = 100; ov >= 50 && !rc; ov -= 50) {
+                    /* the plaintext population: E's records, or half of
+                     * them and as many of another population's */
+                    size_t *ix = malloc((E.n + 1) * sizeof *ix),
+                           *jx = malloc((E.n + 1) * sizeof *jx);
+                    if (!ix || !jx) {
+                        free(ix);
+                        free(jx);
+                        rc = WYE_ENOMEM;
+                        break;
+                    }
+                    size_t m = 0, k = 0;
+                    uint64_t r = 0x1234567ull + seed;
+                    for (size_t i = 0; i < E.n; i++) {
+                        r = r * 6364136223846793005ull + 1442695040888963407ull;
+                        if (ov == 100 || (r >> 33) % 2 == 0)
+                            ix[m++] = i;
+                    }
+                    for (size_t j = 0; j < S.n && m + k < E.n; j++) {
+                        r = r * 6364136223846793005ull + 1442695040888963407ull;
+                        if ((r >> 33) % 2 == 0)
+                            jx[k++] = j;
+                    }
+                    priv_data P;
+                    rc = priv_data_pick(&E, ix, m, &S, jx, k, &P);
                     free(ix);
                     free(jx);
-                    rc = WYE_ENOMEM;
-                    break;
+                    if (rc)
+                        break;
+                    priv_graph_opts go;
+                    priv_graph_default_opts(&go);
+                    go.sim = sm == 1 ? PRIV_SIM_QGRAM : PRIV_SIM_REENCODE;
+                    go.attacker_secret = mine;
+                    go.threads = threads;
+                    go.fields = view == 1;
+                    priv_score s;
+                    t0 = now();
+                    rc = priv_attack_graph(&E, &P, &go, &s);
+                    priv_data_free(&P);
+                    if (rc) {
+                        fprintf(stderr, "bench_privacy: '%s': graph attack failed: %s\n", path,
+                                wye_strerror(rc));
+                        break;
+                    }
+                    char label[96];
+                    snprintf(label, sizeof label, "graph %s %s %d%% overlap (%.0f s)",
+                             view ? "field-filters" : "record-filter",
+                             sm == 1 ? "qgram" : "reencode", ov, now() - t0);
+                    print_score(base, label, &s);
                 }
-                size_t m = 0, k = 0;
-                uint64_t r = 0x1234567ull + seed;
-                for (size_t i = 0; i < E.n; i++) {
-                    r = r * 6364136223846793005ull + 1442695040888963407ull;
-                    if (ov == 100 || (r >> 33) % 2 == 0)
-                        ix[m++] = i;
-                }
-                for (size_t j = 0; j < S.n && m + k < E.n; j++) {
-                    r = r * 6364136223846793005ull + 1442695040888963407ull;
-                    if ((r >> 33) % 2 == 0)
-                        jx[k++] = j;
-                }
-                priv_data P;
-                rc = priv_data_pick(&E, ix, m, &S, jx, k, &P);
-                free(ix);
-                free(jx);
-                if (rc)
-                    break;
-                priv_graph_opts go;
-                priv_graph_default_opts(&go);
-                go.sim = sm == 1 ? PRIV_SIM_QGRAM : PRIV_SIM_REENCODE;
-                go.attacker_secret = mine;
-                go.threads = threads;
-                priv_score s;
-                t0 = now();
-                rc = priv_attack_graph(&E, &P, &go, &s);
-                priv_data_free(&P);
-                if (rc) {
-                    fprintf(stderr, "bench_privacy: '%s': graph attack failed: %s\n", path,
-                            wye_strerror(rc));
-                    break;
-                }
-                char label[96];
-                snprintf(label, sizeof label, "graph %s %d%% overlap (%.0f s)",
-                         sm == 1 ? "qgram" : "reencode", ov, now() - t0);
-                print_score(base, label, &s);
             }
         }
         if (rc)

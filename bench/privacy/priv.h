@@ -48,6 +48,12 @@ typedef struct priv_data {
  * Returns WYE_OK or a WYE_E* code. */
 int priv_data_synth(const wye_protocol *p, uint64_t seed, double scale, unsigned agencies,
                     uint32_t person_base, priv_data *d);
+/* Read nfiles CSV extracts (agency index = position in csv[]) through one
+ * column map file, with dates judged at extract_date (YYYY-MM-DD); the
+ * person of a row is the number in its local id (FEBRL's "rec-1070-dup-0"
+ * is person 1070). */
+int priv_data_files(const wye_protocol *p, const char *const *csv, const char *map, size_t nfiles,
+                    const char *extract_date, priv_data *d);
 /* A new data set of records idx[0..m) of a followed by records jdx[0..k) of
  * b (b may be NULL when k is 0); the encoded bytes are not copied. */
 int priv_data_pick(const priv_data *a, const size_t *idx, size_t m, const priv_data *b,
@@ -160,15 +166,18 @@ typedef enum priv_sim {
 typedef struct priv_graph_opts {
     priv_sim sim;
     const wye_secret *attacker_secret; /* for PRIV_SIM_REENCODE */
+    bool fields;          /* compare the field filters (all of them as one bit
+                             string) instead of the record-level filter */
     unsigned rounds;      /* refinement rounds (default 4) */
     unsigned threads;     /* 0 = all cores */
 } priv_graph_opts;
 
 void priv_graph_default_opts(priv_graph_opts *o);
 
-/* Match the similarity graph of E's record-level filters (encoded) with the
- * similarity graph of the plaintext population P, and guess each encoded
- * record's names as those of the plaintext record it was matched to. */
+/* Match the similarity graph of E's record-level filters (or field filters,
+ * with opts->fields) with the similarity graph of the plaintext population P,
+ * and guess each encoded record's names as those of the plaintext record it
+ * was matched to. WYE_ENOTFOUND if the protocol has no such filter. */
 int priv_attack_graph(const priv_data *E, const priv_data *P, const priv_graph_opts *o,
                       priv_score *out);
 

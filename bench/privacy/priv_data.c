@@ -111,6 +111,70 @@ static int add_rejected(priv_data *d, uint32_t person)
     return WYE_OK;
 }
 
+/* Read one extract (CSV bytes) through its column map (JSON text) and add
+ * its rows to d; the person of row k is tp[k] when tp is given, else the
+ * number in the local id ("rec-1070-dup-0" -> 1070, FEBRL's). */
+static int read_extract(priv_data *d, size_t *cap, const uint8_t *csv, size_t csvlen,
+                        const char *mapjson, size_t maplen, const wye_date *extract,
+                        unsigned agency, const uint32_t *tp, size_t ntp, uint32_t person_base)
+{
+    wye_colmap *m = NULL;
+    wye_csvin *r = NULL;
+    wye_diag diag;
+    int rc = WYE_OK;
+    char *mapped = map_for_protocol(mapjson, maplen, d->p);
+    if (!mapped)
+        rc = WYE_EJSON;
+    if (!rc)
+        rc = wye_colmap_parse(mapped, strlen(mapped), d->p, &m, &diag);
+    free(mapped);
+    wye_memsource ms = {csv, csvlen, 0};
+    if (!rc)
+        rc = wye_csvin_open(wye_source_memory(&ms), wye_colmap_encoding(m), &r, &diag);
+    if (!rc)
+        rc = wye_colmap_bind(m, r, &diag);
+    wye_csv_row row;
+    size_t k = 0;
+    int more;
+    while (!rc && (more = wye_csvin_next(r, &row, &diag)) != 0) {
+        if (more < 0) {
+            rc = more;
+            break;
+        }
+        if ((rc = grow(d, cap)))
+            break;
+        const char *lid;
+        size_t lidlen;
+        wye_row_verdict v = wye_colmap_extract(m, &row, extract, &d->f[d->n], &lid, &lidlen);
+        uint32_t person;
+        if (tp) {
+            if (k >= ntp) {
+                rc = WYE_EFORMAT;
+                break;
+            }
+            person = tp[k];
+        } else {
+            size_t i = 0;
+            while (i < lidlen && (lid[i] < '0' || lid[i] > '9'))
+                i++;
+            person = 0;
+            while (i < lidlen && lid[i] >= '0' && lid[i] <= '9')
+                person = person * 10 + (uint32_t)(lid[i++] - '0');
+        }
+        if (v == WYE_ROW_OK) {
+            d->person[d->n] = person_base + person;
+            d->agency[d->n] = (uint8_t)agency;
+            d->n++;
+        } else {
+            rc = add_rejected(d, person_base + person);
+        }
+        k++;
+    }
+    wye_csvin_free(r);
+    wye_colmap_free(m);
+    return rc;
+}
+
 int priv_data_synth(const wye_protocol *p, uint64_t seed, double scale, unsigned agencies,
                     uint32_t person_base, priv_data *d)
 {
@@ -135,56 +199,17 @@ int priv_data_synth(const wye_protocol *p, uint64_t seed, double scale, unsigned
         wye_membuf csv = {0}, truth = {0};
         char *mapjson = NULL;
         size_t maplen = 0;
-        wye_colmap *m = NULL;
-        wye_csvin *r = NULL;
         uint32_t *tp = NULL;
         size_t ntp = 0;
-        wye_diag diag;
         rc = wye_synth_write_agency(g, a, wye_sink_memory(&csv), wye_sink_memory(&truth), NULL,
                                     NULL, NULL);
         if (!rc)
             rc = truth_persons(&truth, &tp, &ntp);
         if (!rc)
             rc = wye_synth_column_map(a, &mapjson, &maplen);
-        char *mapped = NULL;
-        if (!rc && !(mapped = map_for_protocol(mapjson, maplen, p)))
-            rc = WYE_EJSON;
         if (!rc)
-            rc = wye_colmap_parse(mapped, strlen(mapped), p, &m, &diag);
-        free(mapped);
-        wye_memsource ms = {csv.data, csv.size, 0};
-        if (!rc)
-            rc = wye_csvin_open(wye_source_memory(&ms), wye_colmap_encoding(m), &r, &diag);
-        if (!rc)
-            rc = wye_colmap_bind(m, r, &diag);
-        wye_csv_row row;
-        size_t k = 0;
-        int more;
-        while (!rc && (more = wye_csvin_next(r, &row, &diag)) != 0) {
-            if (more < 0) {
-                rc = more;
-                break;
-            }
-            if ((rc = grow(d, &cap)))
-                break;
-            const char *lid;
-            size_t lidlen;
-            wye_row_verdict v = wye_colmap_extract(m, &row, &extract, &d->f[d->n], &lid, &lidlen);
-            if (k >= ntp) {
-                rc = WYE_EFORMAT;
-                break;
-            }
-            if (v == WYE_ROW_OK) {
-                d->person[d->n] = person_base + tp[k];
-                d->agency[d->n] = (uint8_t)a;
-                d->n++;
-            } else {
-                rc = add_rejected(d, person_base + tp[k]);
-            }
-            k++;
-        }
-        wye_csvin_free(r);
-        wye_colmap_free(m);
+            rc = read_extract(d, &cap, csv.data, csv.size, mapjson, maplen, &extract, a, tp, ntp,
+                              person_base);
         free(mapjson);
         free(tp);
         sodium_memzero(csv.data, csv.size);
@@ -192,6 +217,33 @@ int priv_data_synth(const wye_protocol *p, uint64_t seed, double scale, unsigned
         free(truth.data);
     }
     wye_synth_free(g);
+    if (rc)
+        priv_data_free(d);
+    return rc;
+}
+
+int priv_data_files(const wye_protocol *p, const char *const *csv, const char *map, size_t nfiles,
+                    const char *extract_date, priv_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->p = p;
+    d->rsize = wye_protocol_layout(p)->record_size;
+    wye_date extract;
+    if (wye_date_parse_iso(extract_date, &extract))
+        return WYE_EINVAL;
+    char *mapjson = NULL;
+    size_t maplen = 0, cap = 0;
+    int rc = wye_read_file(map, 1 << 20, &mapjson, &maplen);
+    for (size_t a = 0; !rc && a < nfiles; a++) {
+        char *data = NULL;
+        size_t len = 0;
+        rc = wye_read_file(csv[a], (size_t)1 << 30, &data, &len);
+        if (!rc)
+            rc = read_extract(d, &cap, (const uint8_t *)data, len, mapjson, maplen, &extract,
+                              (unsigned)a, NULL, 0, 0);
+        free(data);
+    }
+    free(mapjson);
     if (rc)
         priv_data_free(d);
     return rc;

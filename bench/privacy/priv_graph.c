@@ -38,11 +38,13 @@ typedef struct wtok {
     float w;
 } wtok;
 
+#define MAXSEG 16
+
 typedef struct side {
     size_t n;
-    /* filters */
+    /* filters: segments of the record compared as one bit string */
     const uint8_t *base;
-    size_t stride, off, words;
+    size_t stride, nseg, off[MAXSEG], words[MAXSEG];
     uint32_t *pop;
     /* token sets */
     wtok *tok;
@@ -68,10 +70,13 @@ static float sim(const side *s, size_t a, size_t b)
     if (!s->tokens) {
         if (!s->pop[a] || !s->pop[b])
             return 0;
-        const uint8_t *x = s->base + a * s->stride + s->off, *y = s->base + b * s->stride + s->off;
         uint32_t c = 0;
-        for (size_t w = 0; w < s->words; w++)
-            c += (uint32_t)__builtin_popcountll(load64(x + 8 * w) & load64(y + 8 * w));
+        for (size_t g = 0; g < s->nseg; g++) {
+            const uint8_t *x = s->base + a * s->stride + s->off[g],
+                          *y = s->base + b * s->stride + s->off[g];
+            for (size_t w = 0; w < s->words[g]; w++)
+                c += (uint32_t)__builtin_popcountll(load64(x + 8 * w) & load64(y + 8 * w));
+        }
         return 2.0f * (float)c / (float)(s->pop[a] + s->pop[b]);
     }
     const wtok *x = s->tok + s->tok_first[a], *xe = s->tok + s->tok_first[a + 1];
@@ -129,7 +134,7 @@ static void emit_wtok(void *ctx, const uint8_t *tok, size_t n)
 /* Token sets of plaintext records: the tokens of every field feeding the
  * record-level filter, each weighted by the bits it sets (ceil(record_bits
  * / tokens of the value)); a token in two fields keeps the larger weight. */
-static int side_tokens(side *s, const priv_data *P)
+static int side_tokens(side *s, const priv_data *P, bool fields)
 {
     const wye_protocol *p = P->p;
     tokbuf b = {0};
@@ -141,16 +146,20 @@ static int side_tokens(side *s, const priv_data *P)
         s->tok_first[i] = b.n;
         for (size_t f = 0; f < wye_protocol_nfields(p); f++) {
             const wye_field_spec *fs = wye_protocol_field(p, f);
-            if (!fs->record_bits || P->f[i].status[f] != WYE_NORM_PRESENT)
+            unsigned bits = fields ? (fs->field_filter_bits ? fs->field_filter_k : 0)
+                                   : fs->record_bits;
+            if (!bits || P->f[i].status[f] != WYE_NORM_PRESENT)
                 continue;
             size_t start = b.n;
-            b.kdf = fs->kdf_id;
+            /* the record-level filter: a token keyed like another field
+             * sets the same bits; field filters are apart */
+            b.kdf = fields ? 0x10000u + (uint32_t)f : fs->kdf_id;
             size_t nt = wye_encoder_tokens(p, f, P->f[i].value[f], emit_wtok, &b);
             if (b.oom) {
                 free(b.t);
                 return WYE_ENOMEM;
             }
-            float w = nt ? (float)((fs->record_bits + nt - 1) / nt) : 0;
+            float w = nt ? (float)((bits + nt - 1) / nt) : 0;
             for (size_t k = start; k < b.n; k++)
                 b.t[k].w = w;
         }
@@ -177,21 +186,34 @@ static int side_tokens(side *s, const priv_data *P)
     return WYE_OK;
 }
 
-static int side_filters(side *s, const priv_data *D)
+/* The bits compared: the record-level filter, or every field filter. */
+static int side_filters(side *s, const priv_data *D, bool fields)
 {
     const wye_layout *lay = wye_protocol_layout(D->p);
     s->base = D->enc;
     s->stride = D->rsize;
-    s->off = lay->filter_off;
-    s->words = lay->filter_bytes / 8;
+    s->nseg = 0;
+    if (!fields) {
+        s->off[0] = lay->filter_off;
+        s->words[0] = lay->filter_bytes / 8;
+        s->nseg = 1;
+    } else {
+        for (size_t f = 0; f < wye_protocol_nfields(D->p) && s->nseg < MAXSEG; f++)
+            if (lay->field_filter_bytes[f]) {
+                s->off[s->nseg] = lay->field_filter_off[f];
+                s->words[s->nseg++] = lay->field_filter_bytes[f] / 8;
+            }
+    }
     s->pop = malloc((D->n + 1) * sizeof *s->pop);
     if (!s->pop)
         return WYE_ENOMEM;
     for (size_t i = 0; i < D->n; i++) {
-        const uint8_t *x = D->enc + i * D->rsize + s->off;
         uint32_t c = 0;
-        for (size_t w = 0; w < s->words; w++)
-            c += (uint32_t)__builtin_popcountll(load64(x + 8 * w));
+        for (size_t g = 0; g < s->nseg; g++) {
+            const uint8_t *x = D->enc + i * D->rsize + s->off[g];
+            for (size_t w = 0; w < s->words[g]; w++)
+                c += (uint32_t)__builtin_popcountll(load64(x + 8 * w));
+        }
         s->pop[i] = c;
     }
     return WYE_OK;
@@ -702,8 +724,17 @@ int priv_attack_graph(const priv_data *E, const priv_data *P, const priv_graph_o
         priv_graph_default_opts(&def);
         o = &def;
     }
-    if (!E->enc || !wye_protocol_layout(E->p)->filter_bytes || E->n < 2 || P->n < 2)
+    if (!E->enc || E->n < 2 || P->n < 2)
         return WYE_EINVAL;
+    if (!o->fields && !wye_protocol_layout(E->p)->filter_bytes)
+        return WYE_ENOTFOUND;
+    if (o->fields) {
+        bool any = false;
+        for (size_t f = 0; f < wye_protocol_nfields(E->p); f++)
+            any = any || wye_protocol_layout(E->p)->field_filter_bytes[f];
+        if (!any)
+            return WYE_ENOTFOUND;
+    }
     side se = {0}, sp = {0};
     graph ge = {0}, gp = {0};
     priv_data P2 = {0};
@@ -714,7 +745,7 @@ int priv_attack_graph(const priv_data *E, const priv_data *P, const priv_graph_o
     se.n = E->n;
     sp.n = P->n;
     if (!rc)
-        rc = side_filters(&se, E);
+        rc = side_filters(&se, E, o->fields);
     if (!rc)
         rc = side_attrs(&se, E);
     if (!rc)
@@ -732,9 +763,9 @@ int priv_attack_graph(const priv_data *E, const priv_data *P, const priv_graph_o
         if (!rc)
             rc = o->attacker_secret ? priv_data_encode(&P2, o->attacker_secret) : WYE_EINVAL;
         if (!rc)
-            rc = side_filters(&sp, &P2);
+            rc = side_filters(&sp, &P2, o->fields);
     } else if (!rc) {
-        rc = side_tokens(&sp, P);
+        rc = side_tokens(&sp, P, o->fields);
     }
     if (!rc)
         rc = side_quantiles(&se);
