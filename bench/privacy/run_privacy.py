@@ -128,8 +128,26 @@ def main():
     ap.add_argument("--raw", default=None, help="folder to keep bench_privacy's output in")
     ap.add_argument("--from-json", default=None,
                     help="print the table of an earlier run's --json instead of measuring")
+    ap.add_argument("--update-f1", default=None, metavar="JSON",
+                    help="re-measure only F1 (synthetic and FEBRL4) for the protocols of an "
+                    "earlier run's --json, e.g. after a linker change, and rewrite it")
     ap.add_argument("protocols", nargs="*")
     a = ap.parse_args()
+    if a.update_f1:
+        exe = os.path.join(a.build, "bench", "privacy", "bench_privacy")
+        doc = json.load(open(a.update_f1))
+        for name, r in doc["results"].items():
+            cmd = [exe, "--seed", doc["seed"], "--scale", doc["scale"], "--threads", a.threads,
+                   "--f1-only", "--record-dice", "auto", "--febrl4",
+                   os.path.join(SHARED, "febrl"), os.path.join(ROOT, r["protocol"])]
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+            new = parse(out.stdout)
+            for k in ("f1", "f1_precision", "f1_recall", "febrl4"):
+                r[k] = new[k]
+        with open(a.update_f1, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(table(doc["results"]))
+        return 0
     if a.from_json:
         print(table(json.load(open(a.from_json))["results"]))
         return 0

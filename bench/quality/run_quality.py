@@ -16,13 +16,18 @@ truth. Data sets:
 Usage (from the source root):
   python3 bench/quality/run_quality.py --build build [--protocol FILE]
       [--datasets synth,febrl4,febrl3,historical] [--seeds 1,2,3,4,5]
-      [--threads N] [--work DIR] [--json FILE]
+      [--threads N] [--work DIR] [--json FILE] [--random-secret]
+
+The linkage secret is a fixed test secret unless --random-secret, so reruns
+give the same figures.
 
 Prints one line per run and a summary; with --json writes every figure.
 Uses only the Python standard library. Prints counts and scores only.
 """
 import argparse
+import base64
 import csv
+import hashlib
 import json
 import os
 import re
@@ -44,7 +49,7 @@ SYNTH_AGENCIES = ["police", "gp", "asc", "wmwa", "marac", "idva", "housing"]
 
 
 class Runner:
-    def __init__(self, exe, work, protocol, threads):
+    def __init__(self, exe, work, protocol, threads, fixed_secret=True):
         self.exe = exe
         self.work = work
         self.protocol = protocol
@@ -57,8 +62,21 @@ class Runner:
         self.party("custodian", "custodian")
         self.party("linkage-unit", "linkage-unit")
         self.secret = os.path.join(self.keys, "linkage.secret")
-        self.run("keys", "secret", "--out", self.secret,
-                 "--key", os.path.join(self.keys, "custodian.key"), party="custodian")
+        if fixed_secret:
+            # A fixed test secret (bytes 10 11 .. 2f, as bench/privacy uses) so
+            # that reruns give the same encodings and the same figures; the
+            # file is what `wyelink keys secret` writes (KEYS.md).
+            key = bytes(range(0x10, 0x30))
+            kid = hashlib.blake2b(b"", digest_size=32, key=key,
+                                  person=b"wyelink.keyid.v1").hexdigest()[:16]
+            fd = os.open(self.secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write('{\n  "kind": "wyelink-linkage-secret",\n  "version": 1,\n'
+                        '  "key_id": "%s",\n  "secret": "%s"\n}\n' %
+                        (kid, base64.b64encode(key).decode()))
+        else:
+            self.run("keys", "secret", "--out", self.secret,
+                     "--key", os.path.join(self.keys, "custodian.key"), party="custodian")
 
     def run(self, *args, party=None):
         """Run a command; party (the signer) names its own audit log."""
@@ -232,13 +250,17 @@ def main():
     ap.add_argument("--work", default=None, help="folder for keys, encoded files, results "
                     "(default: a new temporary folder, removed at the end)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--random-secret", action="store_true",
+                    help="a new secret from `wyelink keys secret` instead of the fixed test "
+                    "secret (figures then vary a little from run to run)")
     a = ap.parse_args()
     exe = os.path.join(a.build, "wyelink")
     if not os.access(exe, os.X_OK):
         sys.exit("run_quality: no wyelink program in '%s'" % a.build)
     work = a.work or tempfile.mkdtemp(prefix="wyelink-quality-")
     os.makedirs(work, exist_ok=True)
-    R = Runner(os.path.abspath(exe), work, os.path.abspath(a.protocol), a.threads)
+    R = Runner(os.path.abspath(exe), work, os.path.abspath(a.protocol), a.threads,
+               not a.random_secret)
     sets = a.datasets.split(",")
     out = {"protocol": os.path.relpath(os.path.abspath(a.protocol), ROOT), "results": {}}
     try:
