@@ -92,8 +92,6 @@ typedef struct priv_public {
  * dir, normalising each name as the hashing client does. */
 int priv_public_load(const char *dir, priv_public *pub);
 void priv_public_free(priv_public *pub);
-/* Index of value v in l, or -1 (binary search on a value-sorted index). */
-long priv_list_find(const priv_list *l, const char *v);
 
 /* ---- scoring ------------------------------------------------------------- */
 

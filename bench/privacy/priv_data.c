@@ -539,13 +539,6 @@ void priv_public_free(priv_public *pub)
     list_free(&pub->surnames);
 }
 
-long priv_list_find(const priv_list *l, const char *v)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], v) == 0)
-            return (long)i;
-    return -1;
-}
 
 /* ---- scoring --------------------------------------------------------------- */
 

@@ -344,7 +344,6 @@ typedef struct miner {
     size_t nr, W;    /* encoded records mined, words per column */
     size_t *rix;     /* E index of each mined record */
     uint64_t *col;   /* L columns of W words: record j has bit b */
-    uint32_t *cpop;  /* column popcounts over all mined records */
     size_t ns, Ws;   /* sample records, words per token row */
     dict d;
     size_t ninc;     /* tokens with a sample-incidence row */
@@ -359,7 +358,6 @@ typedef struct miner {
     size_t nassigned;
     uint32_t *assigned; /* assignment order */
     double eps;
-    double gap;      /* how much better the chosen label must fit */
     size_t min_records, max_tokens;
     bool dense;      /* the record-level filter: stricter itemsets */
 } miner;
@@ -368,7 +366,6 @@ static void miner_free(miner *m)
 {
     free(m->rix);
     free(m->col);
-    free(m->cpop);
     dict_free(&m->d);
     free(m->inc);
     free(m->freq);
@@ -413,7 +410,6 @@ static int miner_init(miner *m, const priv_data *E, const priv_data *S, const ta
     m->p = E->p;
     m->L = t->bits;
     m->eps = o->eps;
-    m->gap = getenv("PRIV_GAP") ? atof(getenv("PRIV_GAP")) : 0.15;
     m->min_records = o->min_records;
     m->max_tokens = o->max_tokens;
     m->dense = t->record;
@@ -433,16 +429,13 @@ static int miner_init(miner *m, const priv_data *E, const priv_data *S, const ta
     }
     m->W = nwords(m->nr);
     m->col = calloc(m->L * m->W + 1, sizeof *m->col);
-    m->cpop = calloc(m->L + 1, sizeof *m->cpop);
-    if (!m->col || !m->cpop)
+    if (!m->col)
         return WYE_ENOMEM;
     for (size_t j = 0; j < m->nr; j++) {
         const uint8_t *b = E->enc + m->rix[j] * E->rsize + t->off;
         for (size_t k = 0; k < m->L; k++)
-            if (bit8(b, k)) {
+            if (bit8(b, k))
                 bs_set(m->col + k * m->W, j);
-                m->cpop[k]++;
-            }
     }
     /* the attacker's token model from its sample */
     tok_ctx c = {.d = &m->d, .add = true};
