@@ -1,13 +1,16 @@
 /* Dice kernel benchmark: all pairs of n random 1024-bit filters, on 1 and 2
  * threads, for every kernel this CPU runs. Prints comparisons per second.
  *
- *   bench_dice [N [BITS [THRESHOLD]]]      (default 65536 1024 0.9)
+ *   bench_dice [N [BITS [THRESHOLD [KERNEL]]]]   (default 65536 1024 0.9 all)
+ *
+ * KERNEL is scalar, avx2, avx512 or all.
  *
  * Filters have about half their bits set, so their popcounts are close and
  * nothing is pruned: every pair is compared and counted. Each figure is the
  * best of three runs (one for the slow scalar kernel). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "wyelink/dice.h"
@@ -32,8 +35,9 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 65536;
     size_t bits = argc > 2 ? strtoull(argv[2], NULL, 10) : 1024;
     double t = argc > 3 ? strtod(argv[3], NULL) : 0.9;
+    const char *only = argc > 4 ? argv[4] : "all";
     if (n < 2 || bits < 64 || bits % 64 || !(t >= 0 && t <= 1)) {
-        fprintf(stderr, "usage: bench_dice [N [BITS [THRESHOLD]]]\n");
+        fprintf(stderr, "usage: bench_dice [N [BITS [THRESHOLD [KERNEL]]]]\n");
         return 2;
     }
     size_t words = bits / 64;
@@ -47,6 +51,8 @@ int main(int argc, char **argv)
            (double)n * (double)(n - 1) / 2);
     const wye_dice_isa isas[] = {WYE_DICE_SCALAR, WYE_DICE_AVX2, WYE_DICE_AVX512};
     for (size_t ki = 0; ki < 3; ki++) {
+        if (strcmp(only, "all") && strcmp(only, wye_dice_isa_name(isas[ki])))
+            continue;
         const wye_dice_kernel *k;
         if (wye_dice_kernel_get(isas[ki], &k) != WYE_OK) {
             printf("%-7s not available on this CPU\n", wye_dice_isa_name(isas[ki]));
