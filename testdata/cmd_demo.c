@@ -251,7 +251,8 @@ int wye_cmd_demo(int argc, char **argv)
 
     /* 4. The linkage unit. */
     if (run("4. linkage unit links the encoded files", wye_cmd_link, "link", "--key", lu_key,
-            "--trust", d_trust, "--out", d_res, "--audit-log", lu_log, wye_files[0],
+            "--trust", d_trust, "--out", d_res, "--protocol", protocol, "--audit-log", lu_log,
+            wye_files[0],
             wye_files[1], wye_files[2], wye_files[3], wye_files[4], wye_files[5], wye_files[6],
             (char *)NULL))
         return WYE_EXIT_FAIL;
