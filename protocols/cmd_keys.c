@@ -218,6 +218,43 @@ static int audit_finish(audit_run *a, int outcome, const wye_party *signer, int 
 #define COMMON_OPTS                                                            \
     {"help", no_argument, NULL, 'h'}, {"audit-log", required_argument, NULL, AUDIT_OPT}
 
+/* Parse a subcommand whose first n options (opts[0..n)) all take a value and
+ * are all required, followed by COMMON_OPTS. values[i] receives opts[i]'s
+ * value. Returns -1 to go on, or the exit status when --help was asked for or
+ * the command line is wrong (reported, naming the option). */
+static int parse_required(const char *cmd, int argc, char **argv, const struct option *opts,
+                          size_t n, const char *shortopts, const char *usage,
+                          const char *required, const char **values, const char **log)
+{
+    for (size_t i = 0; i < n; i++)
+        values[i] = NULL;
+    *log = NULL;
+    optind = 0;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1;) {
+        if (c == 'h') {
+            usage_sub(stdout, usage);
+            return WYE_EXIT_OK;
+        }
+        if (c == AUDIT_OPT) {
+            *log = optarg;
+            continue;
+        }
+        size_t i = 0;
+        while (i < n && opts[i].val != c)
+            i++;
+        if (i == n)
+            return wye_cli_bad_option(cmd, argv);
+        values[i] = optarg;
+    }
+    if (optind < argc)
+        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    for (size_t i = 0; i < n; i++)
+        if (!values[i])
+            return wye_cli_usage_error(cmd, "%s", required);
+    return -1;
+}
+
 static int join(char *out, size_t n, const char *dir, const char *name, const char *ext)
 {
     int w = snprintf(out, n, "%s/%s%s", dir, name, ext);
@@ -234,24 +271,14 @@ static int cmd_create(int argc, char **argv)
                                          {"out", required_argument, NULL, 'o'},
                                          COMMON_OPTS,
                                          {NULL, 0, NULL, 0}};
-    const char *name = NULL, *role = NULL, *out = NULL, *log = NULL;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "hn:r:o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': name = optarg; break;
-        case 'r': role = optarg; break;
-        case 'o': out = optarg; break;
-        case AUDIT_OPT: log = optarg; break;
-        case 'h': usage_sub(stdout, usage_create); return WYE_EXIT_OK;
-        default: return wye_cli_bad_option(cmd, argv);
-        }
-    }
-    if (optind < argc)
-        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!name || !role || !out)
-        return wye_cli_usage_error(cmd, "--name, --role and --out are required");
+    const char *v[3], *log;
+    int st = parse_required(cmd, argc, argv, opts, 3, "hn:r:o:", usage_create,
+                            "--name, --role and --out are required", v, &log);
+    if (st >= 0)
+        return st;
+    const char *name = v[0];
+    const char *role = v[1];
+    const char *out = v[2];
 
     wye_party *p;
     int rc = wye_party_create(name, role, &p);
@@ -309,23 +336,13 @@ static int cmd_secret(int argc, char **argv)
                                          {"key", required_argument, NULL, 'k'},
                                          COMMON_OPTS,
                                          {NULL, 0, NULL, 0}};
-    const char *out = NULL, *keyf = NULL, *log = NULL;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:k:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'k': keyf = optarg; break;
-        case AUDIT_OPT: log = optarg; break;
-        case 'h': usage_sub(stdout, usage_secret); return WYE_EXIT_OK;
-        default: return wye_cli_bad_option(cmd, argv);
-        }
-    }
-    if (optind < argc)
-        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!out || !keyf)
-        return wye_cli_usage_error(cmd, "--out and --key are required");
+    const char *v[2], *log;
+    int st = parse_required(cmd, argc, argv, opts, 2, "ho:k:", usage_secret,
+                            "--out and --key are required", v, &log);
+    if (st >= 0)
+        return st;
+    const char *out = v[0];
+    const char *keyf = v[1];
     wye_party *cust;
     int status = load_party(cmd, keyf, "custodian", &cust);
     if (status != WYE_EXIT_OK)
@@ -371,25 +388,15 @@ static int cmd_seal(int argc, char **argv)
                                          {"out", required_argument, NULL, 'o'},
                                          COMMON_OPTS,
                                          {NULL, 0, NULL, 0}};
-    const char *secret = NULL, *keyf = NULL, *to = NULL, *out = NULL, *log = NULL;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "hs:k:t:o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': secret = optarg; break;
-        case 'k': keyf = optarg; break;
-        case 't': to = optarg; break;
-        case 'o': out = optarg; break;
-        case AUDIT_OPT: log = optarg; break;
-        case 'h': usage_sub(stdout, usage_seal); return WYE_EXIT_OK;
-        default: return wye_cli_bad_option(cmd, argv);
-        }
-    }
-    if (optind < argc)
-        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!secret || !keyf || !to || !out)
-        return wye_cli_usage_error(cmd, "--secret, --custodian-key, --to and --out are required");
+    const char *v[4], *log;
+    int st = parse_required(cmd, argc, argv, opts, 4, "hs:k:t:o:", usage_seal,
+                            "--secret, --custodian-key, --to and --out are required", v, &log);
+    if (st >= 0)
+        return st;
+    const char *secret = v[0];
+    const char *keyf = v[1];
+    const char *to = v[2];
+    const char *out = v[3];
     if (!strcmp(secret, "-") && !strcmp(keyf, "-"))
         return wye_cli_usage_error(cmd, "only one of --secret and --custodian-key can be '-'");
     wye_party_public agency;
@@ -440,25 +447,15 @@ static int cmd_open(int argc, char **argv)
                                          {"out", required_argument, NULL, 'o'},
                                          COMMON_OPTS,
                                          {NULL, 0, NULL, 0}};
-    const char *sealed = NULL, *keyf = NULL, *custf = NULL, *out = NULL, *log = NULL;
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "hs:k:c:o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': sealed = optarg; break;
-        case 'k': keyf = optarg; break;
-        case 'c': custf = optarg; break;
-        case 'o': out = optarg; break;
-        case AUDIT_OPT: log = optarg; break;
-        case 'h': usage_sub(stdout, usage_open); return WYE_EXIT_OK;
-        default: return wye_cli_bad_option(cmd, argv);
-        }
-    }
-    if (optind < argc)
-        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!sealed || !keyf || !custf || !out)
-        return wye_cli_usage_error(cmd, "--sealed, --key, --custodian and --out are required");
+    const char *v[4], *log;
+    int st = parse_required(cmd, argc, argv, opts, 4, "hs:k:c:o:", usage_open,
+                            "--sealed, --key, --custodian and --out are required", v, &log);
+    if (st >= 0)
+        return st;
+    const char *sealed = v[0];
+    const char *keyf = v[1];
+    const char *custf = v[2];
+    const char *out = v[3];
     wye_party_public cust;
     int status = load_public(cmd, custf, "custodian", &cust);
     if (status != WYE_EXIT_OK)
