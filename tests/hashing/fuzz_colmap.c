@@ -9,7 +9,6 @@
  * printable reason; a parsed map maps at least one field, and binding it to
  * a header made of its own column names succeeds, then extracting a row of
  * empty cells gives every field missing and the verdict "empty row". */
-#include <dirent.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/colmap.h"
 #include "wyelink/io.h"
 
@@ -178,41 +178,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fuzz_colmap CORPUS_DIR\n");
         return 2;
     }
-    DIR *dir = opendir(argv[1]);
-    if (!dir) {
-        perror(argv[1]);
-        return 2;
-    }
     init();
-    struct dirent *de;
-    int n = 0, fail = 0;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], de->d_name);
-        char *buf;
-        size_t len;
-        if (wye_read_file(path, 1u << 22, &buf, &len) != WYE_OK) {
-            fprintf(stderr, "cannot read %s\n", path);
-            return 2;
-        }
-        int rc = parse((const uint8_t *)buf, len);
-        int want = !strncmp(de->d_name, "ok_", 3)        ? WYE_OK
-                   : !strncmp(de->d_name, "bad_", 4)     ? WYE_EJSON
-                   : !strncmp(de->d_name, "version_", 8) ? WYE_EVERSION
-                                                          : 1;
-        if (want != 1 && rc != want) {
-            fprintf(stderr, "%s: got %d (%s), expected %d\n", de->d_name, rc,
-                    wye_strerror(rc), want);
-            fail++;
-        }
-        free(buf);
-        n++;
-    }
-    closedir(dir);
+    static const wye_fuzz_verdict verdicts[] = {
+        {"ok_", WYE_OK}, {"bad_", WYE_EJSON}, {"version_", WYE_EVERSION}};
+    int status = wye_fuzz_replay(argv[1], 1u << 22, parse, verdicts,
+                                 sizeof verdicts / sizeof verdicts[0]);
     wye_protocol_free(proto);
-    printf("fuzz_colmap: %d seeds replayed, %d with the wrong verdict\n", n, fail);
-    return fail ? 1 : 0;
+    return status;
 }
 #endif

@@ -11,7 +11,6 @@
  * The reader opens as a fixed linkage unit trusting a fixed agency "police".
  * Whatever the input, the reader must return one of its documented codes and
  * hand out only whole records; a failure aborts. */
-#include <dirent.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/encfile.h"
 #include "wyelink/io.h"
 
@@ -196,50 +196,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fuzz_encfile CORPUS_DIR | --make-corpus DIR\n");
         return 2;
     }
-    DIR *dir = opendir(argv[1]);
-    if (!dir) {
-        perror(argv[1]);
-        return 1;
-    }
-    static const struct {
-        const char *prefix;
-        int code;
-    } verdicts[] = {{"ok_", WYE_OK},
-                    {"format_", WYE_EFORMAT},
-                    {"version_", WYE_EVERSION},
-                    {"truncated_", WYE_ETRUNCATED},
-                    {"corrupt_", WYE_ECORRUPT},
-                    {"recipient_", WYE_ERECIPIENT},
-                    {"untrusted_", WYE_EUNTRUSTED},
-                    {"signature_", WYE_ESIGNATURE}};
-    unsigned n = 0, wrong = 0;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        char *buf;
-        size_t len;
-        if (wye_read_file(path, 1 << 24, &buf, &len) != WYE_OK) {
-            fprintf(stderr, "%s: cannot read\n", path);
-            wrong++;
-            continue;
-        }
-        int rc = check_one((const uint8_t *)buf, len);
-        free(buf);
-        n++;
-        for (size_t i = 0; i < sizeof verdicts / sizeof verdicts[0]; i++) {
-            if (strncmp(e->d_name, verdicts[i].prefix, strlen(verdicts[i].prefix)) == 0 &&
-                rc != verdicts[i].code) {
-                fprintf(stderr, "%s: got %d (%s), want %d\n", e->d_name, rc, wye_strerror(rc),
-                        verdicts[i].code);
-                wrong++;
-            }
-        }
-    }
-    closedir(dir);
-    printf("%u seeds replayed, %u wrong\n", n, wrong);
-    return n == 0 || wrong ? 1 : 0;
+    static const wye_fuzz_verdict verdicts[] = {{"ok_", WYE_OK},
+                                                {"format_", WYE_EFORMAT},
+                                                {"version_", WYE_EVERSION},
+                                                {"truncated_", WYE_ETRUNCATED},
+                                                {"corrupt_", WYE_ECORRUPT},
+                                                {"recipient_", WYE_ERECIPIENT},
+                                                {"untrusted_", WYE_EUNTRUSTED},
+                                                {"signature_", WYE_ESIGNATURE}};
+    return wye_fuzz_replay(argv[1], 1 << 24, check_one, verdicts,
+                           sizeof verdicts / sizeof verdicts[0]);
 }
 #endif

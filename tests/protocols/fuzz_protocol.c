@@ -7,12 +7,12 @@
  *
  * For every input that parses, the invariants below must hold; a failure
  * aborts (this is a test program, not the library). */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/io.h"
 #include "wyelink/protocol.h"
 
@@ -124,40 +124,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fuzz_protocol CORPUS_DIR\n");
         return 2;
     }
-    DIR *dir = opendir(argv[1]);
-    if (!dir) {
-        perror(argv[1]);
-        return 1;
-    }
-    unsigned n = 0, wrong = 0;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-        char *buf;
-        size_t len;
-        if (wye_read_file(path, 1 << 22, &buf, &len) != WYE_OK) {
-            fprintf(stderr, "%s: cannot read\n", path);
-            wrong++;
-            continue;
-        }
-        int rc = check_one((const uint8_t *)buf, len);
-        free(buf);
-        n++;
-        int want = !strncmp(e->d_name, "ok_", 3)        ? WYE_OK
-                   : !strncmp(e->d_name, "bad_", 4)     ? WYE_EJSON
-                   : !strncmp(e->d_name, "version_", 8) ? WYE_EVERSION
-                                                        : 1;
-        if (want != 1 && rc != want) {
-            fprintf(stderr, "%s: got %d (%s), want %d\n", e->d_name, rc, wye_strerror(rc),
-                    want);
-            wrong++;
-        }
-    }
-    closedir(dir);
-    printf("%u seeds replayed, %u wrong\n", n, wrong);
-    return n == 0 || wrong ? 1 : 0;
+    static const wye_fuzz_verdict verdicts[] = {
+        {"ok_", WYE_OK}, {"bad_", WYE_EJSON}, {"version_", WYE_EVERSION}};
+    return wye_fuzz_replay(argv[1], 1 << 22, check_one, verdicts,
+                           sizeof verdicts / sizeof verdicts[0]);
 }
 #endif
