@@ -92,6 +92,8 @@ static const char *type_name(wye_field_type t)
     case WYE_TYPE_SEX: return "sex";
     case WYE_TYPE_POSTCODE: return "postcode";
     case WYE_TYPE_NHS: return "nhs";
+    case WYE_TYPE_ADDRESS: return "address";
+    case WYE_TYPE_ID: return "id";
     }
     return "?";
 }

@@ -56,6 +56,8 @@ static const struct {
     {"sex", WYE_TYPE_SEX},
     {"postcode", WYE_TYPE_POSTCODE},
     {"nhs_number", WYE_TYPE_NHS},
+    {"address", WYE_TYPE_ADDRESS},
+    {"other_id", WYE_TYPE_ID},
 };
 #define NKNOWN_FIELDS (sizeof known_fields / sizeof known_fields[0])
 

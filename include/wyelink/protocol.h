@@ -43,6 +43,9 @@ typedef enum wye_field_type {
     WYE_TYPE_SEX = 3,      /* F, M or X (other/indeterminate) */
     WYE_TYPE_POSTCODE = 4, /* a UK postcode, "OUTWARD INWARD" */
     WYE_TYPE_NHS = 5,      /* a 10-digit NHS number with valid check digit */
+    WYE_TYPE_ADDRESS = 6,  /* a street address line: letters, digits, spaces */
+    WYE_TYPE_ID = 7,       /* another identifier (e.g. a social security or
+                              local person number): letters and digits */
 } wye_field_type;
 
 typedef enum wye_tokeniser_type {

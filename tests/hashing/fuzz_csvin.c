@@ -144,6 +144,15 @@ static void check_canonical(const wye_fields *f)
         case WYE_TYPE_NHS:
             CHECK(n == 10 && wye_nhs_check_digit_ok(v));
             break;
+        case WYE_TYPE_ADDRESS:
+            CHECK(v[0] != ' ' && v[n - 1] != ' ' && !strstr(v, "  "));
+            for (size_t k = 0; k < n; k++)
+                CHECK((v[k] >= 'A' && v[k] <= 'Z') || (v[k] >= '0' && v[k] <= '9') || v[k] == ' ');
+            break;
+        case WYE_TYPE_ID:
+            for (size_t k = 0; k < n; k++)
+                CHECK((v[k] >= 'A' && v[k] <= 'Z') || (v[k] >= '0' && v[k] <= '9'));
+            break;
         }
     }
 }
