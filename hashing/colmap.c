@@ -23,7 +23,8 @@ typedef struct code {
 } code;
 
 typedef struct entry {
-    char column[WYE_COLMAP_NAME_MAX];
+    char column[WYE_COLMAP_MAX_JOIN][WYE_COLMAP_NAME_MAX];
+    size_t ncolumns;       /* > 1: the cells are joined with spaces */
     enum role role;
     int field;             /* ROLE_FIELD */
     wye_name_split split;  /* ROLE_SPLIT, ROLE_MULTIPLE */
@@ -32,7 +33,7 @@ typedef struct entry {
     bool has_values;
     size_t ncodes;
     code *codes;
-    int col;               /* index in the bound header */
+    int col[WYE_COLMAP_MAX_JOIN]; /* indices in the bound header */
 } entry;
 
 struct wye_colmap {
@@ -44,7 +45,7 @@ struct wye_colmap {
     size_t n;
     entry e[WYE_COLMAP_MAX_COLUMNS];
     bool field_mapped[WYE_MAX_FIELDS], attr_mapped[WYE_MAX_ATTRS];
-    int f_given, f_other, f_family, f_dob, f_sex, f_nhs, f_post;
+    int f_given, f_other, f_family, f_dob, f_sex, f_nhs, f_post, f_addr, f_oid;
     unsigned band_lo[WYE_MAX_ATTRS][WYE_MAX_ATTR_VALUES];
     unsigned band_hi[WYE_MAX_ATTRS][WYE_MAX_ATTR_VALUES];
     size_t ncols;
@@ -57,6 +58,8 @@ static const char *const verdict_text[WYE_ROW_COUNT] = {
     [WYE_ROW_NO_LOCAL_ID] = "no local id",
     [WYE_ROW_EMPTY] = "empty row",
     [WYE_ROW_NO_NAME] = "no name and no nhs number",
+    /* the text is pinned by tests/hashing/test_cmd_hash.c; the rule also
+     * accepts an address or another id (wye_fields_linkable) */
     [WYE_ROW_NAME_ONLY] = "a name but no date of birth, postcode or nhs number",
     [WYE_ROW_DUPLICATE_ID] = "local id repeats an earlier row",
     [WYE_ROW_MALFORMED] = "malformed quoting (the rest of its line was skipped)",
@@ -232,6 +235,56 @@ static int mark_field(wye_colmap *m, int fi, const char *path, wye_diag *d)
     return WYE_OK;
 }
 
+/* One column name at key path kp (v NULL: missing): checked as get_str
+ * checks a string, then trimmed (the header's names are trimmed too). */
+static int column_name(json_t *v, const char *kp, char out[WYE_COLMAP_NAME_MAX], wye_diag *d)
+{
+    if (!v)
+        return bad(d, kp, "missing (required)");
+    if (!json_is_string(v))
+        return bad(d, kp, "must be a string");
+    const char *col = json_string_value(v);
+    size_t clen = json_string_length(v);
+    if (clen == 0 || clen >= WYE_COLMAP_NAME_MAX)
+        return bad(d, kp, "must be 1 to %d bytes long", WYE_COLMAP_NAME_MAX - 1);
+    for (size_t i = 0; i < clen; i++)
+        if ((unsigned char)col[i] < 0x20 || col[i] == 0x7f)
+            return bad(d, kp, "must not hold control characters");
+    col = wye_norm_trim(col, &clen);
+    if (!clen)
+        return bad(d, kp, "column name is only spaces");
+    snprintf(out, WYE_COLMAP_NAME_MAX, "%.*s", (int)clen, col);
+    return WYE_OK;
+}
+
+/* "column": a name, or a list of 2 to WYE_COLMAP_MAX_JOIN names whose cells
+ * are joined (checked against the field's type by parse_entry). */
+static int parse_columns(json_t *c, const char *path, entry *e, wye_diag *d)
+{
+    json_t *v = json_object_get(c, "column");
+    char p[64];
+    snprintf(p, sizeof p, "%s.column", path);
+    if (!json_is_array(v)) {
+        e->ncolumns = 1;
+        return column_name(v, p, e->column[0], d);
+    }
+    size_t n = json_array_size(v);
+    if (n < 2 || n > WYE_COLMAP_MAX_JOIN)
+        return bad(d, p, "a list must name 2 to %d columns", WYE_COLMAP_MAX_JOIN);
+    for (size_t k = 0; k < n; k++) {
+        char ep[48];
+        snprintf(ep, sizeof ep, "%s.column[%zu]", path, k);
+        int rc = column_name(json_array_get(v, k), ep, e->column[k], d);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j < k; j++)
+            if (!strcmp(e->column[j], e->column[k]))
+                return bad(d, ep, "column repeats column[%zu]", j);
+    }
+    e->ncolumns = n;
+    return WYE_OK;
+}
+
 static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
 {
     char path[32];
@@ -245,16 +298,11 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
         return rc;
     entry *e = &m->e[m->n++];
     memset(e, 0, sizeof *e);
-    e->field = e->attr = e->col = -1;
-    const char *col = get_str(c, "column", path, true, &rc, d);
-    if (rc)
+    e->field = e->attr = -1;
+    for (size_t k = 0; k < WYE_COLMAP_MAX_JOIN; k++)
+        e->col[k] = -1;
+    if ((rc = parse_columns(c, path, e, d)))
         return rc;
-    /* matched against the header, whose names are trimmed too */
-    size_t clen = strlen(col);
-    col = wye_norm_trim(col, &clen);
-    if (!clen)
-        return bad(d, path, "column name is only spaces");
-    snprintf(e->column, sizeof e->column, "%.*s", (int)clen, col);
     const char *field = get_str(c, "field", path, false, &rc, d);
     if (rc)
         return rc;
@@ -266,6 +314,10 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
         return rc;
     if (!!field + !!split + !!attr != 1)
         return bad(d, path, "needs exactly one of field, split and attribute");
+    char cp[64];
+    snprintf(cp, sizeof cp, "%s.column", path);
+    if (e->ncolumns > 1 && !field)
+        return bad(d, cp, "a list of columns applies only to address and other_id fields");
     json_t *multiple = json_object_get(c, "multiple");
     json_t *date_format = json_object_get(c, "date_format");
     json_t *values = json_object_get(c, "values");
@@ -284,6 +336,9 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
             return bad(d, p, "not a field of the protocol");
         const wye_field_spec *fs = wye_protocol_field(pr, (size_t)fi);
         e->field = fi;
+        if (e->ncolumns > 1 &&
+            (is_multiple || (fs->type != WYE_TYPE_ADDRESS && fs->type != WYE_TYPE_ID)))
+            return bad(d, cp, "a list of columns applies only to address and other_id fields");
         if (is_multiple) {
             if (strcmp(field, "given_name")) {
                 snprintf(p, sizeof p, "%s.multiple", path);
@@ -405,6 +460,8 @@ int wye_colmap_parse(const char *json, size_t len, const wye_protocol *p, wye_co
     m->f_sex = wye_protocol_field_index(p, "sex");
     m->f_nhs = wye_protocol_field_index(p, "nhs_number");
     m->f_post = wye_protocol_field_index(p, "postcode");
+    m->f_addr = wye_protocol_field_index(p, "address");
+    m->f_oid = wye_protocol_field_index(p, "other_id");
     int rc = WYE_OK;
 
     if (!json_is_object(root)) {
@@ -547,7 +604,8 @@ int wye_colmap_bind(wye_colmap *m, const wye_csvin *r, wye_diag *diag)
     wye_diag_clear(diag);
     int rc = bind_one(r, m->local_id, &m->local_col, diag);
     for (size_t i = 0; !rc && i < m->n; i++)
-        rc = bind_one(r, m->e[i].column, &m->e[i].col, diag);
+        for (size_t k = 0; !rc && k < m->e[i].ncolumns; k++)
+            rc = bind_one(r, m->e[i].column[k], &m->e[i].col[k], diag);
     m->ncols = wye_csvin_ncolumns(r);
     m->bound = rc == WYE_OK;
     return rc;
@@ -598,14 +656,19 @@ static bool blank(const char *s, size_t len)
     return len == 0;
 }
 
-static wye_row_verdict linkable(int gi, int fa, int dob, int pc, int nhs, const wye_fields *f)
+/* The field indices the linkability rule looks at (-1: not in the protocol). */
+typedef struct link_fields {
+    int given, family, dob, post, addr, oid, nhs;
+} link_fields;
+
+static wye_row_verdict linkable(const link_fields *lf, const wye_fields *f)
 {
 #define HAS(i) ((i) >= 0 && f->status[i] == WYE_NORM_PRESENT)
-    if (HAS(nhs))
+    if (HAS(lf->nhs))
         return WYE_ROW_OK;
-    if (!HAS(gi) && !HAS(fa))
+    if (!HAS(lf->given) && !HAS(lf->family))
         return WYE_ROW_NO_NAME;
-    if (!HAS(dob) && !HAS(pc))
+    if (!HAS(lf->dob) && !HAS(lf->post) && !HAS(lf->addr) && !HAS(lf->oid))
         return WYE_ROW_NAME_ONLY;
     return WYE_ROW_OK;
 #undef HAS
@@ -613,11 +676,14 @@ static wye_row_verdict linkable(int gi, int fa, int dob, int pc, int nhs, const 
 
 wye_row_verdict wye_fields_linkable(const wye_protocol *p, const wye_fields *f)
 {
-    return linkable(wye_protocol_field_index(p, "given_name"),
-                    wye_protocol_field_index(p, "family_name"),
-                    wye_protocol_field_index(p, "date_of_birth"),
-                    wye_protocol_field_index(p, "postcode"),
-                    wye_protocol_field_index(p, "nhs_number"), f);
+    link_fields lf = {wye_protocol_field_index(p, "given_name"),
+                      wye_protocol_field_index(p, "family_name"),
+                      wye_protocol_field_index(p, "date_of_birth"),
+                      wye_protocol_field_index(p, "postcode"),
+                      wye_protocol_field_index(p, "address"),
+                      wye_protocol_field_index(p, "other_id"),
+                      wye_protocol_field_index(p, "nhs_number")};
+    return linkable(&lf, f);
 }
 
 wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
@@ -641,15 +707,42 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
 
     for (size_t i = 0; i < m->n; i++) {
         const entry *e = &m->e[i];
-        const char *v = row->field[e->col];
-        size_t n = row->len[e->col];
-        all_blank = all_blank && blank(v, n);
+        const char *v = row->field[e->col[0]];
+        size_t n = row->len[e->col[0]];
+        /* several columns: their non-blank cells, trimmed, joined with one
+         * space; a join longer than WYE_NORM_RAW_MAX bytes is too long */
+        char joined[WYE_NORM_RAW_MAX];
+        bool too_long = false;
+        if (e->ncolumns > 1) {
+            size_t jn = 0;
+            for (size_t k = 0; k < e->ncolumns; k++) {
+                size_t cn = row->len[e->col[k]];
+                const char *cv = wye_norm_trim(row->field[e->col[k]], &cn);
+                if (!cn)
+                    continue;
+                if (too_long || cn + (jn > 0) > sizeof joined - jn) {
+                    too_long = true;
+                    continue;
+                }
+                if (jn)
+                    joined[jn++] = ' ';
+                memcpy(joined + jn, cv, cn);
+                jn += cn;
+            }
+            v = joined, n = jn;
+        }
+        all_blank = all_blank && blank(v, n) && !too_long;
         wye_norm_reason why = WYE_NR_NONE;
         char out[WYE_NORM_MAX];
         wye_norm_status st;
         switch (e->role) {
         case ROLE_FIELD: {
             const wye_field_spec *fs = wye_protocol_field(p, (size_t)e->field);
+            if (too_long) {
+                st = WYE_NORM_INVALID, why = WYE_NR_TOO_LONG;
+                set_field(f, e->field, st, why, "");
+                break;
+            }
             switch (fs->type) {
             case WYE_TYPE_NAME:
                 st = wye_norm_name(v, n, out, &why);
@@ -663,6 +756,12 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
                 break;
             case WYE_TYPE_NHS:
                 st = wye_norm_nhs(v, n, out, &why);
+                break;
+            case WYE_TYPE_ADDRESS:
+                st = wye_norm_address(v, n, out, &why);
+                break;
+            case WYE_TYPE_ID:
+                st = wye_norm_other_id(v, n, out, &why);
                 break;
             case WYE_TYPE_SEX:
             default:
@@ -768,5 +867,7 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
         return WYE_ROW_EMPTY;
     if (idlen == 0)
         return WYE_ROW_NO_LOCAL_ID;
-    return linkable(m->f_given, m->f_family, m->f_dob, m->f_post, m->f_nhs, f);
+    link_fields lf = {m->f_given, m->f_family, m->f_dob, m->f_post,
+                      m->f_addr,  m->f_oid,    m->f_nhs};
+    return linkable(&lf, f);
 }

@@ -27,6 +27,10 @@ static const char *const reason_text[WYE_NR_COUNT] = {
     [WYE_NR_NHS_PLACEHOLDER] = "all digits the same",
     [WYE_NR_CODE_UNKNOWN] = "code not in the column map's values",
     [WYE_NR_ATTR_NOT_ALLOWED] = "value not allowed by the protocol",
+    [WYE_NR_ADDRESS_NO_ALNUM] = "no letters or digits",
+    [WYE_NR_ADDRESS_PLACEHOLDER] = "placeholder for an unknown or withheld address",
+    [WYE_NR_ID_FORMAT] = "not letters and digits",
+    [WYE_NR_ID_PLACEHOLDER] = "placeholder (all characters the same, or unknown)",
 };
 
 const char *wye_norm_reason_text(wye_norm_reason r)
@@ -709,4 +713,158 @@ wye_norm_status wye_norm_sex(const char *in, size_t len, char out[2], wye_norm_r
         }
     }
     return invalid(why, WYE_NR_CODE_UNKNOWN);
+}
+
+/* ---- addresses ---- */
+
+static bool is_apostrophe(uint32_t cp)
+{
+    switch (cp) {
+    case '\'': case '`': case 0x00B4: case 0x02B9: case 0x02BB: case 0x02BC: case 0x02BD:
+    case 0x2018: case 0x2019: case 0x201B: case 0x2032: case 0xFF07:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Street types and their common spellings -> one abbreviation (Royal Mail
+ * and Australia Post usage), so that "High Street" and "High St" agree.
+ * Applied to every word. Sorted by spelling only for the reader. */
+static const struct {
+    const char *word, *canon;
+} street_words[] = {
+    {"APARTMENT", "FLAT"}, {"APT", "FLAT"},       {"AV", "AVE"},        {"AVENUE", "AVE"},
+    {"BOULEVARD", "BLVD"}, {"CIRCUIT", "CCT"},    {"CLOSE", "CL"},      {"COURT", "CT"},
+    {"CRESC", "CRES"},     {"CRESCENT", "CRES"},  {"CRT", "CT"},        {"DRIVE", "DR"},
+    {"DRV", "DR"},         {"GARDENS", "GDNS"},   {"GROVE", "GR"},      {"GRV", "GR"},
+    {"HIGHWAY", "HWY"},    {"LANE", "LN"},        {"MOUNT", "MT"},      {"PARADE", "PDE"},
+    {"PLACE", "PL"},       {"ROAD", "RD"},        {"SAINT", "ST"},      {"SQUARE", "SQ"},
+    {"STR", "ST"},         {"STREET", "ST"},      {"TER", "TCE"},       {"TERR", "TCE"},
+    {"TERRACE", "TCE"},
+};
+
+/* Whole canonical addresses that stand for "no usable address": many
+ * unrelated people would agree on them. */
+static const char *const address_placeholders[] = {
+    "UNKNOWN", "UNK", "NK", "N K", "NOT KNOWN", "N A", "NA", "NONE", "NULL", "NIL",
+    "NFA", "N F A", "NO FIXED ABODE", "NO FIXED ADDRESS", "NO ADDRESS", "HOMELESS",
+    "REDACTED", "WITHHELD", "CONFIDENTIAL", "NOT STATED", "NOT GIVEN", "NOT RECORDED",
+    "TBC", "XX", "XXX", "XXXX", NULL};
+
+wye_norm_status wye_norm_address(const char *in, size_t len, char out[WYE_NORM_MAX],
+                                 wye_norm_reason *why)
+{
+    out[0] = 0;
+    in = wye_norm_trim(in, &len);
+    if (len == 0)
+        return missing(why);
+    if (len > WYE_NORM_RAW_MAX)
+        return invalid(why, WYE_NR_TOO_LONG);
+
+    /* Fold into words separated by single spaces (sizes as in wye_norm_name). */
+    char buf[2 * WYE_NORM_RAW_MAX + 2];
+    size_t n = 0, i = 0;
+    bool sep = false;
+    while (i < len) {
+        uint32_t cp = utf8_next((const uint8_t *)in, len, &i);
+        const char *letters = NULL;
+        static const char digit[10][2] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+        int c;
+        if (cp >= '0' && cp <= '9') {
+            letters = digit[cp - '0'];
+            c = CP_LETTERS;
+        } else if (is_apostrophe(cp)) {
+            c = CP_DROP;
+        } else if (cp == 0x00AD) { /* soft hyphen: invisible */
+            c = CP_DROP;
+        } else {
+            c = classify(cp, &letters);
+            if (c == CP_JOIN) /* hyphens and dashes separate in addresses */
+                c = CP_SEP;
+        }
+        if (c == CP_SEP) {
+            sep = true;
+        } else if (c == CP_LETTERS) {
+            if (sep && n)
+                buf[n++] = ' ';
+            sep = false;
+            for (; *letters; letters++)
+                buf[n++] = *letters;
+        }
+        assert(n < sizeof buf - 2);
+    }
+    buf[n] = 0;
+    if (n == 0)
+        return invalid(why, WYE_NR_ADDRESS_NO_ALNUM);
+
+    /* Street types to their abbreviations, word by word; abbreviations are
+     * never longer than the word, so the result fits in buf. */
+    char canon[sizeof buf];
+    size_t cn = 0;
+    for (size_t k = 0; k < n;) {
+        size_t e = k;
+        while (e < n && buf[e] != ' ')
+            e++;
+        const char *w = buf + k;
+        size_t wl = e - k;
+        for (size_t t = 0; t < sizeof street_words / sizeof street_words[0]; t++) {
+            if (strlen(street_words[t].word) == wl && !memcmp(street_words[t].word, w, wl)) {
+                w = street_words[t].canon;
+                wl = strlen(w);
+                break;
+            }
+        }
+        if (cn)
+            canon[cn++] = ' ';
+        memcpy(canon + cn, w, wl);
+        cn += wl;
+        k = e + 1;
+    }
+    canon[cn] = 0;
+    if (word_in(canon, cn, address_placeholders))
+        return invalid(why, WYE_NR_ADDRESS_PLACEHOLDER);
+    if (cn >= WYE_NORM_MAX)
+        return invalid(why, WYE_NR_TOO_LONG);
+    memcpy(out, canon, cn + 1);
+    return present(why);
+}
+
+/* ---- other identifiers ---- */
+
+wye_norm_status wye_norm_other_id(const char *in, size_t len, char out[WYE_NORM_MAX],
+                                  wye_norm_reason *why)
+{
+    static const char *const id_placeholders[] = {"UNKNOWN", "NONE", "NULL", "NA", "NK",
+                                                  "TBC", NULL};
+    out[0] = 0;
+    in = wye_norm_trim(in, &len);
+    if (len == 0)
+        return missing(why);
+    if (len > WYE_NORM_RAW_MAX)
+        return invalid(why, WYE_NR_TOO_LONG);
+    char buf[WYE_NORM_RAW_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == ' ' || c == '\t' || c == '-')
+            continue;
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        if (!is_alpha(c) && !is_digit(c))
+            return invalid(why, WYE_NR_ID_FORMAT);
+        buf[n++] = c;
+    }
+    if (n == 0)
+        return invalid(why, WYE_NR_ID_FORMAT);
+    if (n >= WYE_NORM_MAX)
+        return invalid(why, WYE_NR_TOO_LONG);
+    bool same = n >= 2;
+    for (size_t i = 1; i < n && same; i++)
+        same = buf[i] == buf[0];
+    if (same || word_in(buf, n, id_placeholders))
+        return invalid(why, WYE_NR_ID_PLACEHOLDER);
+    memcpy(out, buf, n);
+    out[n] = 0;
+    return present(why);
 }

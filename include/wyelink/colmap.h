@@ -29,6 +29,7 @@
 #define WYE_COLMAP_MAX_COLUMNS 64 /* entries in "columns" */
 #define WYE_COLMAP_MAX_VALUES 64  /* entries in one "values" object */
 #define WYE_COLMAP_NAME_MAX 256   /* column names and codes, bytes incl. NUL */
+#define WYE_COLMAP_MAX_JOIN 8     /* columns joined into one field ("column": [...]) */
 
 typedef struct wye_colmap wye_colmap;
 
@@ -64,8 +65,8 @@ typedef enum wye_row_verdict {
     WYE_ROW_NO_LOCAL_ID = 2,   /* the local id is empty */
     WYE_ROW_EMPTY = 3,         /* every mapped column is empty */
     WYE_ROW_NO_NAME = 4,       /* no given or family name and no NHS number */
-    WYE_ROW_NAME_ONLY = 5,     /* a name but neither date of birth nor postcode,
-                                  and no NHS number */
+    WYE_ROW_NAME_ONLY = 5,     /* a name but no date of birth, postcode, address
+                                  or other id, and no NHS number */
     WYE_ROW_DUPLICATE_ID = 6,  /* the local id was seen on an earlier row (set by
                                   the caller, which sees every row) */
     WYE_ROW_MALFORMED = 7,     /* the CSV record broke the quoting rules */
@@ -86,7 +87,8 @@ WYE_API wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_ro
 
 /* The linkability rule alone, on normalised values: a row can be linked if
  * it has an NHS number, or a given or family name together with a date of
- * birth or a postcode. Returns WYE_ROW_OK, WYE_ROW_NO_NAME or
+ * birth, a postcode, an address or another id (each only if the protocol
+ * has the field). Returns WYE_ROW_OK, WYE_ROW_NO_NAME or
  * WYE_ROW_NAME_ONLY. */
 WYE_API wye_row_verdict wye_fields_linkable(const wye_protocol *p, const wye_fields *f);
 

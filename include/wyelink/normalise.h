@@ -8,7 +8,9 @@
  *   WYE_NORM_INVALID  the value cannot be used; *why says why.
  * Canonical forms: names are words of ASCII capitals A-Z separated by single
  * spaces; dates are YYYYMMDD; sex is "F", "M" or "X"; postcodes are
- * "OUTWARD INWARD"; NHS numbers are 10 digits. These forms are part of the
+ * "OUTWARD INWARD"; NHS numbers are 10 digits; addresses are words of ASCII
+ * capitals and digits separated by single spaces, street types abbreviated;
+ * other identifiers are ASCII capitals and digits. These forms are part of the
  * protocol: two agencies must produce the same bytes from the same person.
  *
  * A wye_norm_reason is a fixed description that never holds the value, so it
@@ -58,7 +60,11 @@ typedef enum wye_norm_reason {
     WYE_NR_CODE_UNKNOWN = 15,     /* a code not in the column map's values
                                      (or, for sex, not a default code) */
     WYE_NR_ATTR_NOT_ALLOWED = 16, /* not an allowed value of the attribute */
-    WYE_NR_COUNT = 17
+    WYE_NR_ADDRESS_NO_ALNUM = 17, /* an address without a letter or digit */
+    WYE_NR_ADDRESS_PLACEHOLDER = 18, /* UNKNOWN, NO FIXED ABODE, WITHHELD, ... */
+    WYE_NR_ID_FORMAT = 19,        /* not letters and digits (spaces and hyphens aside) */
+    WYE_NR_ID_PLACEHOLDER = 20,   /* all characters the same, UNKNOWN, ... */
+    WYE_NR_COUNT = 21
 } wye_norm_reason;
 
 /* A static lowercase description of r ("unknown reason" if out of range). */
@@ -166,6 +172,33 @@ WYE_API int wye_nhs_check_digit_ok(const char d[10]);
  * out needs 2 bytes. */
 WYE_API wye_norm_status wye_norm_sex(const char *in, size_t len, char out[2],
                                      wye_norm_reason *why);
+
+/* ---- addresses, other identifiers ---- */
+
+/* Normalise a street address line (hashing/COLUMNMAP.md, "Addresses").
+ * Steps, in order: trim; fold Latin letters to ASCII capital base letters as
+ * wye_norm_name does; keep ASCII digits; apostrophes join (St John's ->
+ * ST JOHNS); every other character (hyphens, dots, commas, slashes, spaces,
+ * other punctuation) separates words; symbols and other scripts are dropped;
+ * each word that is a street type, or one of its common spellings, becomes
+ * the type's abbreviation (STREET, STR -> ST; ROAD -> RD; AVENUE, AV -> AVE;
+ * ...; SAINT -> ST; APARTMENT, APT -> FLAT: the table in normalise.c and
+ * COLUMNMAP.md). A whole value that stands for "no address" (UNKNOWN, NFA,
+ * NO FIXED ABODE, WITHHELD, ...) is invalid (WYE_NR_ADDRESS_PLACEHOLDER);
+ * one without any letter or digit is invalid (WYE_NR_ADDRESS_NO_ALNUM); a
+ * canonical form of WYE_NORM_MAX bytes or more is WYE_NR_TOO_LONG. out needs
+ * WYE_NORM_MAX bytes. */
+WYE_API wye_norm_status wye_norm_address(const char *in, size_t len, char out[WYE_NORM_MAX],
+                                         wye_norm_reason *why);
+
+/* Normalise another identifier (a social security, national insurance or
+ * local person number): trim; drop spaces, tabs and hyphens; ASCII letters
+ * to capitals; any other character makes it invalid (WYE_NR_ID_FORMAT), as
+ * does having no letter or digit. Two or more characters all the same
+ * (000000) or a placeholder word (UNKNOWN, NONE, NULL, NA, NK, TBC) is
+ * invalid (WYE_NR_ID_PLACEHOLDER). out needs WYE_NORM_MAX bytes. */
+WYE_API wye_norm_status wye_norm_other_id(const char *in, size_t len, char out[WYE_NORM_MAX],
+                                          wye_norm_reason *why);
 
 /* Trim ASCII spaces and tabs (and U+00A0) from both ends of in[0..*len):
  * returns the new start and updates *len. */

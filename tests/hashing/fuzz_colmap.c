@@ -29,7 +29,8 @@
         }                                                                              \
     } while (0)
 
-/* The default protocol's fields and attributes (protocols/default.json). */
+/* The default protocol's fields and attributes (protocols/default.json), and
+ * address and other_id (so that lists of columns can be fuzzed). */
 static const char protocol_json[] =
     "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"fuzz\",\"filter_bits\":256,"
     "\"fields\":["
@@ -47,6 +48,10 @@ static const char protocol_json[] =
     "{\"name\":\"postcode\",\"kdf_id\":4,\"record_bits\":30,"
     "\"tokenisers\":[{\"type\":\"qgram\"}]},"
     "{\"name\":\"nhs_number\",\"kdf_id\":5,\"exact_digest\":true,"
+    "\"tokenisers\":[{\"type\":\"whole\"}]},"
+    "{\"name\":\"address\",\"kdf_id\":6,\"field_filter_bits\":64,"
+    "\"field_filter_k\":10,\"tokenisers\":[{\"type\":\"qgram\"}]},"
+    "{\"name\":\"other_id\",\"kdf_id\":7,\"exact_digest\":true,"
     "\"tokenisers\":[{\"type\":\"whole\"}]}],"
     "\"attributes\":[{\"name\":\"age_band\",\"source\":\"age_band\","
     "\"values\":[\"16-17\",\"18-24\",\"25+\"]},"
@@ -95,19 +100,32 @@ static void bind_self(wye_colmap *m, const uint8_t *data, size_t size)
         CHECK(sink.write(sink.ctx, "\"", 1) == WYE_OK);                                \
     } while (0)
     PUT_NAME(lid);
+    /* every column name, once ("column" is a name or a list of names) */
+    const char *names[64 * 8];
+    size_t nnames = 0;
     json_t *cols = json_object_get(root, "columns"), *c;
     size_t i;
     json_array_foreach(cols, i, c) {
-        const char *name = json_string_value(json_object_get(c, "column"));
-        CHECK(name);
-        bool seen = !strcmp(name, lid);
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(name, json_string_value(json_object_get(json_array_get(cols, j),
-                                                                   "column")));
+        json_t *col = json_object_get(c, "column"), *one;
+        size_t k;
+        if (json_is_string(col)) {
+            names[nnames++] = json_string_value(col);
+            continue;
+        }
+        CHECK(json_is_array(col) && json_array_size(col) <= 8);
+        json_array_foreach(col, k, one) {
+            CHECK(json_is_string(one));
+            names[nnames++] = json_string_value(one);
+        }
+    }
+    for (size_t n = 0; n < nnames; n++) {
+        bool seen = !strcmp(names[n], lid);
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = !strcmp(names[n], names[j]);
         if (seen)
             continue; /* the same column may feed two things: one header cell */
         CHECK(sink.write(sink.ctx, ",", 1) == WYE_OK);
-        PUT_NAME(name);
+        PUT_NAME(names[n]);
         ncols++;
     }
     CHECK(sink.write(sink.ctx, "\n\"\"", 3) == WYE_OK); /* "" so the row is not blank */

@@ -359,3 +359,154 @@ Test(colmap, example_maps_parse)
     closedir(dd);
     cr_expect_geq(n, 1);
 }
+
+/* A protocol with the address and other_id fields (the default has neither):
+ * it replaces proto for the tests below (teardown frees it). */
+static void use_address_protocol(void)
+{
+    static const char json[] =
+        "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"test-address\","
+        "\"filter_bits\":1024,\"fields\":["
+        "{\"name\":\"given_name\",\"kdf_id\":1,\"tokenisers\":[{\"type\":\"qgram\"}],"
+        "\"record_bits\":100},"
+        "{\"name\":\"family_name\",\"kdf_id\":1,\"tokenisers\":[{\"type\":\"qgram\"}],"
+        "\"record_bits\":100},"
+        "{\"name\":\"date_of_birth\",\"kdf_id\":2,\"tokenisers\":[{\"type\":\"date_parts\"}],"
+        "\"record_bits\":100},"
+        "{\"name\":\"nhs_number\",\"kdf_id\":5,\"tokenisers\":[{\"type\":\"whole\"}],"
+        "\"record_bits\":0,\"exact_digest\":true},"
+        "{\"name\":\"address\",\"kdf_id\":6,\"tokenisers\":[{\"type\":\"qgram\"}],"
+        "\"record_bits\":100,\"field_filter_bits\":256,\"field_filter_k\":30},"
+        "{\"name\":\"other_id\",\"kdf_id\":7,\"tokenisers\":[{\"type\":\"whole\"}],"
+        "\"record_bits\":0,\"exact_digest\":true}]}";
+    wye_protocol *p;
+    wye_diag d;
+    cr_assert_eq(wye_protocol_parse(json, strlen(json), &p, &d), WYE_OK, "%s: %s", d.field,
+                 d.reason);
+    wye_protocol_free(proto);
+    proto = p;
+}
+
+Test(colmap, address_other_id_and_joined_columns)
+{
+    use_address_protocol();
+    const char *map =
+        HEAD "\"columns\":["
+             "{\"column\":\"First\",\"field\":\"given_name\"},"
+             "{\"column\":\"Last\",\"field\":\"family_name\"},"
+             "{\"column\":\"DOB\",\"field\":\"date_of_birth\",\"date_format\":\"YYYYMMDD\"},"
+             "{\"column\":[\"No\",\" Street \",\"Town\"],\"field\":\"address\"},"
+             "{\"column\":[\"IdPrefix\",\"Id\"],\"field\":\"other_id\"}]}";
+    const char *csv =
+        "Ref,First,Last,DOB,No,Street,Town,IdPrefix,Id\n"
+        "R1,Ann,Lee,19800101, 8 ,Stanley Street,Winston Hills,ab,530-4218\n"
+        "R2,Ann,Lee,,,St John's Road,,,\n"          /* name + address: linkable */
+        "R3,Ann,Lee,,,,,,5304218\n"                 /* name + other id: linkable */
+        "R4,Ann,Lee,,,,,,\n"                        /* name only */
+        "R5,Ann,Lee,,,,No fixed abode,,0000000\n"   /* placeholders: invalid, name only */
+        "R6,,,,12,High St,,,5304218\n"              /* no name: an id is not enough */
+        "R7,Ann,Lee,,,,,,530.4218\n";               /* an invalid id */
+    rows rs;
+    wye_diag d;
+    cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
+    cr_assert_eq(rs.n, 7);
+    cr_expect_eq(rs.v[0], WYE_ROW_OK);
+    expect_field(&rs.f[0], "address", WYE_NORM_PRESENT, "8 STANLEY ST WINSTON HILLS");
+    expect_field(&rs.f[0], "other_id", WYE_NORM_PRESENT, "AB5304218");
+    cr_expect_eq(rs.v[1], WYE_ROW_OK);
+    expect_field(&rs.f[1], "address", WYE_NORM_PRESENT, "ST JOHNS RD");
+    expect_field(&rs.f[1], "other_id", WYE_NORM_MISSING, NULL);
+    cr_expect_eq(rs.v[2], WYE_ROW_OK);
+    expect_field(&rs.f[2], "address", WYE_NORM_MISSING, NULL);
+    expect_field(&rs.f[2], "other_id", WYE_NORM_PRESENT, "5304218");
+    cr_expect_eq(rs.v[3], WYE_ROW_NAME_ONLY);
+    cr_expect_eq(rs.v[4], WYE_ROW_NAME_ONLY);
+    expect_field(&rs.f[4], "address", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[4].reason[fi("address")], WYE_NR_ADDRESS_PLACEHOLDER);
+    expect_field(&rs.f[4], "other_id", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[4].reason[fi("other_id")], WYE_NR_ID_PLACEHOLDER);
+    cr_expect_eq(rs.v[5], WYE_ROW_NO_NAME);
+    cr_expect_eq(rs.v[6], WYE_ROW_NAME_ONLY);
+    cr_expect_eq(rs.f[6].reason[fi("other_id")], WYE_NR_ID_FORMAT);
+
+    /* the rule on its own agrees */
+    for (int i = 0; i < rs.n; i++)
+        cr_expect_eq(wye_fields_linkable(proto, &rs.f[i]), rs.v[i], "row %d", i);
+    /* each of date of birth, address and other id suffices with a name */
+    wye_fields f;
+    wye_fields_clear(&f);
+    f.status[fi("family_name")] = WYE_NORM_PRESENT;
+    cr_expect_eq(wye_fields_linkable(proto, &f), WYE_ROW_NAME_ONLY);
+    const char *links[] = {"date_of_birth", "address", "other_id"};
+    for (size_t k = 0; k < 3; k++) {
+        f.status[fi(links[k])] = WYE_NORM_PRESENT;
+        cr_expect_eq(wye_fields_linkable(proto, &f), WYE_ROW_OK, "%s", links[k]);
+        f.status[fi(links[k])] = WYE_NORM_MISSING;
+    }
+}
+
+Test(colmap, joined_columns_too_long_and_blank)
+{
+    use_address_protocol();
+    const char *map =
+        HEAD "\"columns\":[{\"column\":\"Last\",\"field\":\"family_name\"},"
+             "{\"column\":[\"A1\",\"A2\"],\"field\":\"address\"}]}";
+    /* two cells of 128 bytes join to 257 (> WYE_NORM_RAW_MAX): too long, even
+     * though each is short enough; 127 + 1 + 128 = 256 is not */
+    char csv[1024], a[129], b[128];
+    memset(a, 'A', 128), a[128] = 0;
+    memset(b, 'B', 127), b[127] = 0;
+    snprintf(csv, sizeof csv, "Ref,Last,A1,A2\nR1,Lee,%s,%s\nR2,Lee,%s,%s\n, ,  , \nR4,Lee, , \n",
+             a, a, b, a);
+    rows rs;
+    wye_diag d;
+    cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
+    cr_assert_eq(rs.n, 4);
+    expect_field(&rs.f[0], "address", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[0].reason[fi("address")], WYE_NR_TOO_LONG);
+    cr_expect_eq(rs.v[0], WYE_ROW_NAME_ONLY);
+    /* 256 bytes raw, but its canonical form is 255 bytes: too long too */
+    expect_field(&rs.f[1], "address", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[1].reason[fi("address")], WYE_NR_TOO_LONG);
+    cr_expect_eq(rs.v[2], WYE_ROW_EMPTY);
+    expect_field(&rs.f[3], "address", WYE_NORM_MISSING, NULL);
+    cr_expect_eq(rs.v[3], WYE_ROW_NAME_ONLY);
+}
+
+Test(colmap, joined_columns_schema)
+{
+    use_address_protocol();
+    /* a list only for address and other_id, of 2 to 8 distinct names */
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",\"B\"],\"field\":\"family_name\"}]}",
+                 WYE_EJSON, "columns[0].column");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",\"B\"],\"split\":"
+                      "\"forename_surname\"}]}",
+                 WYE_EJSON, "columns[0].column");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\"],\"field\":\"address\"}]}",
+                 WYE_EJSON, "columns[0].column");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",\"B\",\"C\",\"D\",\"E\",\"F\",\"G\","
+                      "\"H\",\"I\"],\"field\":\"address\"}]}",
+                 WYE_EJSON, "columns[0].column");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",\" A\"],\"field\":\"address\"}]}",
+                 WYE_EJSON, "columns[0].column[1]");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",3],\"field\":\"address\"}]}",
+                 WYE_EJSON, "columns[0].column[1]");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",\"  \"],\"field\":\"other_id\"}]}",
+                 WYE_EJSON, "columns[0].column[1]");
+    expect_error(HEAD "\"columns\":[{\"column\":[\"A\",\"B\"],\"field\":\"address\"},"
+                      "{\"column\":\"C\",\"field\":\"address\"}]}",
+                 WYE_EJSON, "columns[1]");
+    /* each column of a list must be in the header */
+    wye_colmap *m;
+    wye_diag d;
+    const char *map = HEAD "\"columns\":[{\"column\":[\"A\",\"Gone\"],\"field\":\"address\"}]}";
+    cr_assert_eq(parse(map, &m, &d), WYE_OK);
+    const char *csv = "Ref,A\nR1,x\n";
+    wye_memsource ms = {(const uint8_t *)csv, strlen(csv), 0};
+    wye_csvin *r;
+    cr_assert_eq(wye_csvin_open(wye_source_memory(&ms), WYE_CSV_UTF8, &r, &d), WYE_OK);
+    cr_expect_eq(wye_colmap_bind(m, r, &d), WYE_ECOLUMN);
+    cr_expect_str_eq(d.field, "Gone");
+    wye_csvin_free(r);
+    wye_colmap_free(m);
+}

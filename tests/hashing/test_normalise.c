@@ -327,6 +327,132 @@ Test(normalise, sex_codes)
     check_rows(rows, sizeof rows / sizeof rows[0], sex_f);
 }
 
+static wye_norm_status address_f(const char *in, size_t n, char *out, wye_norm_reason *why)
+{
+    return wye_norm_address(in, n, out, why);
+}
+
+Test(normalise, addresses)
+{
+    static const row rows[] = {
+        {"12 High Street", P, "12 HIGH ST", 0},
+        {"12 high st.", P, "12 HIGH ST", 0},
+        {"  12,  High   St  ", P, "12 HIGH ST", 0},
+        {"Flat 3, 12a Mill Road", P, "FLAT 3 12A MILL RD", 0},
+        {"Apartment 3 12A Mill Rd", P, "FLAT 3 12A MILL RD", 0},
+        {"Apt. 3/12A Mill Rd", P, "FLAT 3 12A MILL RD", 0},
+        {"12-14 Station Avenue", P, "12 14 STATION AVE", 0},     /* hyphens separate */
+        {"12\xE2\x80\x93" "14 Station Av", P, "12 14 STATION AVE", 0}, /* en dash */
+        {"St John's Road", P, "ST JOHNS RD", 0},                 /* apostrophes join */
+        {"Saint John\xE2\x80\x99s Rd", P, "ST JOHNS RD", 0},     /* right single quote */
+        {"1 Stratford-upon-Avon Lane", P, "1 STRATFORD UPON AVON LN", 0},
+        {"8 Stanley Street, Winston Hills 4223", P, "8 STANLEY ST WINSTON HILLS 4223", 0},
+        {"5 Pinkerton Circuit", P, "5 PINKERTON CCT", 0},
+        {"5 Kingsway Crescent", P, "5 KINGSWAY CRES", 0},
+        {"5 Kingsway Cresc", P, "5 KINGSWAY CRES", 0},
+        {"Rose Terrace", P, "ROSE TCE", 0},
+        {"Rose Terr", P, "ROSE TCE", 0},
+        {"2 Park Drive", P, "2 PARK DR", 0},
+        {"2 Park Court", P, "2 PARK CT", 0},
+        {"2 Park Close", P, "2 PARK CL", 0},
+        {"2 Park Place", P, "2 PARK PL", 0},
+        {"2 Park Grove", P, "2 PARK GR", 0},
+        {"2 Park Gardens", P, "2 PARK GDNS", 0},
+        {"2 Park Square", P, "2 PARK SQ", 0},
+        {"2 Park Parade", P, "2 PARK PDE", 0},
+        {"2 Park Boulevard", P, "2 PARK BLVD", 0},
+        {"2 Great North Highway", P, "2 GREAT NORTH HWY", 0},
+        {"2 Mount Pleasant", P, "2 MT PLEASANT", 0},
+        {"Streetly Roadway", P, "STREETLY ROADWAY", 0},          /* whole words only */
+        {"1 Rue de l'\xC3\x89glise", P, "1 RUE DE LEGLISE", 0},    /* É */
+        {"3 Stra\xC3\x9F" "e", P, "3 STRASSE", 0},                 /* ß */
+        {"7 \xC3\x98ster All\xC3\xA9", P, "7 OSTER ALLE", 0},        /* Ø, é */
+        {"10 Downing St \xE2\x98\x85", P, "10 DOWNING ST", 0},     /* a symbol is dropped */
+        {"221B", P, "221B", 0},
+        {"", M, NULL, 0},
+        {"   ", M, NULL, 0},
+        {"--", I, NULL, WYE_NR_ADDRESS_NO_ALNUM},
+        {"\xE2\x98\x85", I, NULL, WYE_NR_ADDRESS_NO_ALNUM},
+        {"Unknown", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+        {"N/K", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+        {"NFA", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+        {"no fixed abode", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+        {"Withheld", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+        {"CONFIDENTIAL", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+        {"n/a", I, NULL, WYE_NR_ADDRESS_PLACEHOLDER},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], address_f);
+}
+
+Test(normalise, address_too_long)
+{
+    char raw[WYE_NORM_RAW_MAX + 2], out[WYE_NORM_MAX];
+    wye_norm_reason why;
+    /* raw input over WYE_NORM_RAW_MAX bytes */
+    memset(raw, 'A', sizeof raw - 1);
+    raw[sizeof raw - 1] = 0;
+    cr_expect_eq(wye_norm_address(raw, strlen(raw), out, &why), WYE_NORM_INVALID);
+    cr_expect_eq(why, WYE_NR_TOO_LONG);
+    /* a canonical form of WYE_NORM_MAX bytes (or more) */
+    memset(raw, 'B', WYE_NORM_MAX);
+    cr_expect_eq(wye_norm_address(raw, WYE_NORM_MAX, out, &why), WYE_NORM_INVALID);
+    cr_expect_eq(why, WYE_NR_TOO_LONG);
+    /* the longest canonical form fits, with its NUL */
+    cr_expect_eq(wye_norm_address(raw, WYE_NORM_MAX - 1, out, &why), WYE_NORM_PRESENT);
+    cr_expect_eq(strlen(out), WYE_NORM_MAX - 1);
+    /* STREET shrinks to ST: 40 words of 6 letters (279 bytes raw, too long) are
+     * refused on the raw length, not read past the buffer */
+    char words[40 * 7 + 1] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(words, i ? " STREET" : "STREET");
+    cr_expect_eq(wye_norm_address(words, strlen(words), out, &why), WYE_NORM_INVALID);
+    cr_expect_eq(why, WYE_NR_TOO_LONG);
+    /* 36 of them (251 bytes raw) shrink to 107 bytes and are present */
+    words[36 * 7 - 1] = 0;
+    cr_expect_eq(wye_norm_address(words, strlen(words), out, &why), WYE_NORM_PRESENT);
+    cr_expect_eq(strlen(out), 36 * 3 - 1);
+}
+
+static wye_norm_status other_id_f(const char *in, size_t n, char *out, wye_norm_reason *why)
+{
+    return wye_norm_other_id(in, n, out, why);
+}
+
+Test(normalise, other_ids)
+{
+    static const row rows[] = {
+        {"5304218", P, "5304218", 0},
+        {" 530 4218 ", P, "5304218", 0},
+        {"530-42-18", P, "5304218", 0},
+        {"qq 12 34 56 c", P, "QQ123456C", 0},
+        {"QQ123456C", P, "QQ123456C", 0},
+        {"A\t1", P, "A1", 0},
+        {"7", P, "7", 0},
+        {"", M, NULL, 0},
+        {"  ", M, NULL, 0},
+        {"530.4218", I, NULL, WYE_NR_ID_FORMAT},
+        {"530/4218", I, NULL, WYE_NR_ID_FORMAT},
+        {"AB\xC3\x89" "1", I, NULL, WYE_NR_ID_FORMAT},  /* É: not ASCII */
+        {"- -", I, NULL, WYE_NR_ID_FORMAT},
+        {"0000000", I, NULL, WYE_NR_ID_PLACEHOLDER},
+        {"99-99-99", I, NULL, WYE_NR_ID_PLACEHOLDER},
+        {"unknown", I, NULL, WYE_NR_ID_PLACEHOLDER},
+        {"N/A", I, NULL, WYE_NR_ID_FORMAT},
+        {"NA", I, NULL, WYE_NR_ID_PLACEHOLDER},
+    };
+    check_rows(rows, sizeof rows / sizeof rows[0], other_id_f);
+    char raw[WYE_NORM_RAW_MAX + 2], out[WYE_NORM_MAX];
+    wye_norm_reason why;
+    memset(raw, '1', sizeof raw - 1);
+    raw[0] = '2';
+    cr_expect_eq(wye_norm_other_id(raw, sizeof raw - 1, out, &why), WYE_NORM_INVALID);
+    cr_expect_eq(why, WYE_NR_TOO_LONG);
+    cr_expect_eq(wye_norm_other_id(raw, WYE_NORM_MAX, out, &why), WYE_NORM_INVALID);
+    cr_expect_eq(why, WYE_NR_TOO_LONG);
+    cr_expect_eq(wye_norm_other_id(raw, WYE_NORM_MAX - 1, out, &why), WYE_NORM_PRESENT);
+    cr_expect_eq(strlen(out), WYE_NORM_MAX - 1);
+}
+
 Test(normalise, reasons_have_text)
 {
     for (int r = 0; r < WYE_NR_COUNT; r++)
