@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <sodium.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,15 @@ struct wye_encoder {
     bool raw_pow2;
     const wye_hardening *h;
     int salt_field;              /* -1 when not salting */
+    const wye_field_hardening *fh;
+    bool ff_hard;                /* any field-filter hardening */
+    int ff_salt_field;           /* -1 when field filters are not salted */
+    /* Field-filter diffusion: one keyed draw per distinct (folded) length;
+     * ff_diff[i] is field i's (NULL without a field filter). */
+    uint32_t *ff_draw[WYE_MAX_FIELDS];
+    unsigned ff_draw_len[WYE_MAX_FIELDS];
+    size_t ff_ndraws;
+    const uint32_t *ff_diff[WYE_MAX_FIELDS];
     uint32_t *perm;              /* balancing: out bit j = in bit perm[j] */
     uint32_t *diff;              /* diffusion: diffusion_bits x t input bits */
     unsigned diff_in;            /* diffusion input length */
@@ -167,6 +177,9 @@ int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
     e->raw_bits = wye_protocol_filter_bits_raw(p);
     e->raw_pow2 = e->raw_bits && !(e->raw_bits & (e->raw_bits - 1));
     e->salt_field = e->h->salting ? wye_protocol_field_index(p, e->h->salt_field) : -1;
+    e->fh = wye_protocol_field_hardening(p);
+    e->ff_hard = wye_protocol_field_hardened(p);
+    e->ff_salt_field = e->fh->salting ? wye_protocol_field_index(p, e->fh->salt_field) : -1;
     randombytes_buf(&e->id, sizeof e->id);
     e->id |= 1; /* a new cache's owner is 0 */
 
@@ -195,7 +208,7 @@ int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
         rc = wye_secret_derive(secret, WYE_KDF_DIGEST, dk);
     if (!rc && e->h->balancing)
         rc = wye_secret_derive(secret, WYE_KDF_PERMUTATION, perm_key);
-    if (!rc && e->h->diffusion)
+    if (!rc && (e->h->diffusion || e->fh->diffusion))
         rc = wye_secret_derive(secret, WYE_KDF_DIFFUSION, diff_key);
     memcpy(pk, pseudonym_key, 32);
     e->digest_key = dk;
@@ -248,6 +261,48 @@ int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
             sodium_memzero(&s, sizeof s);
         }
     }
+    /* Field-filter diffusion (ENCODING.md 5.5): for each distinct folded
+     * length n, the stream "wyelink.ffdiffusion.v1.<n>" under the diffusion
+     * key draws t distinct input bits for each of the n output bits, as
+     * above. Fields of one length share the draw, so filters that share a
+     * key stay comparable. */
+    for (size_t i = 0; !rc && e->fh->diffusion && i < e->nfields; i++) {
+        unsigned n = wye_protocol_field(p, i)->field_filter_bits / (e->fh->xor_fold ? 2u : 1u);
+        if (!n)
+            continue;
+        size_t d = 0;
+        while (d < e->ff_ndraws && e->ff_draw_len[d] != n)
+            d++;
+        if (d == e->ff_ndraws) {
+            unsigned t = e->fh->diffusion_t;
+            assert(t >= 1 && t <= n);
+            uint32_t *tab = malloc((size_t)n * t * sizeof *tab);
+            if (!tab) {
+                rc = WYE_ENOMEM;
+                break;
+            }
+            char label[48];
+            snprintf(label, sizeof label, "wyelink.ffdiffusion.v1.%u", n);
+            stream s;
+            stream_init(&s, diff_key, label);
+            for (unsigned j = 0; j < n; j++) {
+                uint32_t *row = tab + (size_t)j * t;
+                for (unsigned c = 0; c < t;) {
+                    uint32_t x = stream_below(&s, n);
+                    bool dup = false;
+                    for (unsigned q = 0; q < c; q++)
+                        dup = dup || row[q] == x;
+                    if (!dup)
+                        row[c++] = x;
+                }
+            }
+            sodium_memzero(&s, sizeof s);
+            e->ff_draw[d] = tab;
+            e->ff_draw_len[d] = n;
+            e->ff_ndraws++;
+        }
+        e->ff_diff[i] = e->ff_draw[d];
+    }
     sodium_memzero(perm_key, 64); /* only needed to build the tables */
     sodium_mprotect_readonly(e->keys);
     if (rc) {
@@ -272,6 +327,11 @@ void wye_encoder_free(wye_encoder *e)
         sodium_memzero(e->diff,
                        (size_t)e->h->diffusion_bits * e->h->diffusion_t * sizeof *e->diff);
         free(e->diff);
+    }
+    for (size_t d = 0; d < e->ff_ndraws; d++) {
+        sodium_memzero(e->ff_draw[d], (size_t)e->ff_draw_len[d] * e->fh->diffusion_t *
+                                          sizeof *e->ff_draw[d]);
+        free(e->ff_draw[d]);
     }
     free(e);
 }
@@ -323,9 +383,9 @@ static void cache_bind(wye_encoder_cache *c, const wye_encoder *e)
     }
     c->owner = e->id;
     size_t ff = 0;
-    for (size_t i = 0; i < e->nfields; i++)
-        if (e->lay->field_filter_bytes[i] > ff)
-            ff = e->lay->field_filter_bytes[i];
+    for (size_t i = 0; i < e->nfields; i++) /* raw field filters are cached */
+        if (wye_protocol_field(e->p, i)->field_filter_bits / 8 > ff)
+            ff = wye_protocol_field(e->p, i)->field_filter_bits / 8;
     size_t raw = e->raw_bits / 8;
     if (raw + ff == 0 || raw + ff > VBITS_MAX)
         return; /* large filters: the token cache alone */
@@ -622,7 +682,8 @@ static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uin
  * filter before hardening) and ff (its own filter). */
 static void field_bits(const wye_encoder *e, wye_encoder_cache *c, size_t i,
                        const wye_field_spec *fs, const char *value, const uint8_t *salt,
-                       size_t salt_len, uint8_t *raw, uint8_t *ff, tokens *t, size_t *wipe)
+                       size_t salt_len, const uint8_t *fsalt, size_t fsalt_len, uint8_t *raw,
+                       uint8_t *ff, tokens *t, size_t *wipe)
 {
     tokenise(fs, value, t);
     *wipe = t->used > *wipe ? t->used : *wipe;
@@ -638,8 +699,35 @@ static void field_bits(const wye_encoder *e, wye_encoder_cache *c, size_t i,
             hash_token(e, c, e->key_slot[i], PURPOSE_RECORD, salt, salt_len, tok, t->len[j],
                        raw, e->raw_bits, e->raw_pow2, kr);
         if (fl)
-            hash_token(e, c, e->key_slot[i], PURPOSE_FIELD, NULL, 0, tok, t->len[j], ff, fl,
-                       fpow2, kf);
+            hash_token(e, c, e->key_slot[i], PURPOSE_FIELD, fsalt, fsalt_len, tok, t->len[j],
+                       ff, fl, fpow2, kf);
+    }
+}
+
+/* Field-filter hardening (ENCODING.md 5.5) of field i's raw filter of n
+ * bits into dst: XOR folding, then diffusion. raw is changed. */
+static void harden_field(const wye_encoder *e, size_t i, uint8_t *raw, size_t n, uint8_t *dst)
+{
+    if (e->fh->xor_fold) {
+        n /= 2;
+        for (size_t b = 0; b < n / 8; b++)
+            raw[b] ^= raw[n / 8 + b];
+    }
+    if (e->fh->diffusion) {
+        unsigned tt = e->fh->diffusion_t;
+        const uint32_t *tab = e->ff_diff[i];
+        assert(tab);
+        memset(dst, 0, n / 8);
+        for (uint32_t j = 0; j < n; j++) {
+            const uint32_t *row = tab + (size_t)j * tt;
+            unsigned x = 0;
+            for (unsigned q = 0; q < tt; q++)
+                x ^= get_bit(raw, row[q]);
+            if (x)
+                set_bit(dst, j);
+        }
+    } else {
+        memcpy(dst, raw, n / 8);
     }
 }
 
@@ -672,6 +760,18 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         if (e->h->salt_part == WYE_SALT_YEAR && salt_len > 4)
             salt_len = 4;
     }
+    /* The field filters' salt, the same way (ENCODING.md 5.5). */
+    const uint8_t *fsalt = (const uint8_t *)"";
+    size_t fsalt_len = 0;
+    if (e->ff_salt_field >= 0 && f->status[e->ff_salt_field] == WYE_NORM_PRESENT) {
+        fsalt = (const uint8_t *)f->value[e->ff_salt_field];
+        fsalt_len = strlen(f->value[e->ff_salt_field]);
+        if (e->fh->salt_part == WYE_SALT_YEAR && fsalt_len > 4)
+            fsalt_len = 4;
+    }
+    /* With field hardening a field filter is built here, then hardened
+     * into the record. */
+    uint8_t ffraw[65536 / 8];
 
     uint8_t raw[65536 / 8];
     size_t raw_bytes = e->raw_bits / 8;
@@ -685,20 +785,27 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
             continue;
         const wye_field_spec *fs = wye_protocol_field(e->p, i);
         uint8_t *ff = out + lay->field_filter_off[i];
-        size_t ffb = lay->field_filter_bytes[i];
+        size_t ffb = fs->field_filter_bits / 8; /* before field hardening */
+        if (e->ff_hard && ffb) {
+            ff = ffraw;
+            memset(ffraw, 0, ffb);
+        }
         if (!fs->record_bits && !fs->field_filter_bits) {
             /* digest only */
         } else if (c && c->vslots && (fs->type == WYE_TYPE_NAME || fs->type == WYE_TYPE_SEX)) {
-            /* key: field index, salt length, salt, value */
+            /* key: field index, salt length, salt, field salt length,
+             * field salt, value */
             size_t vl = strlen(f->value[i]);
             uint8_t key[VKEY_MAX];
-            size_t klen = 2 + salt_len + vl;
+            size_t klen = 3 + salt_len + fsalt_len + vl;
             uint8_t *entry = NULL;
             if (klen <= VKEY_MAX) {
                 key[0] = (uint8_t)i;
                 key[1] = (uint8_t)salt_len;
                 memcpy(key + 2, salt, salt_len);
-                memcpy(key + 2 + salt_len, f->value[i], vl);
+                key[2 + salt_len] = (uint8_t)fsalt_len;
+                memcpy(key + 3 + salt_len, fsalt, fsalt_len);
+                memcpy(key + 3 + salt_len + fsalt_len, f->value[i], vl);
                 uint64_t h = 1469598103934665603ull;
                 for (size_t b = 0; b < klen; b++)
                     h = (h ^ key[b]) * 1099511628211ull;
@@ -714,18 +821,22 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
                     memcpy(hd->key, key, klen);
                     uint8_t *bits = entry + sizeof *hd;
                     memset(bits, 0, c->vraw + c->vff);
-                    field_bits(e, c, i, fs, f->value[i], salt, salt_len, bits, bits + c->vraw,
-                               &t, &wipe);
+                    field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, bits,
+                               bits + c->vraw, &t, &wipe);
                 }
                 const uint8_t *bits = entry + sizeof *hd;
                 or_bytes(raw, bits, raw_bytes);
                 or_bytes(ff, bits + c->vraw, ffb);
             } else {
-                field_bits(e, c, i, fs, f->value[i], salt, salt_len, raw, ff, &t, &wipe);
+                field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, raw, ff, &t,
+                       &wipe);
             }
         } else {
-            field_bits(e, c, i, fs, f->value[i], salt, salt_len, raw, ff, &t, &wipe);
+            field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, raw, ff, &t,
+                       &wipe);
         }
+        if (e->ff_hard && ffb)
+            harden_field(e, i, ffraw, ffb * 8, out + lay->field_filter_off[i]);
         if (fs->exact_digest) {
             uint8_t msg[4 + WYE_NORM_MAX], d16[16];
             size_t vl = strlen(f->value[i]);
@@ -738,6 +849,8 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         }
     }
     sodium_memzero(t.arena, wipe);
+    if (e->ff_hard)
+        sodium_memzero(ffraw, sizeof ffraw);
 
     /* Hardening of the record-level filter (ENCODING.md section 5). */
     if (e->raw_bits) {

@@ -37,6 +37,7 @@ struct wye_protocol {
     size_t nattrs;
     wye_attr_spec attrs[WYE_MAX_ATTRS];
     wye_hardening hardening;
+    wye_field_hardening field_hardening;
     wye_layout layout;
     char *canonical;
     uint8_t fingerprint[WYE_FINGERPRINT_BYTES];
@@ -429,6 +430,80 @@ static int parse_hardening(const json_t *h, wye_protocol *pr, wye_diag *d)
     return WYE_OK;
 }
 
+/* ---- field-filter hardening ------------------------------------------ */
+
+/* "field_hardening": the same salting as "hardening", XOR folding, and
+ * diffusion that keeps each filter's length (so only "t"). */
+static int parse_field_hardening(const json_t *h, wye_protocol *pr, wye_diag *d)
+{
+    wye_field_hardening *o = &pr->field_hardening;
+    memset(o, 0, sizeof *o);
+    if (!h)
+        return WYE_OK;
+    if (!json_is_object(h))
+        return bad(d, "field_hardening", "must be an object");
+    int rc;
+    static const char *const keys[] = {"salting", "xor_fold", "diffusion", NULL};
+    if ((rc = check_keys(h, "field_hardening", keys, d)))
+        return rc;
+    json_t *s = json_object_get(h, "salting");
+    if (s && !json_is_false(s)) {
+        if (!json_is_object(s))
+            return bad(d, "field_hardening.salting", "must be false or an object");
+        static const char *const skeys[] = {"field", "part", NULL};
+        if ((rc = check_keys(s, "field_hardening.salting", skeys, d)))
+            return rc;
+        const char *field, *part;
+        if ((rc = get_string(s, "field_hardening.salting", "field", true, 1, WYE_NAME_MAX - 1,
+                             &field, d)))
+            return rc;
+        int fi = wye_protocol_field_index(pr, field);
+        if (fi < 0)
+            return bad(d, "field_hardening.salting.field", "not a field of this protocol");
+        if ((rc = get_string(s, "field_hardening.salting", "part", false, 1, 16, &part, d)))
+            return rc;
+        int pi = part ? lookup(part, salt_part_names, 2) : WYE_SALT_WHOLE;
+        if (pi < 0)
+            return bad(d, "field_hardening.salting.part", "must be whole or year");
+        if (pi == WYE_SALT_YEAR && pr->fields[fi].type != WYE_TYPE_DATE)
+            return bad(d, "field_hardening.salting.part", "year applies only to date_of_birth");
+        o->salting = true;
+        snprintf(o->salt_field, sizeof o->salt_field, "%s", field);
+        o->salt_part = (unsigned)pi;
+    }
+    if ((rc = get_bool(h, "field_hardening", "xor_fold", false, &o->xor_fold, d)))
+        return rc;
+    unsigned minlen = 0;
+    bool any = false;
+    for (size_t i = 0; i < pr->nfields; i++) {
+        unsigned b = pr->fields[i].field_filter_bits;
+        if (!b)
+            continue;
+        if (o->xor_fold && b % 128)
+            return bad(d, "field_hardening.xor_fold",
+                       "needs every field_filter_bits a multiple of 128");
+        b = o->xor_fold ? b / 2 : b;
+        minlen = !any || b < minlen ? b : minlen;
+        any = true;
+    }
+    json_t *df = json_object_get(h, "diffusion");
+    if (df && !json_is_false(df)) {
+        if (!json_is_object(df))
+            return bad(d, "field_hardening.diffusion", "must be false or an object");
+        static const char *const dkeys[] = {"t", NULL};
+        if ((rc = check_keys(df, "field_hardening.diffusion", dkeys, d)))
+            return rc;
+        o->diffusion = true;
+        unsigned tmax = minlen < MAX_DIFFUSION_T ? minlen : MAX_DIFFUSION_T;
+        if ((rc = get_uint(df, "field_hardening.diffusion", "t", true, 0, 1, tmax ? tmax : 1,
+                           &o->diffusion_t, d)))
+            return rc;
+    }
+    if ((o->salting || o->xor_fold || o->diffusion) && !any)
+        return bad(d, "field_hardening", "needs a field filter (field_filter_bits > 0)");
+    return WYE_OK;
+}
+
 /* ---- attributes ------------------------------------------------------- */
 
 /* "A-B" (A <= B) or "A+", whole years 0..MAX_AGE, no leading zeros. */
@@ -553,7 +628,8 @@ static void compute_layout(wye_protocol *pr)
             continue;
         assert(off % 8 == 0);
         l->field_filter_off[i] = off;
-        l->field_filter_bytes[i] = pr->fields[i].field_filter_bits / 8;
+        l->field_filter_bytes[i] =
+            pr->fields[i].field_filter_bits / (pr->field_hardening.xor_fold ? 16 : 8);
         off += l->field_filter_bytes[i];
     }
     for (size_t i = 0; i < pr->nfields; i++) {
@@ -651,6 +727,35 @@ static json_t *canonical_json(const wye_protocol *pr)
     }
     e |= json_object_set_new(root, "fields", fields);
     e |= json_object_set_new(root, "hardening", hard);
+    /* Only when on: protocols without it keep the canonical form (and so
+     * the fingerprint) they had before the key existed. */
+    const wye_field_hardening *fh = &pr->field_hardening;
+    if (wye_protocol_field_hardened(pr)) {
+        json_t *fo = json_object();
+        e |= json_object_set_new(root, "field_hardening", fo);
+        if (fo) {
+            if (fh->salting) {
+                json_t *s = json_object();
+                e |= json_object_set_new(fo, "salting", s);
+                if (s) {
+                    e |= json_object_set_new(s, "field", json_string(fh->salt_field));
+                    e |= json_object_set_new(s, "part",
+                                             json_string(salt_part_names[fh->salt_part]));
+                }
+            } else {
+                e |= json_object_set_new(fo, "salting", json_false());
+            }
+            e |= json_object_set_new(fo, "xor_fold", json_boolean(fh->xor_fold));
+            if (fh->diffusion) {
+                json_t *df = json_object();
+                e |= json_object_set_new(fo, "diffusion", df);
+                if (df)
+                    e |= json_object_set_new(df, "t", json_integer(fh->diffusion_t));
+            } else {
+                e |= json_object_set_new(fo, "diffusion", json_false());
+            }
+        }
+    }
     e |= json_object_set_new(root, "attributes", attrs);
     if (e) {
         json_decref(root);
@@ -691,7 +796,7 @@ static int parse_root(const json_t *root, wye_protocol *pr, wye_diag *d)
     }
     static const char *const keys[] = {"format",      "version", "name",      "description",
                                        "filter_bits", "fields",  "hardening", "attributes",
-                                       NULL};
+                                       "field_hardening", NULL};
     if ((rc = check_keys(root, "", keys, d)))
         return rc;
     const char *name;
@@ -734,6 +839,8 @@ static int parse_root(const json_t *root, wye_protocol *pr, wye_diag *d)
         return bad(d, "filter_bits", "no field has record_bits: set filter_bits to 0");
 
     if ((rc = parse_hardening(json_object_get(root, "hardening"), pr, d)))
+        return rc;
+    if ((rc = parse_field_hardening(json_object_get(root, "field_hardening"), pr, d)))
         return rc;
 
     json_t *attrs = json_object_get(root, "attributes");
@@ -883,6 +990,17 @@ const wye_attr_spec *wye_protocol_attr(const wye_protocol *p, size_t i)
 const wye_hardening *wye_protocol_hardening(const wye_protocol *p)
 {
     return &p->hardening;
+}
+
+const wye_field_hardening *wye_protocol_field_hardening(const wye_protocol *p)
+{
+    return &p->field_hardening;
+}
+
+bool wye_protocol_field_hardened(const wye_protocol *p)
+{
+    const wye_field_hardening *h = &p->field_hardening;
+    return h->salting || h->xor_fold || h->diffusion;
 }
 
 unsigned wye_protocol_filter_bits_raw(const wye_protocol *p)

@@ -4,7 +4,10 @@
 Each variant is protocols/default.json with one change of hardening and/or
 of which parts the record carries, under its own protocol name (so its own
 fingerprint). Run from the source root:  python3 bench/privacy/make_variants.py
-The files are committed; this script documents exactly how they were made.
+writes the round-2 variants (fh-*: field filters hardened as well); with
+--round1 also the 22 of round 1 (ff-*, rec-*) from default.json, which must
+then be as at commit f9ae705. The files are committed; this script documents
+exactly how they were made.
 """
 import copy
 import json
@@ -53,11 +56,73 @@ def variant(base, layout, hard):
     return p
 
 
+# Round 2: field filters hardened too ("field_hardening", PROTOCOL.md).
+# Layout fh: the default's record, with field-filter hardening FH and
+# record-level hardening REC, named fh-<FH>.r-<REC>.
+SALT_YEAR = {"field": "date_of_birth", "part": "year"}
+FIELD_HARDENING = {
+    "salt": {"salting": SALT_YEAR},
+    "xor": {"xor_fold": True},
+    "diff2": {"diffusion": {"t": 2}},
+    "diff4": {"diffusion": {"t": 4}},
+    "salt-xor": {"salting": SALT_YEAR, "xor_fold": True},
+    "salt-diff2": {"salting": SALT_YEAR, "diffusion": {"t": 2}},
+    "salt-diff4": {"salting": SALT_YEAR, "diffusion": {"t": 4}},
+    "saltdob": {"salting": {"field": "date_of_birth", "part": "whole"}},
+}
+FH_VARIANTS = [
+    # field filters hardened alone (record-level filter as the default)
+    ("salt", "none"), ("xor", "none"), ("diff4", "none"), ("salt-xor", "none"),
+    # salted field filters with an unsalted record-level filter, which the
+    # linker then scores as a fallback where salt groups may differ
+    ("salt", "bal"), ("salt", "xor"), ("salt", "diff4"),
+    ("salt-xor", "bal"), ("salt-diff2", "bal"),
+    # both salted (no fallback)
+    ("salt", "salt-xor"), ("salt-xor", "salt-xor"), ("salt-diff2", "salt-xor"),
+    ("salt-diff4", "salt-diff4"), ("salt", "salt"), ("salt-diff2", "salt-diff4"),
+    ("saltdob", "saltdob"),
+    # deterministic field-filter hardening with a hardened record-level filter
+    ("diff4", "diff4"),
+]
+
+
+def fh_variant(base, ffh, rech):
+    """base: protocols/variants/ff-none.json (the default's encoding of round
+    1, kept fixed so these files do not move when default.json gains fields)."""
+    p = copy.deepcopy(base)
+    p["name"] = "wyelink-da-v-fh-%s.r-%s" % (ffh, rech)
+    p["description"] = ("Privacy variant (protocols/PRIVACY.md, round 2): field filters hardened "
+                        "(%s), record-level filter hardened (%s). Made by "
+                        "bench/privacy/make_variants.py from variants/ff-none.json." % (ffh, rech))
+    h = {"salting": False, "balancing": False, "xor_fold": False, "diffusion": False}
+    h.update(HARDENING[rech])
+    p["hardening"] = h
+    fh = {"salting": False, "xor_fold": False, "diffusion": False}
+    fh.update(FIELD_HARDENING[ffh])
+    p["field_hardening"] = fh
+    return p
+
+
 def main():
-    with open(os.path.join(ROOT, "protocols", "default.json")) as f:
-        base = json.load(f)
     os.makedirs(OUT, exist_ok=True)
     names = []
+    # round 2 (the default run): the fh- variants only
+    with open(os.path.join(OUT, "ff-none.json")) as f:
+        ffnone = json.load(f)
+    for ffh, rech in FH_VARIANTS:
+        p = fh_variant(ffnone, ffh, rech)
+        path = os.path.join(OUT, "fh-%s.r-%s.json" % (ffh, rech))
+        with open(path, "w") as f:
+            json.dump(p, f, indent=2)
+            f.write("\n")
+        names.append(path)
+    if "--round1" not in sys.argv[1:]:
+        print("\n".join(os.path.relpath(n, ROOT) for n in names))
+        return 0
+    # round 1 (--round1): from default.json as it was then (commit f9ae705);
+    # rerunning it after default.json changed would change those files
+    with open(os.path.join(ROOT, "protocols", "default.json")) as f:
+        base = json.load(f)
     for layout in LAYOUTS:
         for hard in HARDENING:
             p = variant(base, layout, hard)

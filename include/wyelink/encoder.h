@@ -6,8 +6,9 @@
  * every bit position is drawn from that keyed hash (random hashing, not
  * double hashing). A field with n tokens sets k = ceil(bits / n) positions
  * per token. Then the record-level filter is hardened as the protocol says
- * (salting, balancing, XOR folding, diffusion), exact digests are added and
- * the record gets its pseudonym.
+ * (salting, balancing, XOR folding, diffusion), so are the field filters
+ * (the protocol's field_hardening: salting, XOR folding, diffusion), exact
+ * digests are added and the record gets its pseudonym.
  *
  * The same protocol, secret, pseudonym key and input always give the same
  * bytes, on any machine and with any number of threads: a change of these

@@ -101,6 +101,28 @@ typedef struct wye_hardening {
     unsigned diffusion_bits;
 } wye_hardening;
 
+/* Hardening of the field filters (the protocol's "field_hardening"; all
+ * off when absent, and then a protocol encodes exactly as before the key
+ * existed). It applies to every field filter alike, so fields that share a
+ * key stay comparable with each other, in this order: salting (while
+ * hashing), XOR folding, diffusion. Exact digests are never hardened. */
+typedef struct wye_field_hardening {
+    /* Every field-filter hash key is mixed with this field's normalised
+     * value (salt_part: WYE_SALT_WHOLE or WYE_SALT_YEAR): the same name in
+     * two salt groups sets unrelated bits, and identical field filters need
+     * the same name and the same salt. */
+    bool salting;
+    char salt_field[WYE_NAME_MAX];
+    unsigned salt_part;
+    /* Each field filter's two halves are XORed: its stored length halves. */
+    bool xor_fold;
+    /* Each stored bit is the XOR of diffusion_t bits of the (folded) filter
+     * chosen by a keyed draw, one draw per filter length; the length is
+     * kept. */
+    bool diffusion;
+    unsigned diffusion_t;
+} wye_field_hardening;
+
 /* Where an attribute's value comes from. */
 typedef enum wye_attr_source {
     WYE_ATTR_AGE_BAND = 1, /* from date_of_birth at the extract date */
@@ -127,7 +149,9 @@ typedef struct wye_layout {
     size_t filter_off;     /* record-level filter (after hardening) */
     size_t filter_bytes;   /* 0 if no field feeds it */
     size_t field_filter_off[WYE_MAX_FIELDS];   /* per field */
-    size_t field_filter_bytes[WYE_MAX_FIELDS]; /* 0 = no field filter */
+    size_t field_filter_bytes[WYE_MAX_FIELDS]; /* 0 = no field filter; after
+                                                  field hardening (halved by
+                                                  XOR folding) */
     size_t digest_off[WYE_MAX_FIELDS];         /* WYE_DIGEST_BYTES; valid if
                                                   exact_digest; all zero
                                                   when the field is missing */
@@ -153,6 +177,10 @@ WYE_API int wye_protocol_field_index(const wye_protocol *p, const char *name);
 WYE_API size_t wye_protocol_nattrs(const wye_protocol *p);
 WYE_API const wye_attr_spec *wye_protocol_attr(const wye_protocol *p, size_t i);
 WYE_API const wye_hardening *wye_protocol_hardening(const wye_protocol *p);
+/* The field-filter hardening (all false when the protocol has none). */
+WYE_API const wye_field_hardening *wye_protocol_field_hardening(const wye_protocol *p);
+/* Whether any field-filter hardening is on. */
+WYE_API bool wye_protocol_field_hardened(const wye_protocol *p);
 /* Length in bits of the record-level filter before hardening (multiple of 64). */
 WYE_API unsigned wye_protocol_filter_bits_raw(const wye_protocol *p);
 /* Length in bits of the stored record-level filter, after hardening. */

@@ -1,6 +1,7 @@
 /* The encoder: tokens, an independent recomputation of the keyed hashing
  * rules of ENCODING.md, known-answer records for the default protocol, the
- * hardening steps, and the cache's invisibility.
+ * hardening steps (of the record-level filter and of the field filters),
+ * and the cache's invisibility.
  *
  * The known answers use the fixed secret 00 01 .. 1f and the pseudonym key
  * 20 21 .. 3f. If one of them changes, the encoding has changed: that is a
@@ -486,4 +487,157 @@ Test(encoder, rejects_bad_attribute)
     cr_expect_eq(wye_encoder_encode(e, NULL, &f, "x", 1, rec), WYE_EINVAL);
     wye_encoder_free(e);
     cr_expect_eq(wye_encoder_new(NULL, secret, pkey, &e), WYE_EINVAL);
+}
+
+/* ---- field-filter hardening (PROTOCOL.md "field_hardening") ---- */
+
+/* given_name, family_name and former_family_name share key 1 and have
+ * comparable 256-bit field filters; date_of_birth is the salt field. */
+#define PROTO_FH(fh)                                                                      \
+    "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"fh\",\"filter_bits\":1024," \
+    "\"fields\":[{\"name\":\"given_name\",\"kdf_id\":1,\"record_bits\":150,"                \
+    "\"field_filter_bits\":256,\"field_filter_k\":30,"                                      \
+    "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"                     \
+    "{\"name\":\"family_name\",\"kdf_id\":1,\"record_bits\":150,"                          \
+    "\"field_filter_bits\":256,\"field_filter_k\":30,"                                      \
+    "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"                     \
+    "{\"name\":\"date_of_birth\",\"kdf_id\":2,\"record_bits\":120,\"exact_digest\":true,"  \
+    "\"tokenisers\":[{\"type\":\"date_parts\"}]}],\"field_hardening\":" fh "}"
+
+static void encode_fh(wye_protocol *p, wye_encoder_cache *c, const char *given,
+                      const char *family, const char *dob, uint8_t *rec)
+{
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
+    wye_fields f;
+    wye_fields_clear(&f);
+    put(&f, p, "given_name", given);
+    put(&f, p, "family_name", family);
+    if (dob)
+        put(&f, p, "date_of_birth", dob);
+    cr_assert_eq(wye_encoder_encode(e, c, &f, "id", 2, rec), WYE_OK);
+    wye_encoder_free(e);
+}
+
+static size_t common_bits(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += (size_t)__builtin_popcount(a[i] & b[i]);
+    return c;
+}
+
+Test(encoder, field_hardening)
+{
+    wye_protocol *plain = ht_protocol(PROTO_FH("{}"));
+    wye_protocol *salt = ht_protocol(
+        PROTO_FH("{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}"));
+    wye_protocol *fold = ht_protocol(PROTO_FH("{\"xor_fold\":true}"));
+    wye_protocol *diff = ht_protocol(PROTO_FH("{\"diffusion\":{\"t\":4}}"));
+    const wye_layout *lp = wye_protocol_layout(plain), *ls = wye_protocol_layout(salt),
+                     *lf = wye_protocol_layout(fold), *ld = wye_protocol_layout(diff);
+    cr_expect_eq(ls->field_filter_bytes[0], 32);
+    cr_expect_eq(lf->field_filter_bytes[0], 16, "folding halves the field filters");
+    cr_expect_eq(lf->record_size, lp->record_size - 32);
+    cr_expect_eq(ld->field_filter_bytes[0], 32, "diffusion keeps their length");
+    size_t g = lp->field_filter_off[0], fam = lp->field_filter_off[1];
+    uint8_t r0[512], r1[512], r2[512], r3[512];
+
+    /* the record-level filter and digests are untouched by field hardening */
+    encode_fh(plain, NULL, "JANE", "SMITH", "19910817", r0);
+    encode_fh(salt, NULL, "JANE", "SMITH", "19910817", r1);
+    cr_expect_arr_eq(r1 + lp->filter_off, r0 + lp->filter_off, 128);
+    cr_expect_arr_eq(r1 + ls->digest_off[2], r0 + lp->digest_off[2], 8);
+
+    /* salting: same name and year, same field filter (whatever the day);
+     * another year, unrelated bits; no year, the empty salt */
+    cr_expect_neq(memcmp(r1 + g, r0 + g, 32), 0, "salting changes the field filter");
+    encode_fh(salt, NULL, "JANE", "SMITH", "19910101", r2);
+    cr_expect_arr_eq(r2 + g, r1 + g, 32);
+    cr_expect_arr_eq(r2 + fam, r1 + fam, 32);
+    encode_fh(salt, NULL, "JANE", "SMITH", "19920817", r3);
+    cr_expect_lt(common_bits(r3 + g, r1 + g, 32), popcount(r1 + g, 32) / 2,
+                 "another year shares few bits");
+    encode_fh(salt, NULL, "JANE", "SMITH", NULL, r3);
+    cr_expect_neq(memcmp(r3 + g, r1 + g, 32), 0);
+    cr_expect_arr_eq(r3 + g, r0 + g, 32, "no salt field: the empty salt hashes as none");
+
+    /* salted filters stay comparable across fields that share a key (a
+     * swapped given and family name sets the same bits) */
+    encode_fh(salt, NULL, "SMITH", "JANE", "19910817", r2);
+    cr_expect_arr_eq(r2 + g, r1 + fam, 32);
+    cr_expect_arr_eq(r2 + fam, r1 + g, 32);
+
+    /* folding: the halves of the plain filter XORed */
+    encode_fh(fold, NULL, "JANE", "SMITH", "19910817", r2);
+    for (size_t b = 0; b < 16; b++)
+        cr_expect_eq(r2[lf->field_filter_off[0] + b], (uint8_t)(r0[g + b] ^ r0[g + 16 + b]));
+
+    /* diffusion: deterministic, shared by comparable fields, and a name
+     * one letter apart still shares more bits than an unrelated one */
+    encode_fh(diff, NULL, "JANE", "SMITH", "19910817", r1);
+    encode_fh(diff, NULL, "SMITH", "JANE", "19910817", r2);
+    size_t dg = ld->field_filter_off[0], df = ld->field_filter_off[1];
+    cr_expect_arr_eq(r2 + dg, r1 + df, 32);
+    cr_expect_neq(memcmp(r1 + dg, r0 + g, 32), 0);
+    encode_fh(diff, NULL, "JANET", "SMITH", "19910817", r2);
+    encode_fh(diff, NULL, "OLUWASEUN", "SMITH", "19910817", r3);
+    size_t w = popcount(r1 + dg, 32);
+    cr_expect(w > 40 && w < 128, "diffused weight %zu", w);
+    cr_expect_gt(common_bits(r1 + dg, r2 + dg, 32), common_bits(r1 + dg, r3 + dg, 32));
+
+    wye_protocol_free(plain);
+    wye_protocol_free(salt);
+    wye_protocol_free(fold);
+    wye_protocol_free(diff);
+}
+
+Test(encoder, field_hardening_cache_is_invisible)
+{
+    wye_protocol *p = ht_protocol(PROTO_FH(
+        "{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"},\"xor_fold\":true,"
+        "\"diffusion\":{\"t\":2}}"));
+    wye_encoder_cache *c;
+    cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
+    static const char *const names[] = {"ANN", "JO", "SMITH", "MARY ANN", "LEE"};
+    for (unsigned i = 0; i < 200; i++) {
+        char dob[9];
+        snprintf(dob, sizeof dob, "19%02u0101", 50 + i % 7);
+        uint8_t a[512], b[512];
+        encode_fh(p, NULL, names[i % 5], names[(i / 5) % 5], i % 11 ? dob : NULL, a);
+        encode_fh(p, c, names[i % 5], names[(i / 5) % 5], i % 11 ? dob : NULL, b);
+        cr_assert_arr_eq(a, b, wye_protocol_layout(p)->record_size, "record %u", i);
+    }
+    wye_encoder_cache_free(c);
+    wye_protocol_free(p);
+}
+
+Test(encoder, field_hardening_known_answers)
+{
+    static const char *const specs[] = {
+        "{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}",
+        "{\"salting\":{\"field\":\"date_of_birth\"}}",
+        "{\"xor_fold\":true}",
+        "{\"diffusion\":{\"t\":4}}",
+        "{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"},\"xor_fold\":true,"
+        "\"diffusion\":{\"t\":2}}",
+    };
+    static const char *const want[] = {
+        "c5d833080ce9ca813a020da6ecf4516b1d7b4be9730d90ac3d6c142edaac3ff9",
+        "dc245acb0ab5459522810231bb2b1bbfd90610b57196dc359015d029500d54d8",
+        "3b019c3b2134bdf133b4f397282228f7650b8f43e2a43e9a7d578ffdd0200011",
+        "ba30a6b57b9b0484107a91602257126fe6b74d8173cc11c5b31c494d196bf2b7",
+        "4bfdfa901f92712c3d27bbc180228f02462807e0d40fe4456040206eb6cc5ffe",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        char json[2048];
+        snprintf(json, sizeof json, PROTO_FH("%s"), specs[i]);
+        wye_protocol *p = ht_protocol(json);
+        uint8_t rec[512];
+        encode_fh(p, NULL, "JANE", "SMITH", "19910817", rec);
+        char hex[65];
+        hex_digest(rec, wye_protocol_layout(p)->record_size, hex);
+        cr_expect_str_eq(hex, want[i], "field hardening %s", specs[i]);
+        wye_protocol_free(p);
+    }
 }
