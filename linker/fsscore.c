@@ -33,6 +33,13 @@ struct wye_fs {
     uint32_t *need[WYE_FS_MAX_COMPARISONS];
     uint32_t *cross_need[WYE_FS_MAX_COMPARISONS];
     bool popcnt;    /* use the popcount instruction */
+    /* Salting: the presence bit of the salt field of the record-level
+     * filter and of the field filters (0 = not salted). Two records of
+     * which only one has the salt field are in different salt groups, so
+     * their salted filters are not comparable: that comparison is left
+     * out (missing) rather than counted as a disagreement. */
+    unsigned rec_salt_bit, ff_salt_bit;
+    int ff_salt_digest; /* the field-filter salt field, if it has a digest; else -1 */
     size_t tf_n;
 };
 
@@ -209,7 +216,16 @@ int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
             c->level_used[WYE_FS_CROSS] = true;
         c->nlevels = c->ncross ? WYE_FS_CROSS + 1 : WYE_FS_EXACT + 1;
     }
-    if (rc == WYE_OK && (fs->nc == 0 || prm->record_dice) && fs->lay->filter_bytes) {
+    const wye_hardening *hr = wye_protocol_hardening(p);
+    const wye_field_hardening *hf = wye_protocol_field_hardening(p);
+    int si = hr->salting ? wye_protocol_field_index(p, hr->salt_field) : -1;
+    fs->rec_salt_bit = si >= 0 ? 1u << si : 0;
+    si = hf->salting ? wye_protocol_field_index(p, hf->salt_field) : -1;
+    fs->ff_salt_bit = si >= 0 ? 1u << si : 0;
+    fs->ff_salt_digest = si >= 0 && wye_protocol_field(p, (size_t)si)->exact_digest ? si : -1;
+    bool fallback = fs->nc > 0 && !prm->record_dice && fs->ff_salt_bit &&
+                    fs->rec_salt_bit != fs->ff_salt_bit;
+    if (rc == WYE_OK && (fs->nc == 0 || prm->record_dice || fallback) && fs->lay->filter_bytes) {
         if (fs->nc == WYE_FS_MAX_COMPARISONS) {
             rc = WYE_ERANGE;
         } else {
@@ -217,6 +233,7 @@ int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
             snprintf(c->name, sizeof c->name, "record_filter");
             c->field = -1;
             c->kind = WYE_FS_RECORD;
+            c->fallback = fallback;
             for (unsigned l = 0; l <= WYE_FS_EXACT; l++)
                 c->level_used[l] = true;
             c->nlevels = WYE_FS_EXACT + 1;
@@ -376,7 +393,12 @@ pattern_core(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, bool hw
         const wye_fs_comparison *c = &fs->c[ci];
         unsigned level = WYE_FS_MISSING;
         if (c->kind == WYE_FS_RECORD) {
-            if (popa[-1] && popb[-1]) {
+            bool apart = (pa ^ pb) & fs->ff_salt_bit;
+            if (!apart && c->fallback && fs->ff_salt_digest >= 0 && (pa & pb & fs->ff_salt_bit))
+                apart = memcmp(ra + lay->digest_off[fs->ff_salt_digest],
+                               rb + lay->digest_off[fs->ff_salt_digest], WYE_DIGEST_BYTES) != 0;
+            if (popa[-1] && popb[-1] && !((pa ^ pb) & fs->rec_salt_bit) &&
+                (!c->fallback || apart)) {
                 const uint64_t *fa = (const uint64_t *)(const void *)(ra + lay->filter_off);
                 const uint64_t *fb = (const uint64_t *)(const void *)(rb + lay->filter_off);
                 uint32_t cnt = wye_dice_and_count(v->kernel, fa, fb, lay->filter_bytes / 8);
@@ -393,6 +415,8 @@ pattern_core(const wye_fs *fs, const wye_recview *v, size_t a, size_t b, bool hw
                 level = WYE_FS_EXACT;
             } else if (c->kind == WYE_FS_DIGEST) {
                 level = WYE_FS_DISAGREE;
+            } else if ((pa ^ pb) & fs->ff_salt_bit) {
+                level = WYE_FS_MISSING; /* different salt groups */
             } else {
                 size_t words = lay->field_filter_bytes[f] / 8;
                 uint32_t fa = popa[v->fpop_col[f]], fb = popb[v->fpop_col[f]];

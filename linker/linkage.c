@@ -38,6 +38,7 @@ void wye_link_default_params(wye_link_params *p)
     p->conflict_weight = -5.0;
     p->max_cluster = 1000;
     p->u_samples = 4000000;
+    p->record_dice_auto = true;
 }
 
 static double now(void)
@@ -279,7 +280,15 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     size_t n = v->n;
     l->st.records = n;
     l->st.all_pairs = (uint64_t)n * (n ? n - 1 : 0) / 2;
-    int rc = wye_fs_new(v->protocol, &p->fs, &l->fs);
+    wye_fs_params fsp = p->fs;
+    if (p->record_dice_auto) {
+        bool any_ff = false;
+        for (size_t f = 0; f < wye_protocol_nfields(v->protocol); f++)
+            any_ff = any_ff || wye_protocol_layout(v->protocol)->field_filter_bytes[f] > 0;
+        fsp.record_dice = fsp.record_dice || !any_ff;
+    }
+    l->p.fs.record_dice = fsp.record_dice; /* as used, for the report */
+    int rc = wye_fs_new(v->protocol, &fsp, &l->fs);
     if (rc != WYE_OK) {
         wye_diag_set(diag, 0, "scoring", "the protocol gives no comparison the model can use");
         goto fail;

@@ -18,7 +18,8 @@
  * --febrl4 DIR also of FEBRL4 (DIR/dataset4a.csv vs dataset4b.csv, names and
  * date of birth, bench/quality/maps/febrl.map.json). --record-dice auto adds
  * the record-level filter as a comparison when the protocol has no field
- * filter (wye_fs_params.record_dice; `wyelink link` does not do that yet).
+ * filter (wye_fs_params.record_dice; `wyelink link` does the same,
+ * wye_link_params.record_dice_auto).
  * Output holds counts and shares only. */
 #include <getopt.h>
 #include <stdio.h>
@@ -143,6 +144,7 @@ static int link_f1(const priv_data *d, unsigned threads, int record_dice, double
     for (size_t f = 0; f < wye_protocol_nfields(d->p); f++)
         any_ff = any_ff || wye_protocol_field(d->p, f)->field_filter_bits > 0;
     lp.fs.record_dice = record_dice == 1 || (record_dice == 2 && !any_ff);
+    lp.record_dice_auto = record_dice == 2; /* as wyelink link; never = off */
     wye_linkage *l = NULL;
     if (!rc)
         rc = wye_link_run(s, &lp, &l, &diag);
@@ -178,6 +180,11 @@ static void print_score(const char *proto, const char *attack, const priv_score 
            proto, attack, priv_share(s->reid, s->records), s->reid, s->records,
            priv_share(s->names_reid, s->names), s->names_reid, s->names,
            priv_share(s->reid_full, s->records), s->guessed);
+    if (s->graph)
+        printf("%s\t%s\tidentity %.4f (%zu/%zu)\tchance: identity %.4f names %.4f\n", proto,
+               attack, priv_share(s->ident, s->records), s->ident, s->records,
+               s->records ? s->chance_ident / (double)s->records : 0.0,
+               s->records ? s->chance_reid / (double)s->records : 0.0);
     fflush(stdout);
 }
 

@@ -106,6 +106,15 @@ typedef struct priv_score {
     size_t reid_full;    /* records with both names guessed exactly */
     size_t names;        /* distinct name values among the records */
     size_t names_reid;   /* of those, guessed exactly at least once */
+    /* Graph matching only (0 otherwise): */
+    bool graph;
+    size_t ident;        /* records matched to a plaintext record of the same
+                            person: re-identified exactly (PRIVACY.md 1) */
+    /* Expected records re-identified by chance, if each encoded record were
+     * matched to a plaintext record drawn uniformly from those its clear
+     * attributes (sex, age band) allow, as the attack's matching does:
+     * by a name hit, and by identity. Exact expectations from the data. */
+    double chance_reid, chance_ident;
 } priv_score;
 
 /* Score guesses of the values of fields fi[0..nf): guess[nf * i + k] is the

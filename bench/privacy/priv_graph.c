@@ -824,6 +824,36 @@ int priv_attack_graph(const priv_data *E, const priv_data *P, const priv_graph_o
         }
         rc = priv_score_guesses(E, guess, out);
     }
+    if (!rc) {
+        /* identity, and the chance baselines of both figures */
+        out->graph = true;
+        int gf = wye_protocol_field_index(E->p, "given_name");
+        int ff = wye_protocol_field_index(E->p, "family_name");
+        for (size_t i = 0; i < E->n; i++) {
+            if (match[i] >= 0 && P->person[match[i]] == E->person[i])
+                out->ident++;
+            size_t cand = 0, same = 0, hit = 0;
+            const wye_fields *ef = &E->f[i];
+            for (size_t j = 0; j < P->n; j++) {
+                if (!compatible(&se, i, &sp, j))
+                    continue;
+                cand++;
+                same += P->person[j] == E->person[i];
+                const wye_fields *pf = &P->f[j];
+                bool g = gf >= 0 && ef->status[gf] == WYE_NORM_PRESENT &&
+                         pf->status[gf] == WYE_NORM_PRESENT &&
+                         strcmp(ef->value[gf], pf->value[gf]) == 0;
+                bool fm = ff >= 0 && ef->status[ff] == WYE_NORM_PRESENT &&
+                          pf->status[ff] == WYE_NORM_PRESENT &&
+                          strcmp(ef->value[ff], pf->value[ff]) == 0;
+                hit += g || fm;
+            }
+            if (cand) {
+                out->chance_reid += (double)hit / (double)cand;
+                out->chance_ident += (double)same / (double)cand;
+            }
+        }
+    }
     side_free(&se);
     side_free(&sp);
     graph_free(&ge);

@@ -16,6 +16,15 @@
  * comparison of its own (Dice bands), which is how a protocol without field
  * filters or digests is scored.
  *
+ * Salted filters (PROTOCOL.md, "Hardening") of two records whose salt
+ * values differ are unrelated bits. A pair of which only one record has
+ * the salt field is certainly in two salt groups, so its salted
+ * comparisons are left out (missing), not counted as disagreements. When
+ * the field filters are salted and the record-level filter is not (or by
+ * another field), the record-level Dice is added as a *fallback*
+ * comparison, scored only for the pairs whose field filters may lie in
+ * different salt groups (see wye_fs_comparison.fallback).
+ *
  * The levels of all comparisons form the pair's *pattern*, a mixed-radix
  * number. The model holds for each comparison and level the probabilities
  * m (the level among matching pairs) and u (among non-matching pairs) and
@@ -74,6 +83,11 @@ typedef struct wye_fs_comparison {
     unsigned ncross;         /* fields compared across (same kdf_id and filter) */
     int cross[WYE_MAX_FIELDS];
     bool cross_swap[WYE_MAX_FIELDS]; /* true: counts only when swapped both ways */
+    /* WYE_FS_RECORD only: a fallback for salted field filters, compared
+     * only for pairs whose field filters may lie in different salt groups
+     * (the salt field present in one record only, or its exact digests
+     * differing), missing for the others. */
+    bool fallback;
 } wye_fs_comparison;
 
 typedef struct wye_fs_params {

@@ -66,6 +66,11 @@ typedef struct wye_link_params {
     uint64_t u_samples;        /* random pairs u is estimated from; default 4e6
                                   (fewer when there are fewer pairs, but at
                                   least 100,000) */
+    /* When the protocol has no field filter, score the record-level filter
+     * as a comparison of its own (fs.record_dice) whatever fs.record_dice
+     * says: without it such a protocol would be scored on its exact digests
+     * alone. Default true; false leaves fs.record_dice as given. */
+    bool record_dice_auto;
     unsigned threads;          /* 0 = all cores */
     wye_progress_fn progress;
     void *progress_ctx;

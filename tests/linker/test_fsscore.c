@@ -6,6 +6,7 @@
 
 #include "fixture.h"
 #include "wyelink/fsscore.h"
+#include "wyelink/linkage.h"
 #include "wyelink/records.h"
 
 static wye_protocol *proto;
@@ -242,4 +243,145 @@ Test(fsscore, em_recovers_known_probabilities)
     cr_assert_eq(wye_fs_estimate(fs, counts, NULL), WYE_OK);
     cr_assert_eq(wye_fs_weight(fs, 7), w1);
     free(counts);
+}
+
+/* ---- salted filters and the record-level fallback ---- */
+
+static wye_protocol *variant(const char *file)
+{
+    const char *root = getenv("WYELINK_SOURCE_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/protocols/variants/%s", root ? root : ".", file);
+    wye_protocol *p = NULL;
+    wye_diag d;
+    cr_assert_eq(wye_protocol_load(path, &p, &d), WYE_OK, "%s", file);
+    return p;
+}
+
+static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, size_t n)
+{
+    const wye_layout *lay = wye_protocol_layout(p);
+    uint8_t *buf = calloc(n, lay->record_size);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%zu", i);
+        fx_encode(p, &people[i], id, buf + i * lay->record_size);
+    }
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(p, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
+    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
+    free(buf);
+    return s;
+}
+
+static size_t comparison_of(const wye_fs *m, const char *name)
+{
+    for (size_t c = 0; c < wye_fs_ncomparisons(m); c++)
+        if (!strcmp(wye_fs_comparison_at(m, c)->name, name))
+            return c;
+    cr_assert_fail("no comparison %s", name);
+    return 0;
+}
+
+static const fx_person salted_people[] = {
+    /* 0 */ {"SARAH", NULL, "JONES", NULL, "19900102", "F", "WR1 2AB", NULL},
+    /* 1 the same person without a date of birth: another salt group */
+    {"SARAH", NULL, "JONES", NULL, NULL, "F", "WR1 2AB", NULL},
+    /* 2 the same, another day of the same year: the digests differ */
+    {"SARAH", NULL, "JONES", NULL, "19900201", "F", "WR1 2AB", NULL},
+    /* 3 the same record */
+    {"SARAH", NULL, "JONES", NULL, "19900102", "F", "WR1 2AB", NULL},
+};
+
+Test(fsscore, salted_field_filters_and_fallback)
+{
+    /* field filters salted with the year of birth, record-level filter not:
+     * the record-level Dice is a fallback comparison */
+    wye_protocol *p = variant("fh-salt.r-bal.json");
+    wye_fs *m;
+    cr_assert_eq(wye_fs_new(p, NULL, &m), WYE_OK);
+    size_t g = comparison_of(m, "given_name"), pc = comparison_of(m, "postcode"),
+           r = comparison_of(m, "record_filter");
+    cr_assert(wye_fs_comparison_at(m, r)->fallback);
+    cr_assert_eq(wye_fs_comparison_at(m, r)->kind, WYE_FS_RECORD);
+    wye_recset *s = make_set_p(p, salted_people, 4);
+    const wye_recview *v = wye_recset_view(s);
+    /* one record without the salt field: its salted filters are not
+     * comparable (missing, not a disagreement); the fallback is scored */
+    uint32_t pat = wye_fs_pattern(m, v, 0, 1);
+    cr_assert_eq(wye_fs_level(m, pat, g), WYE_FS_MISSING);
+    cr_assert_eq(wye_fs_level(m, pat, pc), WYE_FS_MISSING);
+    cr_assert_neq(wye_fs_level(m, pat, r), WYE_FS_MISSING);
+    cr_assert_eq(wye_fs_pattern(m, v, 1, 0), pat, "symmetric");
+    /* both have it but the dates differ: names compared, and the fallback
+     * too (the years may differ) */
+    pat = wye_fs_pattern(m, v, 0, 2);
+    cr_assert_eq(wye_fs_level(m, pat, g), WYE_FS_EXACT);
+    cr_assert_neq(wye_fs_level(m, pat, r), WYE_FS_MISSING);
+    /* same date: one salt group, no fallback */
+    pat = wye_fs_pattern(m, v, 0, 3);
+    cr_assert_eq(wye_fs_level(m, pat, g), WYE_FS_EXACT);
+    cr_assert_eq(wye_fs_level(m, pat, r), WYE_FS_MISSING);
+    wye_recset_free(s);
+    wye_fs_free(m);
+    wye_protocol_free(p);
+
+    /* both salted by the same field: no fallback, and the record-level
+     * filter is not compared across salt groups either */
+    p = variant("fh-salt.r-salt-xor.json");
+    cr_assert_eq(wye_fs_new(p, NULL, &m), WYE_OK);
+    for (size_t c = 0; c < wye_fs_ncomparisons(m); c++)
+        cr_assert_neq(wye_fs_comparison_at(m, c)->kind, WYE_FS_RECORD);
+    wye_fs_free(m);
+    wye_fs_params prm;
+    wye_fs_default_params(&prm);
+    prm.record_dice = true;
+    cr_assert_eq(wye_fs_new(p, &prm, &m), WYE_OK);
+    r = comparison_of(m, "record_filter");
+    cr_assert_not(wye_fs_comparison_at(m, r)->fallback);
+    s = make_set_p(p, salted_people, 4);
+    v = wye_recset_view(s);
+    cr_assert_eq(wye_fs_level(m, wye_fs_pattern(m, v, 0, 1), r), WYE_FS_MISSING);
+    cr_assert_neq(wye_fs_level(m, wye_fs_pattern(m, v, 0, 2), r), WYE_FS_MISSING);
+    wye_recset_free(s);
+    wye_fs_free(m);
+    wye_protocol_free(p);
+
+    /* unsalted protocols are scored as before: no fallback comparison */
+    for (size_t c = 0; c < wye_fs_ncomparisons(fs); c++)
+        cr_assert_neq(wye_fs_comparison_at(fs, c)->kind, WYE_FS_RECORD);
+}
+
+Test(fsscore, link_scores_the_record_filter_without_field_filters)
+{
+    /* rec-none: record-level filter and two digests, no field filter */
+    wye_protocol *p = variant("rec-none.json");
+    fx_person people[40];
+    char given[40][16], family[40][16], dob[40][9];
+    for (size_t i = 0; i < 40; i++) {
+        snprintf(given[i], 16, "NAME%c%c", (char)('A' + i % 20), (char)('A' + i / 20));
+        snprintf(family[i], 16, "FAM%c", (char)('A' + i % 20));
+        snprintf(dob[i], 9, "19%02zu0%zu1%zu", 50 + i % 20, 1 + i % 9, i % 10);
+        people[i] = (fx_person){given[i], NULL, family[i], NULL, dob[i], "F", NULL, NULL};
+    }
+    wye_recset *s = make_set_p(p, people, 40);
+    for (int autom = 0; autom < 2; autom++) {
+        wye_link_params lp;
+        wye_link_default_params(&lp);
+        cr_assert(lp.record_dice_auto, "on by default");
+        lp.record_dice_auto = autom;
+        lp.threads = 1;
+        lp.blocking.exhaustive = true;
+        wye_linkage *l = NULL;
+        cr_assert_eq(wye_link_run(s, &lp, &l, NULL), WYE_OK);
+        const wye_fs *m = wye_linkage_model(l);
+        bool rec = false;
+        for (size_t c = 0; c < wye_fs_ncomparisons(m); c++)
+            rec = rec || wye_fs_comparison_at(m, c)->kind == WYE_FS_RECORD;
+        cr_assert_eq(rec, autom, "record-level comparison when automatic: %d", autom);
+        wye_linkage_free(l);
+    }
+    wye_recset_free(s);
+    wye_protocol_free(p);
 }
