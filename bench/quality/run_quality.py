@@ -9,6 +9,9 @@ truth. Data sets:
 
   synth       wyelink synth --scale 1, seeds 1-5 (seven agencies): mean, worst
   febrl4      ../shared/data/febrl/dataset4a.csv vs dataset4b.csv (two parties)
+              (FEBRL's map feeds address and other_id; with a protocol that
+              lacks them, such as protocols/default.json, those columns are
+              dropped from the map, as that protocol's map would not name them)
   febrl3      ../shared/data/febrl/dataset3.csv (deduplication, one party)
   historical  ../shared/data/splink_datasets/historical_figures_with_errors_50k.csv
               (deduplication, one party)
@@ -263,6 +266,8 @@ def main():
                not a.random_secret)
     sets = a.datasets.split(",")
     out = {"protocol": os.path.relpath(os.path.abspath(a.protocol), ROOT), "results": {}}
+    print("protocol: %s (%s)" % (out["protocol"], json.load(open(a.protocol))["name"]),
+          flush=True)
     try:
         if "synth" in sets:
             f1s = []
