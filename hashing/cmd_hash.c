@@ -43,7 +43,8 @@ static const char usage_text[] =
     "usage: wyelink hash --input CSV --map MAP.json --secret FILE --key AGENCY.key\n"
     "                    --to LINKAGE_UNIT.pub --out FILE.wye --local-map MAP.csv\n"
     "                    [--protocol P.json] [--summary-json FILE]\n"
-    "                    [--extract-date YYYY-MM-DD] [--threads N] [--quiet]\n"
+    "                    [--extract-date YYYY-MM-DD] [--threads N] [--compress]\n"
+    "                    [--quiet]\n"
     "                    [--audit-log FILE]\n"
     "\n"
     "Agency: encode an extract for linkage. Reads the CSV through the column map,\n"
@@ -75,6 +76,8 @@ static const char usage_text[] =
     "                        two-digit years pivot on it, age bands use it\n"
     "   --threads N          threads to use, 0 = all cores (default 0); the output\n"
     "                        is the same for any N\n"
+    "   --compress           deflate the encoded records (zlib Z_RLE): a file about a\n"
+    "                        quarter smaller, written about twice as slowly\n"
     "   --quiet              no progress bar and no summary on standard output\n"
     "   --audit-log FILE     audit log to append to (else $WYELINK_AUDIT_LOG, else\n"
     "                        wyelink-audit.log), signed by the agency's key\n"
@@ -86,11 +89,11 @@ typedef struct opts {
     const char *input, *map, *protocol, *secret, *key, *to, *out, *local_map, *summary,
         *extract_date, *audit_log;
     uint64_t threads;
-    bool quiet;
+    bool quiet, compress;
 } opts;
 
 enum { O_INPUT = 256, O_MAP, O_PROTOCOL, O_SECRET, O_KEY, O_TO, O_OUT, O_LOCAL_MAP,
-       O_SUMMARY, O_EXTRACT, O_THREADS, O_QUIET, O_AUDIT };
+       O_SUMMARY, O_EXTRACT, O_THREADS, O_QUIET, O_COMPRESS, O_AUDIT };
 
 static int parse_opts(int argc, char **argv, opts *o)
 {
@@ -107,6 +110,7 @@ static int parse_opts(int argc, char **argv, opts *o)
         {"extract-date", required_argument, NULL, O_EXTRACT},
         {"threads", required_argument, NULL, O_THREADS},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"compress", no_argument, NULL, O_COMPRESS},
         {"audit-log", required_argument, NULL, O_AUDIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -131,6 +135,7 @@ static int parse_opts(int argc, char **argv, opts *o)
         case O_SUMMARY: o->summary = optarg; break;
         case O_EXTRACT: o->extract_date = optarg; break;
         case O_QUIET: o->quiet = true; break;
+        case O_COMPRESS: o->compress = true; break;
         case O_AUDIT: o->audit_log = optarg; break;
         case O_THREADS:
             if (wye_cli_parse_u64(CMD, "--threads", optarg, 0, 1024, &o->threads))
@@ -762,7 +767,8 @@ static int open_outputs(ctx *c)
     memcpy(meta.extract_date, c->ri.extract, sizeof meta.extract_date);
     meta.record_size = (uint32_t)wye_encoder_record_size(c->enc);
     wye_sink sink = {sink_atomic_write, wye_atomic_file(c->out_a)};
-    if ((rc = wye_encwriter_open(sink, &meta, c->party, &c->to, &c->w)))
+    if ((rc = wye_encwriter_open(sink, &meta, c->party, &c->to, &c->w)) ||
+        (rc = wye_encwriter_set_compression(c->w, o->compress ? WYE_ENC_RLE : WYE_ENC_STORED)))
         return fail_file(c, "cannot start the encoded file", o->out, rc);
     return WYE_EXIT_OK;
 }

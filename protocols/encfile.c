@@ -242,7 +242,7 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
     }
     if (key)
         sodium_free(key);
-    if (rc == WYE_OK && deflateInit2(&w->z, Z_BEST_SPEED, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK)
+    if (rc == WYE_OK && deflateInit2(&w->z, Z_NO_COMPRESSION, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         rc = WYE_ENOMEM;
     if (rc == WYE_OK) {
         w->z_init = 1;
@@ -266,6 +266,18 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
     }
     *out = w;
     return WYE_OK;
+}
+
+int wye_encwriter_set_compression(wye_encwriter *w, wye_enc_compression c)
+{
+    if (!w || w->count || (c != WYE_ENC_STORED && c != WYE_ENC_RLE))
+        return WYE_EINVAL;
+    if (w->err)
+        return w->err;
+    /* No input has reached deflate yet, so this only changes the parameters. */
+    int zr = c == WYE_ENC_RLE ? deflateParams(&w->z, Z_BEST_SPEED, Z_RLE)
+                              : deflateParams(&w->z, Z_NO_COMPRESSION, Z_DEFAULT_STRATEGY);
+    return zr == Z_OK ? WYE_OK : (w->err = WYE_EINVAL);
 }
 
 int wye_encwriter_add(wye_encwriter *w, const uint8_t *record)

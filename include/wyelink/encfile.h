@@ -3,7 +3,7 @@
  * What leaves an agency: a header naming the format version and the
  * recipient, a symmetric key sealed to the linkage unit, then an
  * authenticated encrypted stream (crypto_secretstream) holding the metadata,
- * the zlib-compressed records and a trailer with the record count and the
+ * the records as one zlib stream and a trailer with the record count and the
  * agency's Ed25519 signature over everything before it.
  *
  * Both directions stream: memory use does not grow with the record count.
@@ -48,6 +48,16 @@ WYE_API int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta,
                                const wye_party *signer,
                                const wye_party_public *recipient,
                                wye_encwriter **out);
+/* How the writer deflates the records; any choice makes the same format
+ * (version 1: one zlib stream), which every reader reads alike.
+ * WYE_ENC_STORED: stored blocks, no compression: the fastest (the filters
+ * are near-random bits, so compression gains little). WYE_ENC_RLE: zlib level
+ * 1 with Z_RLE, which shrinks the runs of zero bytes of missing fields:
+ * about a quarter smaller, about three times the writer's CPU time. */
+typedef enum wye_enc_compression { WYE_ENC_STORED = 0, WYE_ENC_RLE = 1 } wye_enc_compression;
+/* Choose the compression (default WYE_ENC_STORED); only before the first
+ * record (WYE_EINVAL after). */
+WYE_API int wye_encwriter_set_compression(wye_encwriter *w, wye_enc_compression c);
 /* Append one record of meta->record_size bytes. */
 WYE_API int wye_encwriter_add(wye_encwriter *w, const uint8_t *record);
 /* Write the trailer (count, signature) and free w. */

@@ -70,7 +70,8 @@ static void make_record(uint64_t i, uint8_t *r)
     r[REC - 1] = (uint8_t)(i % 7);
 }
 
-static wye_membuf write_file(const wye_party *signer, const wye_party *to, uint64_t n)
+static wye_membuf write_file_c(const wye_party *signer, const wye_party *to, uint64_t n,
+                               wye_enc_compression comp)
 {
     wye_membuf b = {0};
     wye_encfile_meta m = test_meta();
@@ -79,6 +80,7 @@ static wye_membuf write_file(const wye_party *signer, const wye_party *to, uint6
     cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, signer,
                                     wye_party_public_part(to), &w),
                  WYE_OK);
+    cr_assert_eq(wye_encwriter_set_compression(w, comp), WYE_OK);
     uint8_t r[REC];
     for (uint64_t i = 0; i < n; i++) {
         make_record(i, r);
@@ -86,6 +88,12 @@ static wye_membuf write_file(const wye_party *signer, const wye_party *to, uint6
     }
     cr_assert_eq(wye_encwriter_close(w), WYE_OK);
     return b;
+}
+
+/* The writer's default: stored blocks. */
+static wye_membuf write_file(const wye_party *signer, const wye_party *to, uint64_t n)
+{
+    return write_file_c(signer, to, n, WYE_ENC_STORED);
 }
 
 /* Read everything: the first error, or WYE_OK with *count records seen
@@ -145,11 +153,40 @@ Test(encfile, round_trip_0_records) { round_trip(0); }
 Test(encfile, round_trip_1_record) { round_trip(1); }
 Test(encfile, round_trip_100000_records) { round_trip(100000); }
 
-Test(encfile, records_are_compressed)
+Test(encfile, compressed_on_request_and_read_back_alike)
 {
-    wye_membuf b = write_file(police, lu, 20000);
-    /* 40 random bytes of 64 per record: deflate must save the rest. */
-    cr_assert_lt(b.size, (size_t)20000 * REC * 3 / 4, "size %zu", b.size);
+    wye_membuf rle = write_file_c(police, lu, 20000, WYE_ENC_RLE);
+    wye_membuf stored = write_file(police, lu, 20000);
+    /* 40 random bytes of 64 per record: Z_RLE must save most of the rest;
+     * stored blocks keep every byte. */
+    cr_assert_lt(rle.size, (size_t)20000 * REC * 3 / 4, "size %zu", rle.size);
+    cr_assert_gt(stored.size, (size_t)20000 * REC, "size %zu", stored.size);
+    uint64_t n1 = 0, n2 = 0;
+    cr_assert_eq(read_all(rle.data, rle.size, lu, trust, &n1), WYE_OK);
+    cr_assert_eq(read_all(stored.data, stored.size, lu, trust, &n2), WYE_OK);
+    cr_assert_eq(n1, 20000);
+    cr_assert_eq(n2, 20000);
+    free(rle.data);
+    free(stored.data);
+}
+
+Test(encfile, compression_chosen_only_before_the_first_record)
+{
+    wye_membuf b = {0};
+    wye_encfile_meta m = test_meta();
+    wye_encwriter *w;
+    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police,
+                                    wye_party_public_part(lu), &w),
+                 WYE_OK);
+    cr_assert_eq(wye_encwriter_set_compression(w, (wye_enc_compression)7), WYE_EINVAL);
+    uint8_t r[REC];
+    make_record(0, r);
+    cr_assert_eq(wye_encwriter_add(w, r), WYE_OK);
+    cr_assert_eq(wye_encwriter_set_compression(w, WYE_ENC_RLE), WYE_EINVAL);
+    cr_assert_eq(wye_encwriter_close(w), WYE_OK);
+    uint64_t n = 0;
+    cr_assert_eq(read_all(b.data, b.size, lu, trust, &n), WYE_OK);
+    cr_assert_eq(n, 1);
     free(b.data);
 }
 
