@@ -2,7 +2,7 @@
  *   read    CSV reader alone (csvin: libcsv, UTF-8 checks, line numbers)
  *   encode  column map + normalisation + encoding, 1 and 2 threads (OpenMP,
  *           one token/value cache per thread), rows already in memory
- *   write   the encoded-file writer alone (zlib, secretstream, Ed25519ph)
+ *   write   the encoded-file writer alone (zlib, secretstream, BLAKE2b + Ed25519)
  *           over the encoded records, to memory
  * so a figure of the whole command can be attributed.
  *

@@ -7,7 +7,8 @@
 
 #define WYE_VERSION_STRING "0.1.0"
 #define WYE_PROTOCOL_SCHEMA_VERSION 1 /* protocols/PROTOCOL.md */
-#define WYE_ENCFILE_VERSION 1         /* protocols/FORMAT.md */
+#define WYE_ENCFILE_VERSION 2         /* protocols/FORMAT.md; written */
+#define WYE_ENCFILE_VERSION_MIN 1     /* the oldest encoded-file version read */
 #define WYE_AUDIT_VERSION 1           /* protocols/AUDIT.md */
 #define WYE_KEYFILE_VERSION 1         /* protocols/KEYS.md */
 

@@ -128,7 +128,7 @@ static int read_all(const uint8_t *data, size_t size, const wye_party *as,
 static void round_trip(uint64_t n)
 {
     wye_membuf b = write_file(police, lu, n);
-    cr_assert_eq(memcmp(b.data, "WYEENC\r\n\x01\0\0\0", 12), 0);
+    cr_assert_eq(memcmp(b.data, "WYEENC\r\n\x02\0\0\0", 12), 0);
     wye_memsource ms = {b.data, b.size, 0};
     wye_encreader *r;
     cr_assert_eq(wye_encreader_open(wye_source_memory(&ms), lu, trust, &r), WYE_OK);
@@ -254,10 +254,16 @@ Test(encfile, not_an_encoded_file)
 Test(encfile, unknown_version)
 {
     wye_membuf b = write_file(police, lu, 5);
-    b.data[8] = 2;
-    cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_EVERSION);
-    /* Checked before anything else after the magic: even with no body. */
-    cr_assert_eq(read_all(b.data, 12, lu, trust, NULL), WYE_EVERSION);
+    uint8_t bad[] = {0, 3, 255};
+    for (size_t i = 0; i < sizeof bad; i++) {
+        b.data[8] = bad[i];
+        cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_EVERSION);
+        /* Checked before anything else after the magic: even with no body. */
+        cr_assert_eq(read_all(b.data, 12, lu, trust, NULL), WYE_EVERSION);
+    }
+    /* A known version that is not the file's: the header is authenticated. */
+    b.data[8] = 1;
+    cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_ECORRUPT);
     free(b.data);
 }
 
@@ -341,7 +347,23 @@ typedef struct spec_opts {
     const wye_party *sign_with; /* key that signs */
     const uint8_t *claim_pk;    /* signer pk written in the metadata */
     int64_t count_delta;        /* added to the true record count */
+    uint32_t version;           /* 1: Ed25519ph; 2: Ed25519 over BLAKE2b-512 */
 } spec_opts;
+
+/* The signed transcript of either version, as FORMAT.md describes it. */
+typedef struct spec_sig {
+    uint32_t version;
+    crypto_sign_state ph;
+    crypto_generichash_blake2b_state b2;
+} spec_sig;
+
+static void sig_update(spec_sig *g, const uint8_t *p, size_t n)
+{
+    if (g->version == 1)
+        crypto_sign_update(&g->ph, p, n);
+    else
+        crypto_generichash_blake2b_update(&g->b2, p, n);
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -356,16 +378,19 @@ static wye_membuf spec_write(uint64_t n, spec_opts o)
     wye_sink s = wye_sink_memory(&b);
     uint8_t h[HEADER], key[32];
     memcpy(h, "WYEENC\r\n", 8);
-    put32(h + 8, 1);
+    put32(h + 8, o.version);
     memcpy(h + 12, wye_party_public_part(lu)->box_pk, 32);
     crypto_secretstream_xchacha20poly1305_keygen(key);
     cr_assert_eq(crypto_box_seal(h + 44, key, 32, h + 12), 0);
     crypto_secretstream_xchacha20poly1305_state st;
     crypto_secretstream_xchacha20poly1305_init_push(&st, h + 124, key);
     cr_assert_eq(s.write(s.ctx, h, HEADER), WYE_OK);
-    crypto_sign_state sg;
-    crypto_sign_init(&sg);
-    crypto_sign_update(&sg, h, HEADER);
+    spec_sig sg = {.version = o.version};
+    if (o.version == 1)
+        crypto_sign_init(&sg.ph);
+    else
+        crypto_generichash_blake2b_init(&sg.b2, NULL, 0, 64);
+    sig_update(&sg, h, HEADER);
 
     /* The records, deflated, in one buffer. */
     uLong raw = (uLong)(n * REC);
@@ -394,14 +419,14 @@ static wye_membuf spec_write(uint64_t n, spec_opts o)
     /* message 0: metadata; next is the data message */
     put32(pt, (uint32_t)(4 + zlen + 17));
     memcpy(pt + 4, meta, 158);
-    crypto_sign_update(&sg, pt, 4 + 158);
+    sig_update(&sg, pt, 4 + 158);
     crypto_secretstream_xchacha20poly1305_push(&st, ct, &ctlen, pt, 4 + 158, h, HEADER, 0);
     cr_assert_eq(ctlen, 179);
     s.write(s.ctx, ct, ctlen);
     /* message 1: the deflate stream; next is the trailer */
     put32(pt, 4 + 72 + 17);
     memcpy(pt + 4, z, zlen);
-    crypto_sign_update(&sg, pt, 4 + zlen);
+    sig_update(&sg, pt, 4 + zlen);
     crypto_secretstream_xchacha20poly1305_push(&st, ct, &ctlen, pt, 4 + zlen, NULL, 0, 0);
     s.write(s.ctx, ct, ctlen);
     /* final: count and signature */
@@ -409,8 +434,14 @@ static wye_membuf spec_write(uint64_t n, spec_opts o)
     uint64_t count = n + (uint64_t)o.count_delta;
     for (int i = 0; i < 8; i++)
         pt[4 + i] = (uint8_t)(count >> (8 * i));
-    crypto_sign_update(&sg, pt, 12);
-    crypto_sign_final_create(&sg, pt + 12, NULL, wye_party_sign_sk(o.sign_with));
+    sig_update(&sg, pt, 12);
+    if (o.version == 1) {
+        crypto_sign_final_create(&sg.ph, pt + 12, NULL, wye_party_sign_sk(o.sign_with));
+    } else {
+        uint8_t d[64];
+        crypto_generichash_blake2b_final(&sg.b2, d, sizeof d);
+        crypto_sign_detached(pt + 12, NULL, d, sizeof d, wye_party_sign_sk(o.sign_with));
+    }
     crypto_secretstream_xchacha20poly1305_push(
         &st, ct, &ctlen, pt, 4 + 72, NULL, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL);
     s.write(s.ctx, ct, ctlen);
@@ -419,31 +450,43 @@ static wye_membuf spec_write(uint64_t n, spec_opts o)
     return b;
 }
 
+/* Both versions the reader knows: version 1 (Ed25519ph) files stay readable. */
 Test(encfile, file_made_from_the_spec_reads_back)
 {
-    spec_opts o = {police, wye_party_public_part(police)->sign_pk, 0};
-    wye_membuf b = spec_write(500, o);
-    uint64_t n = 0;
-    cr_assert_eq(read_all(b.data, b.size, lu, trust, &n), WYE_OK);
-    cr_assert_eq(n, 500);
-    free(b.data);
+    for (uint32_t v = 1; v <= 2; v++) {
+        spec_opts o = {police, wye_party_public_part(police)->sign_pk, 0, v};
+        wye_membuf b = spec_write(500, o);
+        uint64_t n = 0;
+        cr_assert_eq(read_all(b.data, b.size, lu, trust, &n), WYE_OK, "version %u", v);
+        cr_assert_eq(n, 500);
+        wye_memsource ms = {b.data, b.size, 0};
+        wye_encreader *r;
+        cr_assert_eq(wye_encreader_open(wye_source_memory(&ms), lu, trust, &r), WYE_OK);
+        cr_assert_eq(wye_encreader_meta(r)->format_version, v);
+        wye_encreader_free(r);
+        free(b.data);
+    }
 }
 
 Test(encfile, forged_signature_claiming_the_agency_key)
 {
     /* Metadata names the police's real key; another key signs. */
-    spec_opts o = {mallory_police, wye_party_public_part(police)->sign_pk, 0};
-    wye_membuf b = spec_write(50, o);
-    cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_ESIGNATURE);
-    free(b.data);
+    for (uint32_t v = 1; v <= 2; v++) {
+        spec_opts o = {mallory_police, wye_party_public_part(police)->sign_pk, 0, v};
+        wye_membuf b = spec_write(50, o);
+        cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_ESIGNATURE, "version %u", v);
+        free(b.data);
+    }
 }
 
 Test(encfile, signed_count_that_does_not_match_the_records)
 {
-    spec_opts o = {police, wye_party_public_part(police)->sign_pk, 1};
-    wye_membuf b = spec_write(50, o);
-    cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_ECORRUPT);
-    free(b.data);
+    for (uint32_t v = 1; v <= 2; v++) {
+        spec_opts o = {police, wye_party_public_part(police)->sign_pk, 1, v};
+        wye_membuf b = spec_write(50, o);
+        cr_assert_eq(read_all(b.data, b.size, lu, trust, NULL), WYE_ECORRUPT, "version %u", v);
+        free(b.data);
+    }
 }
 
 /* Records larger than a message, and records of one byte. */
