@@ -167,7 +167,7 @@ static int make_corpus(const char *dir)
     uint8_t *c = malloc(b.size);
     memcpy(c, b.data, b.size);
     c[9] = 1;
-    put(dir, "version_2", c, b.size);
+    put(dir, "version_257", c, b.size);
     memcpy(c, b.data, b.size);
     c[200] ^= 4;
     put(dir, "corrupt_metadata", c, b.size);
