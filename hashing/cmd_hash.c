@@ -425,9 +425,48 @@ static int write_csv_field(FILE *f, const char *s, size_t n)
     return fputc('"', f) == EOF ? -1 : 0;
 }
 
-static int sink_atomic_write(void *ctx, const void *buf, size_t n)
+/* ---- taps: a stream's size and BLAKE2b-256 as it passes ----
+ * The audit entry records the digest of the input and of the encoded file.
+ * Taken here, of exactly the bytes read and written, neither large file is
+ * read again after the run (a serial pass that cost as much as a fifth of
+ * the run on 2 cores). */
+
+typedef struct tap {
+    crypto_generichash_state st; /* 64-byte aligned: ctx is allocated so */
+    uint64_t bytes;
+    bool ended; /* input: its end was reached; output: the writer closed */
+    FILE *f;
+} tap;
+
+static void tap_init(tap *t, FILE *f)
 {
-    return fwrite(buf, 1, n, (FILE *)ctx) == n ? WYE_OK : WYE_EIO;
+    crypto_generichash_init(&t->st, NULL, 0, WYE_AUDIT_DIGEST_BYTES);
+    t->bytes = 0;
+    t->ended = false;
+    t->f = f;
+}
+
+static ssize_t tap_read(void *ctx, void *buf, size_t n)
+{
+    tap *t = ctx;
+    size_t got = fread(buf, 1, n, t->f);
+    if (got == 0 && ferror(t->f))
+        return WYE_EIO;
+    if (got == 0 && n)
+        t->ended = true;
+    crypto_generichash_update(&t->st, buf, got);
+    t->bytes += got;
+    return (ssize_t)got;
+}
+
+static int tap_write(void *ctx, const void *buf, size_t n)
+{
+    tap *t = ctx;
+    if (fwrite(buf, 1, n, t->f) != n)
+        return WYE_EIO;
+    crypto_generichash_update(&t->st, buf, n);
+    t->bytes += n;
+    return WYE_OK;
 }
 
 /* ---- the summary ---- */
@@ -608,6 +647,7 @@ typedef struct ctx {
     wye_encoder_cache **caches;
     unsigned threads;
     FILE *in;
+    tap in_tap, out_tap; /* digests of the input and the encoded file */
     wye_csvin *r;
     wye_atomic *out_a, *map_a, *sum_a;
     wye_encwriter *w;
@@ -766,7 +806,8 @@ static int open_outputs(ctx *c)
     meta.created = (int64_t)time(NULL);
     memcpy(meta.extract_date, c->ri.extract, sizeof meta.extract_date);
     meta.record_size = (uint32_t)wye_encoder_record_size(c->enc);
-    wye_sink sink = {sink_atomic_write, wye_atomic_file(c->out_a)};
+    tap_init(&c->out_tap, wye_atomic_file(c->out_a));
+    wye_sink sink = {tap_write, &c->out_tap};
     if ((rc = wye_encwriter_open(sink, &meta, c->party, &c->to, &c->w)) ||
         (rc = wye_encwriter_set_compression(c->w, o->compress ? WYE_ENC_RLE : WYE_ENC_STORED)))
         return fail_file(c, "cannot start the encoded file", o->out, rc);
@@ -939,7 +980,9 @@ static int run_hash(ctx *c)
     struct stat st;
     uint64_t size = fstat(fileno(c->in), &st) == 0 ? (uint64_t)st.st_size : 0;
     wye_diag d;
-    int rc = wye_csvin_open(wye_source_file(c->in), wye_colmap_encoding(c->m), &c->r, &d);
+    tap_init(&c->in_tap, c->in);
+    int rc = wye_csvin_open((wye_source){tap_read, &c->in_tap}, wye_colmap_encoding(c->m),
+                            &c->r, &d);
     if (rc)
         return fail_file_diag(c, "cannot read", o->input, rc, &d);
     if ((rc = wye_colmap_bind(c->m, c->r, &d))) {
@@ -1001,6 +1044,7 @@ static int run_hash(ctx *c)
     c->w = NULL;
     if (rc)
         return fail_file(c, "cannot finish", o->out, rc);
+    c->out_tap.ended = true;
     if (o->summary && (rc = write_summary_json(&c->ri, &c->sum_a)))
         return fail_file(c, "cannot write", o->summary, rc);
     /* The local map first: without the encoded file it is harmless. */
@@ -1061,9 +1105,10 @@ static void cleanup(ctx *c)
 
 int wye_cmd_hash(int argc, char **argv)
 {
-    ctx *c = calloc(1, sizeof *c);
+    ctx *c = aligned_alloc(_Alignof(ctx), sizeof *c); /* the taps' BLAKE2b states */
     if (!c)
         return wye_cli_fail(CMD, "cannot start", WYE_ENOMEM);
+    memset(c, 0, sizeof *c);
     int status = parse_opts(argc, argv, &c->o);
     if (status == 0)
         status = check_paths(&c->o);
@@ -1095,13 +1140,28 @@ int wye_cmd_hash(int argc, char **argv)
         const char *in_names[] = {"input_missing", "map_missing", "protocol_missing",
                                   "to_missing"};
         for (size_t i = 0; i < 4; i++) {
-            if (access(ins[i], R_OK) != 0)
+            if (access(ins[i], R_OK) != 0) {
                 audit_param(c, in_names[i], ins[i]); /* a failed run: path only */
-            else if (c->audit && c->audit_rc == WYE_OK)
-                c->audit_rc = wye_audit_entry_input(c->audit, ins[i]);
+            } else if (c->audit && c->audit_rc == WYE_OK) {
+                uint8_t d[WYE_AUDIT_DIGEST_BYTES];
+                if (i == 0 && c->in_tap.ended) { /* the whole input went through */
+                    crypto_generichash_final(&c->in_tap.st, d, sizeof d);
+                    c->audit_rc =
+                        wye_audit_entry_input_digest(c->audit, ins[i], c->in_tap.bytes, d);
+                } else {
+                    c->audit_rc = wye_audit_entry_input(c->audit, ins[i]);
+                }
+            }
         }
         if (status == WYE_EXIT_OK && c->audit && c->audit_rc == WYE_OK) {
-            c->audit_rc = wye_audit_entry_output(c->audit, o->out);
+            uint8_t d[WYE_AUDIT_DIGEST_BYTES];
+            if (c->out_tap.ended) { /* every byte of the file went through */
+                crypto_generichash_final(&c->out_tap.st, d, sizeof d);
+                c->audit_rc =
+                    wye_audit_entry_output_digest(c->audit, o->out, c->out_tap.bytes, d);
+            } else {
+                c->audit_rc = wye_audit_entry_output(c->audit, o->out);
+            }
             if (c->audit_rc == WYE_OK)
                 c->audit_rc = wye_audit_entry_output(c->audit, o->local_map);
             if (c->audit_rc == WYE_OK && o->summary)

@@ -27,6 +27,7 @@
 #define MAX_COUNTS 64
 #define MAX_FILES 1024
 #define HASH_BYTES 32
+_Static_assert(HASH_BYTES == WYE_AUDIT_DIGEST_BYTES, "the digest the audit log records");
 #define CODE_MIN (-999) /* outcome codes: WYE_E* are pinned and appended */
 #define CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
 
@@ -196,22 +197,18 @@ static int digest_file(const char *path, uint8_t out[HASH_BYTES], uint64_t *byte
     return WYE_OK;
 }
 
-static int add_file(json_t *list, const char *path)
+static int add_digest(json_t *list, const char *path, uint64_t bytes,
+                      const uint8_t d[HASH_BYTES])
 {
-    if (!path || !*path)
+    if (!path || !*path || !d)
         return WYE_EINVAL;
     if (strlen(path) > PATH_MAX_LEN || json_array_size(list) >= MAX_FILES)
+        return WYE_ERANGE;
+    if (bytes > (uint64_t)INT64_MAX)
         return WYE_ERANGE;
     json_t *p = json_string(path);
     if (!p)
         return WYE_EUTF8;
-    uint8_t d[HASH_BYTES];
-    uint64_t bytes = 0;
-    int rc = digest_file(path, d, &bytes);
-    if (rc != WYE_OK || bytes > (uint64_t)INT64_MAX) {
-        json_decref(p);
-        return rc != WYE_OK ? rc : WYE_ERANGE;
-    }
     char hex[2 * HASH_BYTES + 1];
     wye_hex(d, HASH_BYTES, hex);
     json_t *o = json_pack("{s:o, s:I, s:s}", "path", p, "bytes", (json_int_t)bytes,
@@ -219,6 +216,18 @@ static int add_file(json_t *list, const char *path)
     if (!o || json_array_append_new(list, o))
         return WYE_ENOMEM;
     return WYE_OK;
+}
+
+static int add_file(json_t *list, const char *path)
+{
+    if (!path || !*path)
+        return WYE_EINVAL;
+    if (strlen(path) > PATH_MAX_LEN || json_array_size(list) >= MAX_FILES)
+        return WYE_ERANGE;
+    uint8_t d[HASH_BYTES];
+    uint64_t bytes = 0;
+    int rc = digest_file(path, d, &bytes);
+    return rc != WYE_OK ? rc : add_digest(list, path, bytes, d);
 }
 
 int wye_audit_entry_input(wye_audit_entry *e, const char *path)
@@ -229,6 +238,18 @@ int wye_audit_entry_input(wye_audit_entry *e, const char *path)
 int wye_audit_entry_output(wye_audit_entry *e, const char *path)
 {
     return e ? add_file(e->outputs, path) : WYE_EINVAL;
+}
+
+int wye_audit_entry_input_digest(wye_audit_entry *e, const char *path, uint64_t bytes,
+                                 const uint8_t digest[WYE_AUDIT_DIGEST_BYTES])
+{
+    return e ? add_digest(e->inputs, path, bytes, digest) : WYE_EINVAL;
+}
+
+int wye_audit_entry_output_digest(wye_audit_entry *e, const char *path, uint64_t bytes,
+                                  const uint8_t digest[WYE_AUDIT_DIGEST_BYTES])
+{
+    return e ? add_digest(e->outputs, path, bytes, digest) : WYE_EINVAL;
 }
 
 int wye_audit_entry_protocol(wye_audit_entry *e,

@@ -259,7 +259,10 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
     if (wye_crypto_init() != WYE_OK)
         return WYE_ECRYPTO;
 
-    wye_encwriter *w = calloc(1, sizeof *w);
+    /* aligned: the transcript's BLAKE2b state wants 64-byte alignment */
+    wye_encwriter *w = aligned_alloc(_Alignof(wye_encwriter), sizeof *w);
+    if (w)
+        memset(w, 0, sizeof *w);
     if (!w)
         return WYE_ENOMEM;
     w->sink = sink;
@@ -497,7 +500,9 @@ int wye_encreader_open(wye_source source, const wye_party *recipient, const wye_
         return WYE_EINVAL;
     if (wye_crypto_init() != WYE_OK)
         return WYE_ECRYPTO;
-    wye_encreader *r = calloc(1, sizeof *r);
+    wye_encreader *r = aligned_alloc(_Alignof(wye_encreader), sizeof *r);
+    if (r)
+        memset(r, 0, sizeof *r);
     if (!r)
         return WYE_ENOMEM;
     r->src = source;

@@ -35,6 +35,13 @@ WYE_API int wye_audit_entry_param(wye_audit_entry *e, const char *name, const ch
 /* An input or output file: its path and BLAKE2b-256 digest (computed now). */
 WYE_API int wye_audit_entry_input(wye_audit_entry *e, const char *path);
 WYE_API int wye_audit_entry_output(wye_audit_entry *e, const char *path);
+/* As above, with the size and the unkeyed BLAKE2b-256 digest the caller
+ * computed while it streamed the whole file (it need not be read again). */
+#define WYE_AUDIT_DIGEST_BYTES 32
+WYE_API int wye_audit_entry_input_digest(wye_audit_entry *e, const char *path, uint64_t bytes,
+                                         const uint8_t digest[WYE_AUDIT_DIGEST_BYTES]);
+WYE_API int wye_audit_entry_output_digest(wye_audit_entry *e, const char *path, uint64_t bytes,
+                                          const uint8_t digest[WYE_AUDIT_DIGEST_BYTES]);
 WYE_API int wye_audit_entry_count(wye_audit_entry *e, const char *name, uint64_t n);
 WYE_API int wye_audit_entry_protocol(wye_audit_entry *e,
                                      const uint8_t fingerprint[WYE_FINGERPRINT_BYTES],

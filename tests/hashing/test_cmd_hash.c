@@ -438,6 +438,72 @@ Test(cmd_hash, threads_give_identical_output)
     free(in);
 }
 
+/* The file entry of the last audit entry whose list `list` has `path`. */
+static json_t *audit_file(const char *list, const char *path)
+{
+    char *lg = slurp(log_path, NULL);
+    char *last = lg, *nl;
+    while ((nl = strchr(last, '\n')) && nl[1])
+        last = nl + 1;
+    json_t *e = json_loads(last, JSON_DISABLE_EOF_CHECK, NULL);
+    cr_assert_not_null(e, "last audit entry");
+    free(lg);
+    json_t *files = json_object_get(e, list), *hit = NULL;
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *f = json_array_get(files, i);
+        if (strcmp(json_string_value(json_object_get(f, "path")), path) == 0)
+            hit = json_incref(f);
+    }
+    json_decref(e);
+    cr_assert_not_null(hit, "no %s entry for %s", list, path);
+    return hit;
+}
+
+static void expect_digest_of(json_t *f, const char *path)
+{
+    size_t n;
+    char *data = slurp(path, &n);
+    uint8_t d[32];
+    char hex[65];
+    crypto_generichash(d, sizeof d, (const uint8_t *)data, n, NULL, 0);
+    wye_hex(d, sizeof d, hex);
+    cr_expect_eq(json_integer_value(json_object_get(f, "bytes")), (json_int_t)n, "%s", path);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "blake2b")), hex, "%s", path);
+    free(data);
+    json_decref(f);
+}
+
+/* The digests of the input and the encoded file are taken as they stream
+ * through (not read again): they must still be those of the whole files,
+ * over several batches and with either compression. */
+Test(cmd_hash, audit_digests_are_of_the_whole_files)
+{
+    char *in = P("big.csv");
+    write_big(in, 20000);
+    char *out = P("a.wye"), *outz = P("z.wye");
+    cr_assert_eq(run_hash(in, out, "a.csv", "--threads 2 --quiet"), 0);
+    expect_digest_of(audit_file("inputs", in), in);
+    expect_digest_of(audit_file("outputs", out), out);
+    cr_assert_eq(run_hash(in, outz, "z.csv", "--threads 2 --quiet --compress"), 0);
+    expect_digest_of(audit_file("outputs", outz), outz);
+    /* --compress: a smaller file holding the same records */
+    wye_encfile_meta m1, m2;
+    uint64_t n1, n2;
+    uint8_t *r1 = open_wye("a.wye", &m1, &n1), *r2 = open_wye("z.wye", &m2, &n2);
+    cr_assert_eq(n1, n2);
+    cr_expect_eq(memcmp(r1, r2, (size_t)n1 * m1.record_size), 0, "records differ");
+    struct stat s1, s2;
+    cr_assert_eq(stat(out, &s1), 0);
+    cr_assert_eq(stat(outz, &s2), 0);
+    cr_expect_lt(s2.st_size, s1.st_size * 9 / 10, "compressed %lld, stored %lld",
+                 (long long)s2.st_size, (long long)s1.st_size);
+    free(r1);
+    free(r2);
+    free(in);
+    free(out);
+    free(outz);
+}
+
 /* ---- failures ---- */
 
 static void expect_failure(const char *csv, size_t len, const char *extra, int status,
