@@ -48,7 +48,7 @@
 #define META_BYTES (META_RECORD_SIZE + 4)
 
 #define TRAILER_BYTES (8 + crypto_sign_BYTES) /* record count, signature */
-#define TRANSCRIPT_HASH_BYTES 64 /* BLAKE2b-512, format version 2 */
+#define FILE_HASH_BYTES WYE_ENCFILE_DIGEST_BYTES /* BLAKE2b-256 of the file, version 2 */
 #define RECORD_MAX (1u << 20)
 #define IN_MAX 65536 /* records are deflated in batches of this many bytes */
 
@@ -99,49 +99,77 @@ static int valid_date(const char *s)
 
 /* ---- writer ------------------------------------------------------------- */
 
-/* The transcript the agency signs (FORMAT.md, "Final message"): version 1
- * signs it with Ed25519ph (SHA-512 inside crypto_sign_update), version 2
- * hashes it with BLAKE2b-512 and signs the digest with Ed25519 (twice as
- * fast: libsodium's BLAKE2b runs at about twice its SHA-512's rate). */
+/* What the agency signs (FORMAT.md, "Final message").
+ * Version 2: Ed25519 over the BLAKE2b-256 of the file's bytes before the
+ * final message (header and ciphertexts), followed by the record count. The
+ * same BLAKE2b pass, continued over the final message, is the digest of the
+ * whole file the audit log records, so the writer hashes each byte once.
+ * Version 1 (read only): Ed25519ph over the header and the plaintexts. */
 typedef struct transcript {
     uint32_t version;
-    crypto_sign_state ph;                  /* version 1 */
-    crypto_generichash_blake2b_state b2;   /* version 2 */
+    crypto_sign_state ph;                /* version 1 */
+    crypto_generichash_blake2b_state b2; /* version 2: every byte of the file */
+    uint64_t bytes;                      /* version 2: bytes hashed */
 } transcript;
 
-static void tr_init(transcript *t, uint32_t version)
+static void tr_init(transcript *t, uint32_t version, const uint8_t *header)
 {
     t->version = version;
-    if (version == 1)
+    t->bytes = HEADER_BYTES;
+    if (version == 1) {
         crypto_sign_init(&t->ph);
-    else
-        crypto_generichash_blake2b_init(&t->b2, NULL, 0, TRANSCRIPT_HASH_BYTES);
+        crypto_sign_update(&t->ph, header, HEADER_BYTES);
+    } else {
+        crypto_generichash_blake2b_init(&t->b2, NULL, 0, FILE_HASH_BYTES);
+        crypto_generichash_blake2b_update(&t->b2, header, HEADER_BYTES);
+    }
 }
 
-static void tr_update(transcript *t, const uint8_t *p, size_t n)
+/* A message, as plaintext (with its next-length) and as ciphertext. */
+static void tr_message(transcript *t, const uint8_t *pt, size_t ptlen, const uint8_t *ct,
+                       size_t ctlen)
 {
-    if (t->version == 1)
-        crypto_sign_update(&t->ph, p, n);
-    else
-        crypto_generichash_blake2b_update(&t->b2, p, n);
+    if (t->version == 1) {
+        crypto_sign_update(&t->ph, pt, ptlen);
+    } else {
+        crypto_generichash_blake2b_update(&t->b2, ct, ctlen);
+        t->bytes += ctlen;
+    }
 }
 
-static int tr_sign(transcript *t, uint8_t sig[crypto_sign_BYTES], const uint8_t *sk)
+/* Version 2's signed message: the digest so far, then the count. */
+static void tr_signed_message(const transcript *t, const uint8_t *trailer,
+                              uint8_t msg[FILE_HASH_BYTES + 8])
 {
-    if (t->version == 1)
+    crypto_generichash_blake2b_state copy = t->b2;
+    crypto_generichash_blake2b_final(&copy, msg, FILE_HASH_BYTES);
+    memcpy(msg + FILE_HASH_BYTES, trailer + NEXT_BYTES, 8);
+    sodium_memzero(&copy, sizeof copy);
+}
+
+/* trailer: the final plaintext's next (0) and count, 12 bytes. */
+static int tr_sign(transcript *t, const uint8_t *trailer, uint8_t sig[crypto_sign_BYTES],
+                   const uint8_t *sk)
+{
+    if (t->version == 1) {
+        crypto_sign_update(&t->ph, trailer, NEXT_BYTES + 8);
         return crypto_sign_final_create(&t->ph, sig, NULL, sk) == 0 ? WYE_OK : WYE_ECRYPTO;
-    uint8_t h[TRANSCRIPT_HASH_BYTES];
-    crypto_generichash_blake2b_final(&t->b2, h, sizeof h);
-    return crypto_sign_detached(sig, NULL, h, sizeof h, sk) == 0 ? WYE_OK : WYE_ECRYPTO;
+    }
+    uint8_t msg[FILE_HASH_BYTES + 8];
+    tr_signed_message(t, trailer, msg);
+    return crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) == 0 ? WYE_OK : WYE_ECRYPTO;
 }
 
-static bool tr_verify(transcript *t, const uint8_t sig[crypto_sign_BYTES], const uint8_t *pk)
+static bool tr_verify(transcript *t, const uint8_t *trailer, const uint8_t *sig,
+                      const uint8_t *pk)
 {
-    if (t->version == 1)
+    if (t->version == 1) {
+        crypto_sign_update(&t->ph, trailer, NEXT_BYTES + 8);
         return crypto_sign_final_verify(&t->ph, sig, pk) == 0;
-    uint8_t h[TRANSCRIPT_HASH_BYTES];
-    crypto_generichash_blake2b_final(&t->b2, h, sizeof h);
-    return crypto_sign_verify_detached(sig, h, sizeof h, pk) == 0;
+    }
+    uint8_t msg[FILE_HASH_BYTES + 8];
+    tr_signed_message(t, trailer, msg);
+    return crypto_sign_verify_detached(sig, msg, sizeof msg, pk) == 0;
 }
 
 static void tr_wipe(transcript *t) { sodium_memzero(t, sizeof *t); }
@@ -170,14 +198,13 @@ static int emit(wye_encwriter *w, uint8_t *plain, size_t payload, uint32_t next_
 {
     put_u32(plain, next_ct);
     size_t len = NEXT_BYTES + payload;
-    if (tag != TAG_FINAL)
-        tr_update(&w->sign, plain, len);
     unsigned long long ctlen;
     if (crypto_secretstream_xchacha20poly1305_push(w->ss, w->ct, &ctlen, plain, len,
                                                    w->first ? w->header : NULL,
                                                    w->first ? HEADER_BYTES : 0, tag) != 0)
         return WYE_ECRYPTO;
     w->first = 0;
+    tr_message(&w->sign, plain, len, w->ct, (size_t)ctlen); /* the final one too: file digest */
     return w->sink.write(w->sink.ctx, w->ct, (size_t)ctlen);
 }
 
@@ -298,8 +325,7 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
         rc = WYE_ENOMEM;
     if (rc == WYE_OK) {
         w->z_init = 1;
-        tr_init(&w->sign, WYE_ENCFILE_VERSION);
-        tr_update(&w->sign, w->header, HEADER_BYTES);
+        tr_init(&w->sign, WYE_ENCFILE_VERSION, w->header);
         uint8_t *m = w->pend + NEXT_BYTES;
         memset(m, 0, META_BYTES);
         memcpy(m + META_FINGERPRINT, meta->fingerprint, WYE_FINGERPRINT_BYTES);
@@ -358,10 +384,15 @@ int wye_encwriter_add(wye_encwriter *w, const uint8_t *record)
     return WYE_OK;
 }
 
-int wye_encwriter_close(wye_encwriter *w)
+int wye_encwriter_close(wye_encwriter *w) { return wye_encwriter_close_digest(w, NULL, NULL); }
+
+int wye_encwriter_close_digest(wye_encwriter *w, uint8_t digest[WYE_ENCFILE_DIGEST_BYTES],
+                               uint64_t *bytes)
 {
-    if (!w)
+    if (!w || (digest && !bytes)) {
+        wye_encwriter_abort(w);
         return WYE_EINVAL;
+    }
     int rc = w->err;
     rc = rc ? rc : deflate_run(w, w->in, w->in_len, Z_FINISH);
     rc = rc ? rc : emit(w, w->pend, w->pend_len, CT_LEN(w->cur_len), TAG_MESSAGE);
@@ -370,9 +401,12 @@ int wye_encwriter_close(wye_encwriter *w)
         uint8_t *t = w->cur; /* reused for the trailer */
         put_u32(t, 0);
         put_u64(t + NEXT_BYTES, w->count);
-        tr_update(&w->sign, t, NEXT_BYTES + 8);
-        rc = tr_sign(&w->sign, t + NEXT_BYTES + 8, w->sign_sk);
+        rc = tr_sign(&w->sign, t, t + NEXT_BYTES + 8, w->sign_sk);
         rc = rc ? rc : emit(w, t, TRAILER_BYTES, 0, TAG_FINAL);
+    }
+    if (rc == WYE_OK && digest) {
+        crypto_generichash_blake2b_final(&w->sign.b2, digest, FILE_HASH_BYTES);
+        *bytes = w->sign.bytes;
     }
     wye_encwriter_abort(w);
     return rc;
@@ -440,7 +474,7 @@ static int read_msg(wye_encreader *r, unsigned char *tag, int first)
     if (r->next_ct && (r->next_ct < CT_MIN || r->next_ct > CT_MAX))
         return WYE_ECORRUPT;
     if (*tag != TAG_FINAL)
-        tr_update(&r->sign, r->pt, r->pt_len);
+        tr_message(&r->sign, r->pt, r->pt_len, r->ct, len);
     return WYE_OK;
 }
 
@@ -538,8 +572,7 @@ int wye_encreader_open(wye_source source, const wye_party *recipient, const wye_
         sodium_free(key);
     unsigned char tag = 0;
     if (rc == WYE_OK) {
-        tr_init(&r->sign, version);
-        tr_update(&r->sign, r->header, HEADER_BYTES);
+        tr_init(&r->sign, version, r->header);
         r->next_ct = CT_LEN(META_BYTES);
         rc = read_msg(r, &tag, 1);
     }
@@ -580,8 +613,7 @@ static int finish(wye_encreader *r)
         return rc;
     if (tag != TAG_FINAL || r->pt_len != NEXT_BYTES + TRAILER_BYTES)
         return WYE_ECORRUPT;
-    tr_update(&r->sign, r->pt, NEXT_BYTES + 8);
-    if (!tr_verify(&r->sign, r->pt + NEXT_BYTES + 8, r->meta.signer_pk))
+    if (!tr_verify(&r->sign, r->pt, r->pt + NEXT_BYTES + 8, r->meta.signer_pk))
         return WYE_ESIGNATURE;
     if (get_u64(r->pt + NEXT_BYTES) != r->count)
         return WYE_ECORRUPT;

@@ -62,6 +62,13 @@ WYE_API int wye_encwriter_set_compression(wye_encwriter *w, wye_enc_compression 
 WYE_API int wye_encwriter_add(wye_encwriter *w, const uint8_t *record);
 /* Write the trailer (count, signature) and free w. */
 WYE_API int wye_encwriter_close(wye_encwriter *w);
+/* As wye_encwriter_close, and on success give the size of everything written
+ * and its unkeyed BLAKE2b-256 (the digest an audit entry records for a file),
+ * taken as it was written. w is freed whatever the outcome. */
+#define WYE_ENCFILE_DIGEST_BYTES 32
+WYE_API int wye_encwriter_close_digest(wye_encwriter *w,
+                                       uint8_t digest[WYE_ENCFILE_DIGEST_BYTES],
+                                       uint64_t *bytes);
 /* Free w without finishing (the output is then unusable); NULL allowed. */
 WYE_API void wye_encwriter_abort(wye_encwriter *w);
 

@@ -170,6 +170,28 @@ Test(encfile, compressed_on_request_and_read_back_alike)
     free(stored.data);
 }
 
+Test(encfile, close_gives_the_digest_of_the_whole_file)
+{
+    wye_membuf b = {0};
+    wye_encfile_meta m = test_meta();
+    wye_encwriter *w;
+    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police,
+                                    wye_party_public_part(lu), &w),
+                 WYE_OK);
+    uint8_t r[REC];
+    for (uint64_t i = 0; i < 5000; i++) {
+        make_record(i, r);
+        cr_assert_eq(wye_encwriter_add(w, r), WYE_OK);
+    }
+    uint8_t d[WYE_ENCFILE_DIGEST_BYTES], want[32];
+    uint64_t bytes = 0;
+    cr_assert_eq(wye_encwriter_close_digest(w, d, &bytes), WYE_OK);
+    cr_assert_eq(bytes, b.size);
+    crypto_generichash(want, sizeof want, b.data, b.size, NULL, 0);
+    cr_assert_eq(memcmp(d, want, 32), 0);
+    free(b.data);
+}
+
 Test(encfile, compression_chosen_only_before_the_first_record)
 {
     wye_membuf b = {0};
@@ -350,19 +372,29 @@ typedef struct spec_opts {
     uint32_t version;           /* 1: Ed25519ph; 2: Ed25519 over BLAKE2b-512 */
 } spec_opts;
 
-/* The signed transcript of either version, as FORMAT.md describes it. */
+/* What is signed, as FORMAT.md describes it: version 1 the header and the
+ * plaintexts (Ed25519ph), version 2 the header and the ciphertexts. */
 typedef struct spec_sig {
     uint32_t version;
     crypto_sign_state ph;
     crypto_generichash_blake2b_state b2;
 } spec_sig;
 
-static void sig_update(spec_sig *g, const uint8_t *p, size_t n)
+static void sig_header(spec_sig *g, const uint8_t *h, size_t n)
 {
     if (g->version == 1)
-        crypto_sign_update(&g->ph, p, n);
+        crypto_sign_update(&g->ph, h, n);
     else
-        crypto_generichash_blake2b_update(&g->b2, p, n);
+        crypto_generichash_blake2b_update(&g->b2, h, n);
+}
+
+static void sig_message(spec_sig *g, const uint8_t *pt, size_t ptlen, const uint8_t *ct,
+                        size_t ctlen)
+{
+    if (g->version == 1)
+        crypto_sign_update(&g->ph, pt, ptlen);
+    else
+        crypto_generichash_blake2b_update(&g->b2, ct, ctlen);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -389,8 +421,8 @@ static wye_membuf spec_write(uint64_t n, spec_opts o)
     if (o.version == 1)
         crypto_sign_init(&sg.ph);
     else
-        crypto_generichash_blake2b_init(&sg.b2, NULL, 0, 64);
-    sig_update(&sg, h, HEADER);
+        crypto_generichash_blake2b_init(&sg.b2, NULL, 0, 32);
+    sig_header(&sg, h, HEADER);
 
     /* The records, deflated, in one buffer. */
     uLong raw = (uLong)(n * REC);
@@ -419,28 +451,29 @@ static wye_membuf spec_write(uint64_t n, spec_opts o)
     /* message 0: metadata; next is the data message */
     put32(pt, (uint32_t)(4 + zlen + 17));
     memcpy(pt + 4, meta, 158);
-    sig_update(&sg, pt, 4 + 158);
     crypto_secretstream_xchacha20poly1305_push(&st, ct, &ctlen, pt, 4 + 158, h, HEADER, 0);
     cr_assert_eq(ctlen, 179);
+    sig_message(&sg, pt, 4 + 158, ct, ctlen);
     s.write(s.ctx, ct, ctlen);
     /* message 1: the deflate stream; next is the trailer */
     put32(pt, 4 + 72 + 17);
     memcpy(pt + 4, z, zlen);
-    sig_update(&sg, pt, 4 + zlen);
     crypto_secretstream_xchacha20poly1305_push(&st, ct, &ctlen, pt, 4 + zlen, NULL, 0, 0);
+    sig_message(&sg, pt, 4 + zlen, ct, ctlen);
     s.write(s.ctx, ct, ctlen);
     /* final: count and signature */
     put32(pt, 0);
     uint64_t count = n + (uint64_t)o.count_delta;
     for (int i = 0; i < 8; i++)
         pt[4 + i] = (uint8_t)(count >> (8 * i));
-    sig_update(&sg, pt, 12);
     if (o.version == 1) {
+        crypto_sign_update(&sg.ph, pt, 12);
         crypto_sign_final_create(&sg.ph, pt + 12, NULL, wye_party_sign_sk(o.sign_with));
-    } else {
-        uint8_t d[64];
-        crypto_generichash_blake2b_final(&sg.b2, d, sizeof d);
-        crypto_sign_detached(pt + 12, NULL, d, sizeof d, wye_party_sign_sk(o.sign_with));
+    } else { /* BLAKE2b-256 of the bytes so far, then the count */
+        uint8_t msg[40];
+        crypto_generichash_blake2b_final(&sg.b2, msg, 32);
+        memcpy(msg + 32, pt + 4, 8);
+        crypto_sign_detached(pt + 12, NULL, msg, sizeof msg, wye_party_sign_sk(o.sign_with));
     }
     crypto_secretstream_xchacha20poly1305_push(
         &st, ct, &ctlen, pt, 4 + 72, NULL, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL);
