@@ -385,3 +385,37 @@ Test(fsscore, link_scores_the_record_filter_without_field_filters)
     wye_recset_free(s);
     wye_protocol_free(p);
 }
+
+Test(fsscore, salted_protocol_links_deterministically)
+{
+    /* salted field filters with the record-level fallback: the same
+     * persons for 1 and 2 threads */
+    wye_protocol *p = variant("fh-salt.r-bal.json");
+    enum { N = 300 };
+    static fx_person people[N];
+    static char given[N][16], family[N][16], dob[N][9];
+    for (size_t i = 0; i < N; i++) {
+        size_t who = i % 120; /* 120 people, some seen two or three times */
+        snprintf(given[i], 16, "G%c%c%c", (char)('A' + who % 7), (char)('A' + who / 7 % 5),
+                 (char)('K' + who % 3));
+        snprintf(family[i], 16, "F%c%cX", (char)('A' + who % 11), (char)('A' + who / 11));
+        snprintf(dob[i], 9, "19%02zu%02zu%02zu", 40 + who % 50, 1 + who % 12, 1 + who % 28);
+        people[i] = (fx_person){given[i], NULL, family[i], NULL, i % 7 == 3 ? NULL : dob[i],
+                                "F", NULL, NULL};
+    }
+    wye_recset *s = make_set_p(p, people, N);
+    uint32_t person[2][N];
+    for (unsigned t = 0; t < 2; t++) {
+        wye_link_params lp;
+        wye_link_default_params(&lp);
+        lp.threads = t + 1;
+        wye_linkage *l = NULL;
+        cr_assert_eq(wye_link_run(s, &lp, &l, NULL), WYE_OK);
+        for (size_t i = 0; i < N; i++)
+            person[t][i] = wye_linkage_person(l, i);
+        wye_linkage_free(l);
+    }
+    cr_assert_arr_eq(person[0], person[1], sizeof person[0]);
+    wye_recset_free(s);
+    wye_protocol_free(p);
+}
