@@ -76,8 +76,8 @@ typedef struct vcache_head {
  * hashed without salt (the q-grams of names and postcodes, the parts of a
  * date) -> its first hash block. Such tokens make up most lookups and there
  * are only a few thousand of them, but in the main cache they lie scattered
- * over megabytes; here they fit in 2,048 entries of 72 bytes (144 KiB), which
- * the core's own cache holds. The key is exact: slot, purpose, length and the
+ * over megabytes; here they fit in 8,192 entries of 72 bytes (576 KiB), which
+ * a core's 1 MiB L2 cache holds. The key is exact: slot, purpose, length and the
  * token's bytes packed into one word. */
 #define HOT_BITS 13
 #define HOT_SLOTS (1u << HOT_BITS)

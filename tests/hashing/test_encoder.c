@@ -641,3 +641,40 @@ Test(encoder, field_hardening_known_answers)
         wye_protocol_free(p);
     }
 }
+
+/* Many distinct short tokens (4-letter names, 2-letter postcode districts):
+ * far more than the hot-token cache holds, so its entries are replaced over
+ * and over; every record must still match the encoding without a cache. */
+Test(encoder, cache_is_invisible_under_eviction)
+{
+    wye_encoder *e;
+    wye_encoder_cache *c;
+    cr_assert_eq(wye_encoder_new(proto, secret, pkey, &e), WYE_OK);
+    cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
+    uint8_t a[296], b[296];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (unsigned i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char given[5], family[5], pc[9];
+        for (int k = 0; k < 4; k++) {
+            given[k] = (char)('A' + (x >> (5 * k)) % 26);
+            family[k] = (char)('A' + (x >> (20 + 5 * k)) % 26);
+        }
+        given[4] = family[4] = 0;
+        snprintf(pc, sizeof pc, "%c%c%u %u%c%c", 'A' + (int)((x >> 40) % 26),
+                 'A' + (int)((x >> 45) % 26), (unsigned)(x >> 50) % 10,
+                 (unsigned)(x >> 54) % 10, 'A' + (int)((x >> 58) % 26), 'A' + (int)(i % 26));
+        wye_fields f;
+        wye_fields_clear(&f);
+        put(&f, proto, "given_name", given);
+        put(&f, proto, "family_name", family);
+        put(&f, proto, "postcode", pc);
+        char id[16];
+        int n = snprintf(id, sizeof id, "R%u", i);
+        cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, (size_t)n, a), WYE_OK);
+        cr_assert_eq(wye_encoder_encode(e, c, &f, id, (size_t)n, b), WYE_OK);
+        cr_assert_arr_eq(a, b, sizeof a, "record %u", i);
+    }
+    wye_encoder_cache_free(c);
+    wye_encoder_free(e);
+}
