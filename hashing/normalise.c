@@ -1,5 +1,6 @@
 /* Normalisation of identifier values; the rules are specified in
- * protocols/ENCODING.md section 2 and pinned by tests/hashing/test_normalise.c.
+ * protocols/ENCODING.md section 2 (addresses and other ids, for now, in
+ * hashing/COLUMNMAP.md) and pinned by tests/hashing/test_normalise.c.
  * Any change here changes encodings and so needs a new protocol version. */
 #include "wyelink/normalise.h"
 
