@@ -50,7 +50,8 @@
 #define TRAILER_BYTES (8 + crypto_sign_BYTES) /* record count, signature */
 #define FILE_HASH_BYTES WYE_ENCFILE_DIGEST_BYTES /* BLAKE2b-256 of the file, version 2 */
 #define RECORD_MAX (1u << 20)
-#define IN_MAX 65536 /* records are deflated in batches of this many bytes */
+#define IN_MAX 65535 /* records are deflated, or stored, in batches of this many bytes
+                        (65,535: the longest stored block) */
 
 _Static_assert(HEADER_BYTES == 148, "FORMAT.md pins the header at 148 bytes");
 _Static_assert(META_BYTES == 158, "FORMAT.md pins the metadata at 158 bytes");
@@ -183,7 +184,9 @@ struct wye_encwriter {
     uint8_t *sign_sk;                                /* secure memory */
     transcript sign;
     z_stream z;
-    int z_init;
+    int z_init;               /* deflate in use (WYE_ENC_RLE) */
+    int started;              /* stored: the zlib header is out */
+    uLong adler;              /* stored: Adler-32 of the records so far */
     int first; /* pend is message 0, which carries the header as AD */
     uint8_t *pend, *cur, *ct;
     size_t pend_len, cur_len; /* payload bytes */
@@ -239,6 +242,70 @@ static int deflate_run(wye_encwriter *w, const uint8_t *in, size_t n, int flush)
         if (flush == Z_FINISH ? zr == Z_STREAM_END : w->z.avail_in == 0)
             return WYE_OK;
     }
+}
+
+/* ---- stored blocks, without deflate ----
+ * With no compression the zlib stream is written here directly: the
+ * two-byte header of level 0 (78 01), stored blocks of at most 65,535 bytes,
+ * an empty final block and the Adler-32 (RFC 1950, RFC 1951 section 3.2.4).
+ * The bytes are what deflate at level 0 makes, up to where it cuts blocks,
+ * but copying the records once costs a fraction of deflate's own stored path
+ * (which also passed every byte through its window). */
+
+static int put_bytes(wye_encwriter *w, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (w->cur_len == PAYLOAD_MAX) {
+            int rc = rotate(w);
+            if (rc != WYE_OK)
+                return rc;
+        }
+        size_t k = PAYLOAD_MAX - w->cur_len < n ? PAYLOAD_MAX - w->cur_len : n;
+        memcpy(w->cur + NEXT_BYTES + w->cur_len, p, k);
+        w->cur_len += k;
+        p += k;
+        n -= k;
+    }
+    return WYE_OK;
+}
+
+/* One stored block of n <= 65,535 bytes; final: the last block. */
+static int stored_block(wye_encwriter *w, const uint8_t *p, size_t n, int final)
+{
+    int rc = WYE_OK;
+    if (!w->started) {
+        static const uint8_t zhead[2] = {0x78, 0x01};
+        rc = put_bytes(w, zhead, 2);
+        w->started = 1;
+    }
+    uint8_t h[5] = {(uint8_t)final, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)~n,
+                    (uint8_t)(~n >> 8)};
+    rc = rc ? rc : put_bytes(w, h, sizeof h);
+    rc = rc ? rc : put_bytes(w, p, n);
+    if (n)
+        w->adler = adler32(w->adler, p, (uInt)n);
+    return rc;
+}
+
+/* Records out of the batch: deflated, or as stored blocks. */
+static int flush_in(wye_encwriter *w, const uint8_t *p, size_t n, int finish)
+{
+    if (w->z_init)
+        return deflate_run(w, p, n, finish ? Z_FINISH : Z_NO_FLUSH);
+    int rc = WYE_OK;
+    while (n && rc == WYE_OK) {
+        size_t k = n < 65535 ? n : 65535;
+        rc = stored_block(w, p, k, 0);
+        p += k;
+        n -= k;
+    }
+    if (rc == WYE_OK && finish) {
+        uint8_t a[4] = {(uint8_t)(w->adler >> 24), (uint8_t)(w->adler >> 16),
+                        (uint8_t)(w->adler >> 8), (uint8_t)w->adler};
+        rc = stored_block(w, NULL, 0, 1);
+        rc = rc ? rc : put_bytes(w, a, sizeof a);
+    }
+    return rc;
 }
 
 void wye_encwriter_abort(wye_encwriter *w)
@@ -321,10 +388,8 @@ int wye_encwriter_open(wye_sink sink, const wye_encfile_meta *meta, const wye_pa
     }
     if (key)
         sodium_free(key);
-    if (rc == WYE_OK && deflateInit2(&w->z, Z_NO_COMPRESSION, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        rc = WYE_ENOMEM;
+    w->adler = adler32(0L, Z_NULL, 0);
     if (rc == WYE_OK) {
-        w->z_init = 1;
         tr_init(&w->sign, WYE_ENCFILE_VERSION, w->header);
         uint8_t *m = w->pend + NEXT_BYTES;
         memset(m, 0, META_BYTES);
@@ -352,10 +417,18 @@ int wye_encwriter_set_compression(wye_encwriter *w, wye_enc_compression c)
         return WYE_EINVAL;
     if (w->err)
         return w->err;
-    /* No input has reached deflate yet, so this only changes the parameters. */
-    int zr = c == WYE_ENC_RLE ? deflateParams(&w->z, Z_BEST_SPEED, Z_RLE)
-                              : deflateParams(&w->z, Z_NO_COMPRESSION, Z_DEFAULT_STRATEGY);
-    return zr == Z_OK ? WYE_OK : (w->err = WYE_EINVAL);
+    if (c == WYE_ENC_STORED) {
+        if (w->z_init)
+            deflateEnd(&w->z);
+        w->z_init = 0;
+        return WYE_OK;
+    }
+    if (w->z_init)
+        return WYE_OK;
+    if (deflateInit2(&w->z, Z_BEST_SPEED, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK)
+        return w->err = WYE_ENOMEM;
+    w->z_init = 1;
+    return WYE_OK;
 }
 
 int wye_encwriter_add(wye_encwriter *w, const uint8_t *record)
@@ -367,13 +440,13 @@ int wye_encwriter_add(wye_encwriter *w, const uint8_t *record)
     /* deflate is called on whole batches: per-call overhead on small
      * records otherwise dominates. */
     if (w->in_len + w->record_size > IN_MAX) {
-        int rc = deflate_run(w, w->in, w->in_len, Z_NO_FLUSH);
+        int rc = flush_in(w, w->in, w->in_len, 0);
         w->in_len = 0;
         if (rc != WYE_OK)
             return w->err = rc;
     }
     if (w->record_size > IN_MAX) {
-        int rc = deflate_run(w, record, w->record_size, Z_NO_FLUSH);
+        int rc = flush_in(w, record, w->record_size, 0);
         if (rc != WYE_OK)
             return w->err = rc;
     } else {
@@ -394,7 +467,7 @@ int wye_encwriter_close_digest(wye_encwriter *w, uint8_t digest[WYE_ENCFILE_DIGE
         return WYE_EINVAL;
     }
     int rc = w->err;
-    rc = rc ? rc : deflate_run(w, w->in, w->in_len, Z_FINISH);
+    rc = rc ? rc : flush_in(w, w->in, w->in_len, 1);
     rc = rc ? rc : emit(w, w->pend, w->pend_len, CT_LEN(w->cur_len), TAG_MESSAGE);
     rc = rc ? rc : emit(w, w->cur, w->cur_len, CT_LEN(TRAILER_BYTES), TAG_MESSAGE);
     if (rc == WYE_OK) {
