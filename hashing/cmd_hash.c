@@ -59,7 +59,7 @@ static const char usage_text[] =
     "A row is rejected (reported, counted, not encoded) if its quoting is broken,\n"
     "it has the wrong number of fields, no local id, a local id already seen,\n"
     "nothing at all, no name and no NHS number, or a name but no date of birth,\n"
-    "postcode or NHS number.\n"
+    "postcode, address, other id or NHS number.\n"
     "\n"
     "   --input FILE         the agency's CSV extract (never modified)\n"
     "   --map FILE           the column map (hashing/COLUMNMAP.md)\n"

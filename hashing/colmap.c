@@ -60,7 +60,7 @@ static const char *const verdict_text[WYE_ROW_COUNT] = {
     [WYE_ROW_NO_NAME] = "no name and no nhs number",
     /* the text is pinned by tests/hashing/test_cmd_hash.c; the rule also
      * accepts an address or another id (wye_fields_linkable) */
-    [WYE_ROW_NAME_ONLY] = "a name but no date of birth, postcode or nhs number",
+    [WYE_ROW_NAME_ONLY] = "a name but no date of birth, postcode, address, other id or nhs number",
     [WYE_ROW_DUPLICATE_ID] = "local id repeats an earlier row",
     [WYE_ROW_MALFORMED] = "malformed quoting (the rest of its line was skipped)",
 };

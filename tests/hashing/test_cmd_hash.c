@@ -226,12 +226,12 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
     static const struct {
         int line;
         const char *why;
-    } want[] = {{5, "a name but no date of birth, postcode or nhs number"},
+    } want[] = {{5, "a name but no date of birth, postcode, address, other id or nhs number"},
                 {6, "no name and no nhs number"},
                 {7, "local id repeats an earlier row"},
                 {8, "no local id"},
                 {9, "wrong number of fields"},
-                {10, "a name but no date of birth, postcode or nhs number"},
+                {10, "a name but no date of birth, postcode, address, other id or nhs number"},
                 {14, "malformed quoting (the rest of its line was skipped)"}};
     cr_assert_eq(json_array_size(rows), 7);
     for (size_t i = 0; i < 7; i++) {
