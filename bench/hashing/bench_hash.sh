@@ -1,8 +1,9 @@
 #!/bin/sh
 # Benchmark of `wyelink hash` (issue 4): the default protocol on ROWS rows of
-# synthetic police data, with 1 and 2 threads; wall time, records per second,
-# peak RSS (/usr/bin/time -v), ratio to the 400,000 records/s target; then the
-# stages apart (bench_hash_stages). Results go into bench/RESULTS.md by hand.
+# synthetic police data, with 1 and 2 threads (and 2 with --compress); wall
+# time, records per second, peak RSS (/usr/bin/time -v), ratio to the
+# 400,000 records/s target, file size; then the stages apart
+# (bench_hash_stages). Results go into bench/RESULTS.md by hand.
 #
 # usage: bench/hashing/bench_hash.sh [BUILD_DIR] [ROWS]
 #        (default BUILD_DIR build, ROWS 1000000; needs /usr/bin/time)
@@ -36,21 +37,24 @@ BYTES=$(wc -c < "$T/in.csv")
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input: $ROWS rows, $BYTES bytes (wyelink synth --agencies police --scale $SCALE, first $ROWS rows)"
-for N in 1 2; do
+for N in 1 2 2z; do
+    Z=""
+    [ "$N" = 2z ] && Z=--compress
     /usr/bin/time -v "$W" hash --input "$T/in.csv" --map "$T/data/police.map.json" \
         --secret "$T/police.secret" --key "$T/keys/police.key" --to "$T/keys/lu.pub" \
         --out "$T/out$N.wye" --local-map "$T/map$N.csv" --summary-json "$T/sum$N.json" \
-        --extract-date 2023-03-31 --threads "$N" --quiet --audit-log "$T/police.log" \
+        --extract-date 2023-03-31 --threads "${N%z}" $Z --quiet --audit-log "$T/police.log" \
         2> "$T/time$N.txt"
     WALL=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$T/time$N.txt" |
         awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
     USER=$(sed -n 's/.*User time (seconds): //p' "$T/time$N.txt")
     RSS=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$T/time$N.txt")
     ENC=$(sed -n 's/.*"rows_encoded": \([0-9]*\).*/\1/p' "$T/sum$N.json")
-    echo "$N" "$WALL" "$USER" "$RSS" "$ENC" | awk -v rows="$ROWS" '{
+    SIZE=$(wc -c < "$T/out$N.wye")
+    echo "$N" "$WALL" "$USER" "$RSS" "$ENC" "$SIZE" | awk -v rows="$ROWS" -v z="$Z" '{
         rate = rows / $2;
-        printf "threads %d: %.2f s wall, %.2f s user, peak RSS %.0f MB, %d encoded, %.0f rows/s, %.2f x target\n",
-               $1, $2, $3, $4 / 1024, $5, rate, rate / 400000 }'
+        printf "threads %d%s: %.2f s wall, %.2f s user, peak RSS %.0f MB, %d encoded, %.0f rows/s, %.2f x target, file %.1f MB\n",
+               $1, (z != "" ? " " z : ""), $2, $3, $4 / 1024, $5, rate, rate / 400000, $6 / 1e6 }'
 done
 cmp -s "$T/map1.csv" "$T/map2.csv" && echo "local maps of 1 and 2 threads identical" ||
     { echo "local maps differ between 1 and 2 threads" >&2; exit 1; }
