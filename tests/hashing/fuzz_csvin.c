@@ -11,12 +11,12 @@
  * right; records start on increasing lines; Windows-1252 never fails on
  * encoding and yields valid UTF-8; when the header fits the harness's column
  * map, every canonical value has its field's form and every row encodes. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/colmap.h"
 #include "wyelink/csvin.h"
 #include "wyelink/encoder.h"
@@ -210,51 +210,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef WYE_LIBFUZZER
+/* A seed: every invariant as under libFuzzer, then its verdict as UTF-8. */
+static int check(const uint8_t *data, size_t size)
+{
+    LLVMFuzzerTestOneInput(data, size);
+    return read_all(data, size, WYE_CSV_UTF8);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz_csvin CORPUS_DIR\n");
         return 2;
     }
-    DIR *dir = opendir(argv[1]);
-    if (!dir) {
-        perror(argv[1]);
-        return 2;
-    }
     init();
-    struct dirent *de;
-    int n = 0, fail = 0;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], de->d_name);
-        char *buf;
-        size_t len;
-        if (wye_read_file(path, 1u << 24, &buf, &len) != WYE_OK) {
-            fprintf(stderr, "cannot read %s\n", path);
-            return 2;
-        }
-        LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-        int rc = read_all((const uint8_t *)buf, len, WYE_CSV_UTF8);
-        int want = !strncmp(de->d_name, "ok_", 3)         ? 0
-                   : !strncmp(de->d_name, "bad_utf8_", 9) ? WYE_EUTF8
-                   : !strncmp(de->d_name, "bad_csv_", 8)  ? WYE_ECSV
-                                                           : 1;
-        if (want != 1 && rc != want) {
-            fprintf(stderr, "%s: got %d (%s), expected %d\n", de->d_name, rc,
-                    wye_strerror(rc), want);
-            fail++;
-        }
-        free(buf);
-        n++;
-    }
-    closedir(dir);
+    static const wye_fuzz_verdict verdicts[] = {
+        {"ok_", WYE_OK}, {"bad_utf8_", WYE_EUTF8}, {"bad_csv_", WYE_ECSV}};
+    int status = wye_fuzz_replay(argv[1], 1u << 24, check, verdicts,
+                                 sizeof verdicts / sizeof verdicts[0]);
     wye_encoder_cache_free(cache);
     wye_encoder_free(enc);
     wye_colmap_free(map);
     wye_protocol_free(proto);
-    printf("fuzz_csvin: %d seeds replayed, %d with the wrong verdict\n", n, fail);
-    return fail ? 1 : 0;
+    return status;
 }
 #endif
