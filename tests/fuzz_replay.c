@@ -7,8 +7,17 @@
 
 #include "wyelink/io.h"
 
-int wye_fuzz_replay(const char *dir, size_t max_size, int (*check)(const uint8_t *, size_t),
-                    const wye_fuzz_verdict *verdicts, size_t nverdicts)
+typedef struct replay_ctx {
+    int (*check)(const uint8_t *, size_t);
+    const wye_fuzz_verdict *verdicts;
+    size_t nverdicts;
+} replay_ctx;
+
+/* Walk dir; judge each seed; 0 when every seed passed and there was one. */
+static int walk(const char *dir, size_t max_size,
+                int (*judge)(const replay_ctx *, const char *, const uint8_t *, size_t),
+                const replay_ctx *ctx,
+                int (*named)(const char *, const uint8_t *, size_t))
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -29,19 +38,39 @@ int wye_fuzz_replay(const char *dir, size_t max_size, int (*check)(const uint8_t
             wrong++;
             continue;
         }
-        int rc = check((const uint8_t *)buf, len);
+        int bad = judge ? judge(ctx, e->d_name, (const uint8_t *)buf, len)
+                        : named(e->d_name, (const uint8_t *)buf, len);
         free(buf);
-        for (size_t i = 0; i < nverdicts; i++) {
-            if (strncmp(e->d_name, verdicts[i].prefix, strlen(verdicts[i].prefix)) == 0 &&
-                rc != verdicts[i].code) {
-                fprintf(stderr, "%s: got %d (%s), want %d (%s)\n", e->d_name, rc,
-                        wye_strerror(rc), verdicts[i].code, wye_strerror(verdicts[i].code));
-                wrong++;
-                break;
-            }
-        }
+        wrong += bad != 0;
     }
     closedir(d);
     printf("%u passed, %u failed\n", n - wrong, wrong);
     return n == 0 || wrong ? 1 : 0;
+}
+
+static int by_prefix(const replay_ctx *c, const char *name, const uint8_t *data, size_t len)
+{
+    int rc = c->check(data, len);
+    for (size_t i = 0; i < c->nverdicts; i++) {
+        if (strncmp(name, c->verdicts[i].prefix, strlen(c->verdicts[i].prefix)) == 0 &&
+            rc != c->verdicts[i].code) {
+            fprintf(stderr, "%s: got %d (%s), want %d (%s)\n", name, rc, wye_strerror(rc),
+                    c->verdicts[i].code, wye_strerror(c->verdicts[i].code));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int wye_fuzz_replay(const char *dir, size_t max_size, int (*check)(const uint8_t *, size_t),
+                    const wye_fuzz_verdict *verdicts, size_t nverdicts)
+{
+    replay_ctx c = {check, verdicts, nverdicts};
+    return walk(dir, max_size, by_prefix, &c, NULL);
+}
+
+int wye_fuzz_replay_judged(const char *dir, size_t max_size,
+                           int (*judge)(const char *name, const uint8_t *, size_t))
+{
+    return walk(dir, max_size, NULL, NULL, judge);
 }

@@ -19,4 +19,11 @@ typedef struct wye_fuzz_verdict {
 int wye_fuzz_replay(const char *dir, size_t max_size, int (*check)(const uint8_t *, size_t),
                     const wye_fuzz_verdict *verdicts, size_t nverdicts);
 
+/* For harnesses whose verdicts say more than one code (which loader, which
+ * line): judge gets each seed's file name and bytes, runs the harness and
+ * returns 0 when the seed got the verdict its name asks for (it prints why
+ * not otherwise). Same report and exit status as wye_fuzz_replay. */
+int wye_fuzz_replay_judged(const char *dir, size_t max_size,
+                           int (*judge)(const char *name, const uint8_t *, size_t));
+
 #endif

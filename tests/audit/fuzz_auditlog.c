@@ -12,7 +12,6 @@
  * `wyelink audit trace` does), so signed seeds reach the chain checks;
  * without one, a fixed key. Each input is verified twice, read in one piece
  * and in pieces of 1 to 7 bytes: the result must be the same. */
-#include <dirent.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -20,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/audit.h"
 #include "wyelink/io.h"
 
@@ -121,20 +121,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef WYE_LIBFUZZER
-static int replay(const char *dir, const char *name)
+/* ok_*: verifies; trunc_*: a truncated last entry; bad_L<n>_*: first bad
+ * entry at line n. */
+static int judge(const char *name, const uint8_t *data, size_t len)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *text = NULL;
-    size_t len = 0;
-    if (wye_read_file(path, 16u << 20, &text, &len) != WYE_OK) {
-        fprintf(stderr, "fuzz_auditlog: cannot read %s\n", path);
-        return 1;
-    }
     wye_audit_result res;
     memset(&res, 0, sizeof res);
-    int rc = check_one((const uint8_t *)text, len, &res);
-    free(text);
+    int rc = check_one(data, len, &res);
     int ok = 1;
     unsigned long want;
     if (!strncmp(name, "ok_", 3))
@@ -156,21 +149,6 @@ int main(int argc, char **argv)
         return 2;
     }
     CHECK(sodium_init() >= 0);
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        fprintf(stderr, "fuzz_auditlog: cannot open %s\n", argv[1]);
-        return 1;
-    }
-    unsigned n = 0, failed = 0;
-    struct dirent *ent;
-    while ((ent = readdir(d))) {
-        if (ent->d_name[0] == '.')
-            continue;
-        n++;
-        failed += (unsigned)replay(argv[1], ent->d_name);
-    }
-    closedir(d);
-    printf("%u passed, %u failed\n", n - failed, failed);
-    return failed || n == 0;
+    return wye_fuzz_replay_judged(argv[1], 16u << 20, judge);
 }
 #endif

@@ -11,7 +11,6 @@
  * file is never taken for another. A seed named KIND_VERDICT_* (KIND one of
  * party, public, secret, sealed; VERDICT one of ok, bad, version, recipient,
  * signature, corrupt) must get that verdict from that loader. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -21,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/io.h"
 #include "wyelink/keys.h"
 
@@ -293,6 +293,24 @@ static int code_of(const char *verdict)
     return 1;
 }
 
+/* A seed named KIND_VERDICT_*: that loader's verdict. */
+static int judge(const char *name, const uint8_t *data, size_t len)
+{
+    verdicts v = check_one(data, len);
+    const char *us = strchr(name, '_');
+    int want = us ? code_of(us + 1) : 1;
+    int got = !strncmp(name, "party_", 6)    ? v.party
+              : !strncmp(name, "public_", 7) ? v.public
+              : !strncmp(name, "secret_", 7) ? v.secret
+              : !strncmp(name, "sealed_", 7) ? v.sealed
+                                             : 1;
+    if (want != 1 && got != 1 && got != want) {
+        fprintf(stderr, "%s: got %d (%s), want %d\n", name, got, wye_strerror(got), want);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int status = 0;
@@ -302,44 +320,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fuzz_keyfile CORPUS_DIR | --make-corpus DIR\n");
         return 2;
     } else {
-        DIR *dir = opendir(argv[1]);
-        if (!dir) {
-            perror(argv[1]);
-            return 1;
-        }
-        unsigned n = 0, wrong = 0;
-        struct dirent *e;
-        while ((e = readdir(dir))) {
-            if (e->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-            char *buf;
-            size_t len;
-            if (wye_read_file(path, 1 << 20, &buf, &len) != WYE_OK) {
-                fprintf(stderr, "%s: cannot read\n", path);
-                wrong++;
-                continue;
-            }
-            verdicts v = check_one((const uint8_t *)buf, len);
-            free(buf);
-            n++;
-            const char *us = strchr(e->d_name, '_');
-            int want = us ? code_of(us + 1) : 1;
-            int got = !strncmp(e->d_name, "party_", 6)    ? v.party
-                      : !strncmp(e->d_name, "public_", 7) ? v.public
-                      : !strncmp(e->d_name, "secret_", 7) ? v.secret
-                      : !strncmp(e->d_name, "sealed_", 7) ? v.sealed
-                                                          : 1;
-            if (want != 1 && got != 1 && got != want) {
-                fprintf(stderr, "%s: got %d (%s), want %d\n", e->d_name, got, wye_strerror(got),
-                        want);
-                wrong++;
-            }
-        }
-        closedir(dir);
-        printf("%u seeds replayed, %u wrong\n", n, wrong);
-        status = n == 0 || wrong ? 1 : 0;
+        status = wye_fuzz_replay_judged(argv[1], 1 << 20, judge);
     }
     unlink(input);
     rmdir(tmpdir);

@@ -7,12 +7,12 @@
  * persons (a header "agency,local_id,record,person" suits all three), once
  * in one piece and once in pieces of 1 to 7 bytes: the verdicts and results
  * must agree, and a result must be a consistent one. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_replay.h"
 #include "wyelink/eval.h"
 #include "wyelink/io.h"
 
@@ -106,35 +106,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef WYE_LIBFUZZER
+/* Every seed must only hold the invariants (it has no verdict of its own). */
+static int check(const uint8_t *data, size_t size) { return LLVMFuzzerTestOneInput(data, size); }
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: fuzz_eval CORPUS_DIR\n");
         return 2;
     }
-    DIR *dir = opendir(argv[1]);
-    if (!dir) {
-        perror(argv[1]);
-        return 1;
-    }
-    int files = 0;
-    for (struct dirent *de; (de = readdir(dir));) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], de->d_name);
-        char *buf = NULL;
-        size_t len = 0;
-        if (wye_read_file(path, 1 << 24, &buf, &len) != WYE_OK) {
-            fprintf(stderr, "fuzz_eval: cannot read %s\n", path);
-            return 1;
-        }
-        LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-        free(buf);
-        files++;
-    }
-    closedir(dir);
-    printf("fuzz_eval: %d inputs replayed\n", files);
-    return files ? 0 : 1;
+    return wye_fuzz_replay(argv[1], 1 << 24, check, NULL, 0);
 }
 #endif
