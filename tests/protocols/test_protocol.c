@@ -12,12 +12,17 @@
 #include "wyelink/io.h"
 #include "wyelink/protocol.h"
 
-/* Known-answer vector: the fingerprint of the shipped protocols/default.json.
- * Every agency and the linkage unit must agree on it, forever. If this test
- * fails, the default protocol's encoding has changed: that is a NEW protocol
- * (give it a new name, keep the old one readable), never an edit of this
- * constant. See protocols/PROTOCOL.md, "Versioning". */
-#define DEFAULT_FINGERPRINT "9d2d57262716014cfd1f5621e369b82e7f6bc7d72c83fff80a8dd60329b50681"
+/* Known-answer vectors: the fingerprints of the first default protocol,
+ * wyelink-da-default-1 (kept as protocols/archive/wyelink-da-default-1.json;
+ * most tests below use it, since its layout is pinned here), and of the
+ * shipped protocols/default.json. Every agency and the linkage unit must
+ * agree on them, forever. If one fails, a protocol's encoding has changed:
+ * that is a NEW protocol (give it a new name, keep the old one readable),
+ * never an edit of these constants. See protocols/PROTOCOL.md, "Versioning". */
+#define V1_FINGERPRINT "9d2d57262716014cfd1f5621e369b82e7f6bc7d72c83fff80a8dd60329b50681"
+#define V1_PATH "protocols/archive/wyelink-da-default-1.json"
+#define DEFAULT_FINGERPRINT V1_FINGERPRINT
+#define DEFAULT_NAME "wyelink-da-default-1"
 
 static char dir[] = "/tmp/wye_test_protocol_XXXXXX";
 static char *default_text;
@@ -30,7 +35,7 @@ static void setup(void)
     const char *root = getenv("WYELINK_SOURCE_ROOT");
     cr_assert_not_null(root, "WYELINK_SOURCE_ROOT is not set");
     char path[4096];
-    snprintf(path, sizeof path, "%s/protocols/default.json", root);
+    snprintf(path, sizeof path, "%s/" V1_PATH, root);
     cr_assert_eq(wye_read_file(path, 1 << 20, &default_text, &default_len), WYE_OK);
 }
 
@@ -137,7 +142,7 @@ Test(protocol, default_fingerprint_known_answer)
     char h[65];
     wye_protocol_fingerprint(p, fp);
     hex(fp, sizeof fp, h);
-    cr_assert_str_eq(h, DEFAULT_FINGERPRINT);
+    cr_assert_str_eq(h, V1_FINGERPRINT);
 
     /* The fingerprint is BLAKE2b-256 of exactly the canonical bytes. */
     char *c;
@@ -225,7 +230,7 @@ Test(protocol, fingerprint_ignores_whitespace_key_order_defaults_and_description
     json_decref(j);
     fingerprint_hex(s, other);
     free(s);
-    cr_expect_str_eq(other, DEFAULT_FINGERPRINT);
+    cr_expect_str_eq(other, V1_FINGERPRINT);
 }
 
 /* Every semantic change moves the fingerprint. */
@@ -274,9 +279,9 @@ Test(protocol, fingerprint_changes_with_every_semantic_change)
         fingerprint_hex(s, seen[i]);
         free(s);
         if (i == n - 1)
-            cr_expect_str_eq(seen[i], DEFAULT_FINGERPRINT);
+            cr_expect_str_eq(seen[i], V1_FINGERPRINT);
         else
-            cr_expect_str_neq(seen[i], DEFAULT_FINGERPRINT, "edit %s", edits[i][0]);
+            cr_expect_str_neq(seen[i], V1_FINGERPRINT, "edit %s", edits[i][0]);
         for (size_t k = 0; k < i && i < n - 1; k++)
             cr_expect_str_neq(seen[i], seen[k], "edits %s and %s", edits[i][0], edits[k][0]);
     }
@@ -290,7 +295,7 @@ Test(protocol, fingerprint_changes_with_every_semantic_change)
     json_decref(root);
     fingerprint_hex(s, h);
     free(s);
-    cr_expect_str_neq(h, DEFAULT_FINGERPRINT);
+    cr_expect_str_neq(h, V1_FINGERPRINT);
 }
 
 /* ---- the default protocol, field by field --------------------------------- */
@@ -751,7 +756,7 @@ Test(protocol, load_reads_files_and_reports_io_errors)
     char h[65];
     wye_protocol_fingerprint(p, fp);
     hex(fp, 32, h);
-    cr_expect_str_eq(h, DEFAULT_FINGERPRINT);
+    cr_expect_str_eq(h, V1_FINGERPRINT);
     wye_protocol_free(p);
     snprintf(path, sizeof path, "%s/missing.json", dir);
     cr_expect_eq(wye_protocol_load(path, &p, &d), WYE_EIO);
@@ -790,9 +795,9 @@ static int run(char **out, char **err, const char *a1, const char *a2, const cha
 Test(protocol, cli_check_fingerprint_and_canonical)
 {
     char path[4096], *out, *err;
-    snprintf(path, sizeof path, "%s/protocols/default.json", getenv("WYELINK_SOURCE_ROOT"));
+    snprintf(path, sizeof path, "%s/" V1_PATH, getenv("WYELINK_SOURCE_ROOT"));
     cr_assert_eq(run(&out, &err, "check", path, NULL), 0, "stderr: %s", err);
-    cr_expect_not_null(strstr(out, "fingerprint: " DEFAULT_FINGERPRINT "\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "fingerprint: " V1_FINGERPRINT "\n"), "%s", out);
     cr_expect_not_null(strstr(out, "protocol:    wyelink-da-default-1\n"), "%s", out);
     cr_expect_not_null(strstr(out, "record size: 296 bytes"), "%s", out);
     cr_expect_not_null(strstr(out, "1024 bits raw, 1024 bits stored"), "%s", out);
@@ -801,7 +806,7 @@ Test(protocol, cli_check_fingerprint_and_canonical)
     free(err);
 
     cr_assert_eq(run(&out, &err, "fingerprint", path, NULL), 0);
-    cr_expect_str_eq(out, DEFAULT_FINGERPRINT "\n");
+    cr_expect_str_eq(out, V1_FINGERPRINT "\n");
     free(out);
     free(err);
 
@@ -868,4 +873,23 @@ Test(protocol, cli_usage)
     cr_expect_eq(run(&out, &err, NULL, NULL, NULL), 2);
     free(out);
     free(err);
+}
+
+/* The shipped default is a known protocol: its fingerprint and name are
+ * pinned, and the first default stays in the archive, byte for byte
+ * readable, for files encoded under it. */
+Test(protocol, shipped_default_is_pinned)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/protocols/default.json", getenv("WYELINK_SOURCE_ROOT"));
+    wye_protocol *p;
+    wye_diag d;
+    cr_assert_eq(wye_protocol_load(path, &p, &d), WYE_OK, "%s: %s", d.field, d.reason);
+    uint8_t fp[WYE_FINGERPRINT_BYTES];
+    char h[65];
+    wye_protocol_fingerprint(p, fp);
+    hex(fp, sizeof fp, h);
+    cr_expect_str_eq(h, DEFAULT_FINGERPRINT);
+    cr_expect_str_eq(wye_protocol_name(p), DEFAULT_NAME);
+    wye_protocol_free(p);
 }
