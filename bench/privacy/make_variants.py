@@ -69,6 +69,8 @@ FIELD_HARDENING = {
     "salt-diff2": {"salting": SALT_YEAR, "diffusion": {"t": 2}},
     "salt-diff4": {"salting": SALT_YEAR, "diffusion": {"t": 4}},
     "saltdob": {"salting": {"field": "date_of_birth", "part": "whole"}},
+    "salt-diff8": {"salting": SALT_YEAR, "diffusion": {"t": 8}},
+    "salt-xor-diff4": {"salting": SALT_YEAR, "xor_fold": True, "diffusion": {"t": 4}},
 }
 FH_VARIANTS = [
     # field filters hardened alone (record-level filter as the default)
@@ -83,6 +85,9 @@ FH_VARIANTS = [
     ("saltdob", "saltdob"),
     # deterministic field-filter hardening with a hardened record-level filter
     ("diff4", "diff4"),
+    # stronger field-filter hardening (added after the first results: the
+    # re-encoding graph attack on the field filters was the worst target)
+    ("salt-diff8", "salt-diff4"), ("salt-xor-diff4", "salt-diff4"),
 ]
 
 

@@ -4,6 +4,9 @@
  * do break an encoding known to be weak (so a broken attack cannot pass the
  * guard by finding nothing).
  *
+ * Round 2 (field filters hardened) adds the best trade-off protocol of
+ * PRIVACY.md section 4 and a positive control for field-filter salting.
+ *
  * Data: `wyelink synth` seed 7, scale 0.15 (about 800 records of seven
  * agencies), read through the agencies' column maps and encoded with the
  * real encoder under a fixed test secret. The attacker's public sample is
@@ -18,17 +21,27 @@
 #include "priv.h"
 #include "wyelink/synth.h"
 
-/* The guard's limits: the share of records whose given or family name an
- * attack recovers exactly (PRIVACY.md, "The guard"). Issue 8's bound is
- * 0.5%. No protocol that schema version 1 can express meets it while
- * keeping linkage quality (PRIVACY.md, "The choice"), so for the name
- * parts of the default each limit is its measured share on this data,
- * rounded up: a change that makes the default easier to attack fails here.
- * The parts that do meet the bound (the exact digests and the postcode
- * filter under attack 1) are held to it. */
+/* The guard's limits (PRIVACY.md, "The guard"), on the figures issue 8's
+ * rule uses (PRIVACY.md section 1): attack 1, the share of records whose
+ * given or family name it recovers; attack 2, the share of records matched
+ * to their own person beyond the chance baseline. The bound is 0.5%. No
+ * protocol measured meets the whole rule (PRIVACY.md, "The choice"), so each
+ * limit below is the protocol's measured share on this data, rounded up: a
+ * change that makes it easier to attack fails here. The parts that do meet
+ * the bound (the exact digests and the postcode filter under attack 1) are
+ * held to it. */
 #define ISSUE8_BOUND 0.005
+/* protocols/default.json (wyelink-da-default-1) */
 #define GUARD_FREQ_LIMIT 0.035 /* measured 0.0237 (given-name field filter) */
-#define GUARD_GRAPH_LIMIT 0.85  /* measured 0.7615 (field filters, 100% overlap) */
+#define GUARD_GRAPH_LIMIT 0.80  /* measured 0.7042 (field filters, 100% overlap) */
+/* The best trade-off of round 2 (PRIVACY.md section 4): field filters and
+ * record-level filter salted with the year of birth and diffused (t = 8 and
+ * t = 4). On the scale-1 data it meets the bound in attack 1 (0.17%) and in
+ * graph matching at 50% overlap (0.48%), not at 100% overlap (3.76%); on
+ * this small data the year groups are small, so the figures are higher. */
+#define TRADEOFF "protocols/variants/fh-salt-diff8.r-salt-diff4.json"
+#define TRADEOFF_FREQ_LIMIT 0.01   /* measured 0.0075 (given-name field filter) */
+#define TRADEOFF_GRAPH_LIMIT 0.20  /* measured 0.1424 (record filter, 100% overlap) */
 
 static wye_protocol *load(const char *rel)
 {
@@ -105,8 +118,11 @@ static double freq_worst(world *w, char *which, size_t n, double *other)
 }
 
 /* Attack 2 with a plaintext population that holds `overlap` percent of the
- * encoded records (the rest from the attacker's sample). */
-static double graph(world *w, int overlap, priv_sim sim, bool fields)
+ * encoded records (the rest from the attacker's sample). Returns the share
+ * of records matched to their own person beyond the chance baseline (the
+ * figure issue 8's rule is applied to, PRIVACY.md section 1); *names (may
+ * be NULL) gets the share whose given or family name the match gets right. */
+static double graph_full(world *w, int overlap, priv_sim sim, bool fields, double *names)
 {
     size_t *ix = malloc(w->E.n * sizeof *ix), *jx = malloc(w->E.n * sizeof *jx);
     cr_assert(ix && jx);
@@ -132,10 +148,21 @@ static double graph(world *w, int overlap, priv_sim sim, bool fields)
     priv_score s;
     int rc = priv_attack_graph(&w->E, &P, &o, &s);
     priv_data_free(&P);
+    if (names)
+        *names = 0;
     if (rc == WYE_ENOTFOUND)
         return 0; /* the protocol has no such filter to attack */
     cr_assert_eq(rc, WYE_OK, "graph attack: %s", wye_strerror(rc));
-    return priv_share(s.reid, s.records);
+    cr_assert(s.graph);
+    if (names)
+        *names = priv_share(s.reid, s.records);
+    double x = priv_share(s.ident, s.records) - s.chance_ident / (double)s.records;
+    return x > 0 ? x : 0;
+}
+
+static double graph(world *w, int overlap, priv_sim sim, bool fields)
+{
+    return graph_full(w, overlap, sim, fields, NULL);
 }
 
 static double graph_worst(world *w, char *which, size_t n)
@@ -210,8 +237,47 @@ Test(privacy, default_graph_matching)
     make_world(&w, "protocols/default.json");
     char which[128] = "";
     double g = graph_worst(&w, which, sizeof which);
-    cr_log_info("attack 2: %.4f of records (%s)", g, which);
+    cr_log_info("attack 2: %.4f of records above chance (%s)", g, which);
     cr_expect_leq(g, GUARD_GRAPH_LIMIT, "attack 2 re-identified %.4f of records (%s); limit %.4f",
                   g, which, GUARD_GRAPH_LIMIT);
+    free_world(&w);
+}
+
+/* Positive control for field-filter hardening: salting the field filters
+ * with the year of birth takes frequency alignment from the unhardened
+ * level to well under half of it, and salting plus diffusion at least
+ * halves graph matching on the field filters. */
+Test(privacy, field_salting_weakens_both_attacks)
+{
+    world u;
+    make_world(&u, "protocols/variants/ff-none.json");
+    char which[128];
+    double fu = freq_worst(&u, which, sizeof which, NULL);
+    double gu = graph(&u, 100, PRIV_SIM_REENCODE, true);
+    free_world(&u);
+    world w;
+    make_world(&w, TRADEOFF);
+    double f = freq_worst(&w, which, sizeof which, NULL);
+    double g = graph(&w, 100, PRIV_SIM_REENCODE, true);
+    free_world(&w);
+    cr_expect_lt(f, fu / 2, "attack 1: salted %.4f vs unhardened %.4f", f, fu);
+    cr_expect_lt(g, gu / 2, "attack 2 on field filters: hardened %.4f vs unhardened %.4f", g,
+                 gu);
+}
+
+/* The best trade-off of round 2 under both attacks. */
+Test(privacy, tradeoff_both_attacks)
+{
+    world w;
+    make_world(&w, TRADEOFF);
+    char wf[128] = "", wg[128] = "";
+    double other = 1;
+    double f = freq_worst(&w, wf, sizeof wf, &other);
+    double g = graph_worst(&w, wg, sizeof wg);
+    cr_log_info("trade-off: attack 1 %.4f (%s); attack 2 %.4f above chance (%s)", f, wf, g, wg);
+    cr_expect_leq(f, TRADEOFF_FREQ_LIMIT, "attack 1 re-identified %.4f of records (%s)", f, wf);
+    cr_expect_leq(g, TRADEOFF_GRAPH_LIMIT, "attack 2 re-identified %.4f of records (%s)", g, wg);
+    cr_expect_lt(other, ISSUE8_BOUND, "attack 1 recovered a date of birth, postcode or NHS "
+                 "number of %.4f of records", other);
     free_world(&w);
 }
