@@ -726,6 +726,8 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
         const wye_fs_comparison *co = wye_fs_comparison_at(l->fs, c);
         json_t *cj = json_object();
         json_object_set_new(cj, "name", json_string(co->name));
+        if (co->fallback) /* only then: other reports keep their keys */
+            json_object_set_new(cj, "fallback", json_true());
         json_t *lv = json_object();
         for (unsigned lev = 1; lev < co->nlevels; lev++) {
             if (!co->level_used[lev])
