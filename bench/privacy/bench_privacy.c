@@ -13,7 +13,9 @@
  * real encoder under a fixed test secret; the attacker's public sample is
  * another synthetic population (seed N + 1000, the same public lists). It
  * prints, per protocol, the share of records and of distinct names
- * re-identified by each attack, and with --f1 the pairwise F1 of linking the
+ * re-identified by each attack (for graph matching also, on a second line,
+ * the share matched to their own person and the chance baselines of both
+ * figures: PRIVACY.md section 1), and with --f1 the pairwise F1 of linking the
  * encoded records with the linker's defaults (automatic thresholds); with
  * --febrl4 DIR also of FEBRL4 (DIR/dataset4a.csv vs dataset4b.csv, names and
  * date of birth, bench/quality/maps/febrl.map.json). --record-dice auto adds
