@@ -121,6 +121,29 @@ def main():
             json.dump(p, f, indent=2)
             f.write("\n")
         names.append(path)
+    # the candidate default-2 (protocols/candidates/default-2.json: address and
+    # other_id added), as it is and with the round-2 best trade-off
+    cand = os.path.join(ROOT, "protocols", "candidates", "default-2.json")
+    if os.path.exists(cand):
+        with open(cand) as f:
+            d2 = json.load(f)
+        for ffh, rech in [(None, "none"), ("salt-diff8", "salt-diff4")]:
+            if ffh:
+                p = fh_variant(d2, ffh, rech)
+                p["name"] = "wyelink-da-v-d2-fh-%s.r-%s" % (ffh, rech)
+                path = os.path.join(OUT, "d2-fh-%s.r-%s.json" % (ffh, rech))
+            else:
+                p = copy.deepcopy(d2)
+                p["name"] = "wyelink-da-v-d2-none"
+                path = os.path.join(OUT, "d2-none.json")
+            p["description"] = ("Privacy variant (protocols/PRIVACY.md, round 2): the candidate "
+                                "default-2 with hardening %s. Made by bench/privacy/"
+                                "make_variants.py." % (ffh and "fh-%s.r-%s" % (ffh, rech)
+                                                        or "none"))
+            with open(path, "w") as f:
+                json.dump(p, f, indent=2)
+                f.write("\n")
+            names.append(path)
     if "--round1" not in sys.argv[1:]:
         print("\n".join(os.path.relpath(n, ROOT) for n in names))
         return 0
