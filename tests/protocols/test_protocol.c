@@ -21,8 +21,8 @@
  * never an edit of these constants. See protocols/PROTOCOL.md, "Versioning". */
 #define V1_FINGERPRINT "9d2d57262716014cfd1f5621e369b82e7f6bc7d72c83fff80a8dd60329b50681"
 #define V1_PATH "protocols/archive/wyelink-da-default-1.json"
-#define DEFAULT_FINGERPRINT V1_FINGERPRINT
-#define DEFAULT_NAME "wyelink-da-default-1"
+#define DEFAULT_FINGERPRINT "9aeb652e12f0341fab36d596401fbe863e72271daecd395467a30afd86315e58"
+#define DEFAULT_NAME "wyelink-da-default-2"
 
 static char dir[] = "/tmp/wye_test_protocol_XXXXXX";
 static char *default_text;
