@@ -131,11 +131,15 @@ static inline void fx_encode(const wye_protocol *proto, const fx_person *p, cons
     out[lay->presence_off + 1] = (uint8_t)(presence >> 8);
 }
 
+/* The first default protocol, wyelink-da-default-1 (protocols/archive): the
+ * linker tests pin its comparisons and layout, whatever the shipped default
+ * becomes. */
 static inline wye_protocol *fx_default_protocol(void)
 {
     const char *root = getenv("WYELINK_SOURCE_ROOT");
     char path[4096];
-    snprintf(path, sizeof path, "%s/protocols/default.json", root ? root : ".");
+    snprintf(path, sizeof path, "%s/protocols/archive/wyelink-da-default-1.json",
+             root ? root : ".");
     wye_protocol *p = NULL;
     wye_diag d;
     if (wye_protocol_load(path, &p, &d) != WYE_OK)

@@ -15,7 +15,7 @@ static wye_fs *fs;
 static void setup(void)
 {
     proto = fx_default_protocol();
-    cr_assert(proto, "cannot load protocols/default.json (WYELINK_SOURCE_ROOT)");
+    cr_assert(proto, "cannot load protocols/archive/wyelink-da-default-1.json (WYELINK_SOURCE_ROOT)");
     cr_assert_eq(wye_fs_new(proto, NULL, &fs), WYE_OK);
 }
 

@@ -294,11 +294,14 @@ static int run_link(const char *out, const char *extra, const char *files, const
 {
     const char *exe = getenv("WYELINK");
     cr_assert(exe, "WYELINK is not set");
-    char cmd[4096];
+    const char *root = getenv("WYELINK_SOURCE_ROOT");
+    char cmd[8192];
+    /* the files were encoded under the fixture's protocol (fx_default_protocol) */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && '%s' link --key lu.key --trust trust --out '%s' --audit-log lu.log "
+             "--protocol '%s/protocols/archive/wyelink-da-default-1.json' "
              "--quiet %s %s > /dev/null 2> '%s'",
-             dir, exe, out, extra, files, errfile);
+             dir, exe, out, root ? root : ".", extra, files, errfile);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -31,7 +31,9 @@
  * the bound (the exact digests and the postcode filter under attack 1) are
  * held to it. */
 #define ISSUE8_BOUND 0.005
-/* protocols/default.json (wyelink-da-default-1) */
+/* protocols/default.json (wyelink-da-default-2; re-measured after the switch from
+ * wyelink-da-default-1: the same shares, as the synthetic extracts map no
+ * address or other id) */
 #define GUARD_FREQ_LIMIT 0.035 /* measured 0.0237 (given-name field filter) */
 #define GUARD_GRAPH_LIMIT 0.80  /* measured 0.7042 (field filters, 100% overlap) */
 /* The best trade-off of round 2 (PRIVACY.md section 4): field filters and
