@@ -678,3 +678,76 @@ Test(encoder, cache_is_invisible_under_eviction)
     wye_encoder_cache_free(c);
     wye_encoder_free(e);
 }
+
+/* ---- the shipped default, wyelink-da-default-2 ---- */
+
+/* Its new fields follow the written rules (an independent recomputation),
+ * and whole records of it have pinned known answers. */
+Test(encoder, default_2_address_and_other_id)
+{
+    wye_protocol *p = ht_shipped_protocol();
+    cr_assert_str_eq(wye_protocol_name(p), "wyelink-da-default-2");
+    const wye_layout *lay = wye_protocol_layout(p);
+    wye_encoder *e;
+    cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
+    size_t rs = wye_encoder_record_size(e);
+    cr_assert_eq(rs, lay->record_size);
+    uint8_t rec[512], want[128];
+    cr_assert_leq(rs, sizeof rec);
+
+    /* address 12 HIGH ST: q-grams of 12HIGHST padded, 9 tokens; k =
+     * ceil(100/9) = 12 in the record filter, ceil(50/9) = 6 in its own
+     * 256-bit filter; key id 6 */
+    wye_fields f;
+    wye_fields_clear(&f);
+    put(&f, p, "address", "12 HIGH ST");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
+    const char *grams[] = {"_1", "12", "2H", "HI", "IG", "GH", "HS", "ST", "T_"};
+    memset(want, 0, sizeof want);
+    for (int i = 0; i < 9; i++)
+        ref_bits(6, 'R', "", 1, grams[i], 12, 1024, want);
+    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
+    memset(want, 0, 32);
+    for (int i = 0; i < 9; i++)
+        ref_bits(6, 'F', "", 1, grams[i], 6, 256, want);
+    cr_expect_arr_eq(rec + lay->field_filter_off[fi(p, "address")], want, 32);
+
+    /* other_id: only an exact digest, BLAKE2b-128 keyed with KDF id 1003
+     * over u32le(7) || value, first 8 bytes; nothing in any filter */
+    wye_fields_clear(&f);
+    put(&f, p, "other_id", "AB123456");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
+    uint8_t dk[32], msg[12] = {7, 0, 0, 0}, d16[16];
+    memcpy(msg + 4, "AB123456", 8);
+    cr_assert_eq(wye_secret_derive(secret, 1003, dk), WYE_OK);
+    crypto_generichash(d16, 16, msg, 12, dk, 32);
+    cr_expect_arr_eq(rec + lay->digest_off[fi(p, "other_id")], d16, 8);
+    memset(want, 0, sizeof want);
+    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
+
+    /* whole records: pinned */
+    char hex[65];
+    wye_fields_clear(&f);
+    put(&f, p, "given_name", "JANE");
+    put(&f, p, "family_name", "SMITH");
+    put(&f, p, "date_of_birth", "19910817");
+    put(&f, p, "sex", "F");
+    put(&f, p, "postcode", "HR1 2AB");
+    put(&f, p, "address", "FLAT 3 12A MILL RD");
+    put(&f, p, "other_id", "5304218");
+    f.attr[0] = 3, f.attr[1] = 1, f.attr[2] = 1;
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "P1", 2, rec), WYE_OK);
+    hex_digest(rec, rs, hex);
+    cr_expect_str_eq(hex, "85fa38e59f91e40d9aff291de3462de2b7a544056f37e4db4bc5c7720eb1df54",
+                     "record 1");
+    wye_fields_clear(&f);
+    put(&f, p, "given_name", "ANN");
+    put(&f, p, "family_name", "LEE");
+    put(&f, p, "date_of_birth", "19800101");
+    cr_assert_eq(wye_encoder_encode(e, NULL, &f, "P2", 2, rec), WYE_OK);
+    hex_digest(rec, rs, hex);
+    cr_expect_str_eq(hex, "f48e509a9cc049964821efdcd15896f30061fe170c2278f7882e82fec20fe683",
+                     "record 2");
+    wye_encoder_free(e);
+    wye_protocol_free(p);
+}
