@@ -136,6 +136,17 @@ static void print_check(const char *path, const wye_protocol *p)
     if (h->diffusion)
         printf(" diffusion(t=%u,bits=%u)", h->diffusion_t, h->diffusion_bits);
     printf("\n");
+    const wye_field_hardening *fh = wye_protocol_field_hardening(p);
+    printf("field filter hardening:");
+    if (!fh->salting && !fh->xor_fold && !fh->diffusion)
+        printf(" none");
+    if (fh->salting)
+        printf(" salting(%s,%s)", fh->salt_field, fh->salt_part == WYE_SALT_YEAR ? "year" : "whole");
+    if (fh->xor_fold)
+        printf(" xor_fold");
+    if (fh->diffusion)
+        printf(" diffusion(t=%u)", fh->diffusion_t);
+    printf("\n");
     printf("fields (%zu):\n", wye_protocol_nfields(p));
     for (size_t i = 0; i < wye_protocol_nfields(p); i++) {
         const wye_field_spec *f = wye_protocol_field(p, i);
@@ -146,8 +157,11 @@ static void print_check(const char *path, const wye_protocol *p)
             print_tokeniser(&f->tok[t]);
         }
         printf(" record_bits %u", f->record_bits);
-        if (f->field_filter_bits)
+        if (f->field_filter_bits) {
             printf(" field_filter %u bits k %u", f->field_filter_bits, f->field_filter_k);
+            if (fh->xor_fold)
+                printf(" (stored %u bits)", f->field_filter_bits / 2);
+        }
         if (f->exact_digest)
             printf(" exact_digest");
         printf("\n");

@@ -801,6 +801,7 @@ Test(protocol, cli_check_fingerprint_and_canonical)
     cr_expect_not_null(strstr(out, "protocol:    wyelink-da-default-1\n"), "%s", out);
     cr_expect_not_null(strstr(out, "record size: 296 bytes"), "%s", out);
     cr_expect_not_null(strstr(out, "1024 bits raw, 1024 bits stored"), "%s", out);
+    cr_expect_not_null(strstr(out, "field filter hardening: none\n"), "%s", out);
     cr_expect_str_eq(err, "");
     free(out);
     free(err);
@@ -892,4 +893,18 @@ Test(protocol, shipped_default_is_pinned)
     cr_expect_str_eq(h, DEFAULT_FINGERPRINT);
     cr_expect_str_eq(wye_protocol_name(p), DEFAULT_NAME);
     wye_protocol_free(p);
+}
+
+/* `protocol check` shows the field filters' hardening and their stored length. */
+Test(protocol, cli_check_shows_field_hardening)
+{
+    char path[4096], *out, *err;
+    snprintf(path, sizeof path, "%s/protocols/variants/fh-salt-xor.r-none.json",
+             getenv("WYELINK_SOURCE_ROOT"));
+    cr_assert_eq(run(&out, &err, "check", path, NULL), 0, "stderr: %s", err);
+    cr_expect_not_null(
+        strstr(out, "field filter hardening: salting(date_of_birth,year) xor_fold\n"), "%s", out);
+    cr_expect_not_null(strstr(out, "field_filter 256 bits k 30 (stored 128 bits)"), "%s", out);
+    free(out);
+    free(err);
 }
