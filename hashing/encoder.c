@@ -146,6 +146,27 @@ static uint32_t stream_below(stream *s, uint32_t bound)
 
 /* ---- bits ---- */
 
+/* Diffusion draws (ENCODING.md 5.4, 5.5): from the keyed stream `label`,
+ * for each of nrows output bits, t distinct input bits below len. */
+static void draw_diffusion(const uint8_t *key, const char *label, uint32_t *tab,
+                           unsigned nrows, unsigned t, uint32_t len)
+{
+    stream s;
+    stream_init(&s, key, label);
+    for (unsigned j = 0; j < nrows; j++) {
+        uint32_t *row = tab + (size_t)j * t;
+        for (unsigned c = 0; c < t;) {
+            uint32_t x = stream_below(&s, len);
+            bool dup = false;
+            for (unsigned q = 0; q < c; q++)
+                dup = dup || row[q] == x;
+            if (!dup)
+                row[c++] = x;
+        }
+    }
+    sodium_memzero(&s, sizeof s);
+}
+
 static inline void set_bit(uint8_t *b, uint32_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 static inline unsigned get_bit(const uint8_t *b, uint32_t i) { return b[i >> 3] >> (i & 7) & 1u; }
 
@@ -262,20 +283,7 @@ int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
         if (!e->diff) {
             rc = WYE_ENOMEM;
         } else {
-            stream s;
-            stream_init(&s, diff_key, "wyelink.diffusion.v1");
-            for (unsigned j = 0; j < nb; j++) {
-                uint32_t *row = e->diff + (size_t)j * t;
-                for (unsigned c = 0; c < t;) {
-                    uint32_t x = stream_below(&s, len);
-                    bool dup = false;
-                    for (unsigned q = 0; q < c; q++)
-                        dup = dup || row[q] == x;
-                    if (!dup)
-                        row[c++] = x;
-                }
-            }
-            sodium_memzero(&s, sizeof s);
+            draw_diffusion(diff_key, "wyelink.diffusion.v1", e->diff, nb, t, len);
         }
     }
     /* Field-filter diffusion (ENCODING.md 5.5): for each distinct folded
@@ -300,20 +308,7 @@ int wye_encoder_new(const wye_protocol *p, const wye_secret *secret,
             }
             char label[48];
             snprintf(label, sizeof label, "wyelink.ffdiffusion.v1.%u", n);
-            stream s;
-            stream_init(&s, diff_key, label);
-            for (unsigned j = 0; j < n; j++) {
-                uint32_t *row = tab + (size_t)j * t;
-                for (unsigned c = 0; c < t;) {
-                    uint32_t x = stream_below(&s, n);
-                    bool dup = false;
-                    for (unsigned q = 0; q < c; q++)
-                        dup = dup || row[q] == x;
-                    if (!dup)
-                        row[c++] = x;
-                }
-            }
-            sodium_memzero(&s, sizeof s);
+            draw_diffusion(diff_key, label, tab, n, t, n);
             e->ff_draw[d] = tab;
             e->ff_draw_len[d] = n;
             e->ff_ndraws++;
