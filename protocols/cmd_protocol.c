@@ -111,6 +111,11 @@ static void print_tokeniser(const wye_tokeniser *t)
     }
 }
 
+static void print_salting(const char *field, unsigned part)
+{
+    printf(" salting(%s,%s)", field, part == WYE_SALT_YEAR ? "year" : "whole");
+}
+
 static void print_check(const char *path, const wye_protocol *p)
 {
     uint8_t fp[WYE_FINGERPRINT_BYTES];
@@ -128,7 +133,7 @@ static void print_check(const char *path, const wye_protocol *p)
     if (!h->salting && !h->balancing && !h->xor_fold && !h->diffusion)
         printf(" none");
     if (h->salting)
-        printf(" salting(%s,%s)", h->salt_field, h->salt_part == WYE_SALT_YEAR ? "year" : "whole");
+        print_salting(h->salt_field, h->salt_part);
     if (h->balancing)
         printf(" balancing");
     if (h->xor_fold)
@@ -141,7 +146,7 @@ static void print_check(const char *path, const wye_protocol *p)
     if (!fh->salting && !fh->xor_fold && !fh->diffusion)
         printf(" none");
     if (fh->salting)
-        printf(" salting(%s,%s)", fh->salt_field, fh->salt_part == WYE_SALT_YEAR ? "year" : "whole");
+        print_salting(fh->salt_field, fh->salt_part);
     if (fh->xor_fold)
         printf(" xor_fold");
     if (fh->diffusion)

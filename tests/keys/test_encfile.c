@@ -170,14 +170,21 @@ Test(encfile, compressed_on_request_and_read_back_alike)
     free(stored.data);
 }
 
+/* A writer of the police's file to the linkage unit, into b. */
+static wye_encwriter *open_police_writer(wye_membuf *b)
+{
+    wye_encfile_meta m = test_meta();
+    wye_encwriter *w;
+    cr_assert_eq(wye_encwriter_open(wye_sink_memory(b), &m, police, wye_party_public_part(lu),
+                                    &w),
+                 WYE_OK);
+    return w;
+}
+
 Test(encfile, close_gives_the_digest_of_the_whole_file)
 {
     wye_membuf b = {0};
-    wye_encfile_meta m = test_meta();
-    wye_encwriter *w;
-    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police,
-                                    wye_party_public_part(lu), &w),
-                 WYE_OK);
+    wye_encwriter *w = open_police_writer(&b);
     uint8_t r[REC];
     for (uint64_t i = 0; i < 5000; i++) {
         make_record(i, r);
@@ -195,11 +202,7 @@ Test(encfile, close_gives_the_digest_of_the_whole_file)
 Test(encfile, compression_chosen_only_before_the_first_record)
 {
     wye_membuf b = {0};
-    wye_encfile_meta m = test_meta();
-    wye_encwriter *w;
-    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, police,
-                                    wye_party_public_part(lu), &w),
-                 WYE_OK);
+    wye_encwriter *w = open_police_writer(&b);
     cr_assert_eq(wye_encwriter_set_compression(w, (wye_enc_compression)7), WYE_EINVAL);
     uint8_t r[REC];
     make_record(0, r);
