@@ -88,8 +88,24 @@ typedef struct hot_entry {
     uint8_t out[BLOCK];
 } hot_entry;
 
+/* The digest cache: a short value of a field with an exact digest (a date
+ * of birth, an NHS number) -> its digest. Dates of birth repeat across
+ * records (a few tens of thousands of distinct ones), and each digest costs
+ * a keyed BLAKE2b; direct-mapped, exact key. */
+#define DCACHE_BITS 16
+#define DCACHE_SLOTS (1u << DCACHE_BITS)
+#define DKEY_MAX 22
+
+typedef struct digest_entry {
+    uint64_t tag;                 /* 0 = empty */
+    uint8_t klen;                 /* 1 (field index) + value length */
+    uint8_t key[1 + DKEY_MAX];    /* field index, then the value */
+    uint8_t d[WYE_DIGEST_BYTES];
+} digest_entry;
+
 struct wye_encoder_cache {
     hot_entry *hot;              /* HOT_SLOTS */
+    digest_entry *dig;           /* DCACHE_SLOTS */
     cache_entry *slots;          /* CACHE_SLOTS / 2 sets of two ways */
     uint8_t *mru;                /* per set: the way used last */
     uint64_t owner;              /* id of the encoder the entries belong to */
@@ -358,10 +374,12 @@ int wye_encoder_cache_new(wye_encoder_cache **out)
     c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
     c->mru = calloc(CACHE_SLOTS / 2, 1);
     c->hot = calloc(HOT_SLOTS, sizeof *c->hot);
-    if (!c->slots || !c->mru || !c->hot) {
+    c->dig = calloc(DCACHE_SLOTS, sizeof *c->dig);
+    if (!c->slots || !c->mru || !c->hot || !c->dig) {
         free(c->slots);
         free(c->mru);
         free(c->hot);
+        free(c->dig);
         free(c);
         return WYE_ENOMEM;
     }
@@ -375,9 +393,11 @@ void wye_encoder_cache_free(wye_encoder_cache *c)
         return;
     sodium_memzero(c->slots, CACHE_SLOTS * sizeof *c->slots);
     sodium_memzero(c->hot, HOT_SLOTS * sizeof *c->hot);
+    sodium_memzero(c->dig, DCACHE_SLOTS * sizeof *c->dig);
     free(c->slots);
     free(c->mru);
     free(c->hot);
+    free(c->dig);
     if (c->vslots) {
         sodium_memzero(c->vslots, VCACHE_SLOTS * c->vstride);
         free(c->vslots);
@@ -393,6 +413,7 @@ static void cache_bind(wye_encoder_cache *c, const wye_encoder *e)
         return;
     memset(c->slots, 0, CACHE_SLOTS * sizeof *c->slots);
     memset(c->hot, 0, HOT_SLOTS * sizeof *c->hot);
+    memset(c->dig, 0, DCACHE_SLOTS * sizeof *c->dig);
     if (c->vslots) {
         sodium_memzero(c->vslots, VCACHE_SLOTS * c->vstride);
         free(c->vslots);
@@ -771,6 +792,44 @@ static void harden_field(const wye_encoder *e, size_t i, uint8_t *raw, size_t n,
     }
 }
 
+/* The keyed exact digest of field i's value (ENCODING.md 4.3), through the
+ * digest cache when the value is short. */
+static void exact_digest(const wye_encoder *e, wye_encoder_cache *c, size_t i,
+                         const wye_field_spec *fs, const char *value, uint8_t *out)
+{
+    size_t vl = strlen(value);
+    digest_entry *de = NULL;
+    uint64_t h = 0;
+    if (c && vl <= DKEY_MAX) {
+        h = 1469598103934665603ull ^ i;
+        for (size_t b = 0; b < vl; b++)
+            h = (h ^ (uint8_t)value[b]) * 1099511628211ull;
+        h ^= h >> 32;
+        h |= 1;
+        de = &c->dig[(h * 0x9e3779b97f4a7c15ull) >> (64 - DCACHE_BITS)];
+        if (de->tag == h && de->klen == 1 + vl && de->key[0] == (uint8_t)i &&
+            memcmp(de->key + 1, value, vl) == 0) {
+            memcpy(out, de->d, WYE_DIGEST_BYTES);
+            return;
+        }
+    }
+    uint8_t msg[4 + WYE_NORM_MAX], d16[16];
+    for (int b = 0; b < 4; b++)
+        msg[b] = (uint8_t)(fs->kdf_id >> (8 * b));
+    memcpy(msg + 4, value, vl);
+    crypto_generichash(d16, sizeof d16, msg, 4 + vl, e->digest_key, 32);
+    memcpy(out, d16, WYE_DIGEST_BYTES);
+    if (de) {
+        de->tag = h;
+        de->klen = (uint8_t)(1 + vl);
+        de->key[0] = (uint8_t)i;
+        memcpy(de->key + 1, value, vl);
+        memcpy(de->d, d16, WYE_DIGEST_BYTES);
+    }
+    sodium_memzero(msg, sizeof msg);
+    sodium_memzero(d16, sizeof d16);
+}
+
 int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fields *f,
                        const char *local_id, size_t len, uint8_t *out)
 {
@@ -877,16 +936,8 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         }
         if (e->ff_hard && ffb)
             harden_field(e, i, ffraw, ffb * 8, out + lay->field_filter_off[i]);
-        if (fs->exact_digest) {
-            uint8_t msg[4 + WYE_NORM_MAX], d16[16];
-            size_t vl = strlen(f->value[i]);
-            for (int b = 0; b < 4; b++)
-                msg[b] = (uint8_t)(fs->kdf_id >> (8 * b));
-            memcpy(msg + 4, f->value[i], vl);
-            crypto_generichash(d16, sizeof d16, msg, 4 + vl, e->digest_key, 32);
-            memcpy(out + lay->digest_off[i], d16, WYE_DIGEST_BYTES);
-            sodium_memzero(msg, sizeof msg);
-        }
+        if (fs->exact_digest)
+            exact_digest(e, c, i, fs, f->value[i], out + lay->digest_off[i]);
     }
     sodium_memzero(t.arena, wipe);
     if (e->ff_hard)

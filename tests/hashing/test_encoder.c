@@ -642,9 +642,10 @@ Test(encoder, field_hardening_known_answers)
     }
 }
 
-/* Many distinct short tokens (4-letter names, 2-letter postcode districts):
- * far more than the hot-token cache holds, so its entries are replaced over
- * and over; every record must still match the encoding without a cache. */
+/* Many distinct short tokens (4-letter names, 2-letter postcode districts)
+ * and digested values (dates of birth, NHS numbers): far more than the
+ * hot-token and digest caches hold, so their entries are replaced over and
+ * over; every record must still match the encoding without a cache. */
 Test(encoder, cache_is_invisible_under_eviction)
 {
     wye_encoder *e;
@@ -664,11 +665,17 @@ Test(encoder, cache_is_invisible_under_eviction)
         snprintf(pc, sizeof pc, "%c%c%u %u%c%c", 'A' + (int)((x >> 40) % 26),
                  'A' + (int)((x >> 45) % 26), (unsigned)(x >> 50) % 10,
                  (unsigned)(x >> 54) % 10, 'A' + (int)((x >> 58) % 26), 'A' + (int)(i % 26));
+        char dob[9], nhs[11];
+        snprintf(dob, sizeof dob, "19%02u%02u%02u", (unsigned)(x >> 8) % 100,
+                 1 + (unsigned)(x >> 16) % 12, 1 + (unsigned)(x >> 24) % 28);
+        snprintf(nhs, sizeof nhs, "%010llu", (unsigned long long)(x % 10000000000ull));
         wye_fields f;
         wye_fields_clear(&f);
         put(&f, proto, "given_name", given);
         put(&f, proto, "family_name", family);
         put(&f, proto, "postcode", pc);
+        put(&f, proto, "date_of_birth", dob); /* about 33,600 values: the digest */
+        put(&f, proto, "nhs_number", nhs);     /* cache fills and replaces */
         char id[16];
         int n = snprintf(id, sizeof id, "R%u", i);
         cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, (size_t)n, a), WYE_OK);
