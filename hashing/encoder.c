@@ -186,6 +186,21 @@ static void draw_diffusion(const uint8_t *key, const char *label, uint32_t *tab,
 static inline void set_bit(uint8_t *b, uint32_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 static inline unsigned get_bit(const uint8_t *b, uint32_t i) { return b[i >> 3] >> (i & 7) & 1u; }
 
+/* Diffusion (ENCODING.md 5.4, 5.5): output bit j of dst (zeroed by the
+ * caller) is the XOR of the t input bits of row j of tab. */
+static void diffuse(const uint8_t *in, const uint32_t *tab, unsigned t, uint32_t nout,
+                    uint8_t *dst)
+{
+    for (uint32_t j = 0; j < nout; j++) {
+        const uint32_t *row = tab + (size_t)j * t;
+        unsigned x = 0;
+        for (unsigned q = 0; q < t; q++)
+            x ^= get_bit(in, row[q]);
+        if (x)
+            set_bit(dst, j);
+    }
+}
+
 /* dst |= src over n bytes, n a multiple of 8 (filters are whole 64-bit words). */
 static inline void or_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
@@ -779,14 +794,7 @@ static void harden_field(const wye_encoder *e, size_t i, uint8_t *raw, size_t n,
         const uint32_t *tab = e->ff_diff[i];
         assert(tab);
         memset(dst, 0, n / 8);
-        for (uint32_t j = 0; j < n; j++) {
-            const uint32_t *row = tab + (size_t)j * tt;
-            unsigned x = 0;
-            for (unsigned q = 0; q < tt; q++)
-                x ^= get_bit(raw, row[q]);
-            if (x)
-                set_bit(dst, j);
-        }
+        diffuse(raw, tab, tt, n, dst);
     } else {
         memcpy(dst, raw, n / 8);
     }
@@ -971,14 +979,7 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         uint8_t *dst = out + lay->filter_off;
         if (e->h->diffusion) {
             unsigned tt = e->h->diffusion_t;
-            for (uint32_t j = 0; j < e->h->diffusion_bits; j++) {
-                const uint32_t *row = e->diff + (size_t)j * tt;
-                unsigned x = 0;
-                for (unsigned q = 0; q < tt; q++)
-                    x ^= get_bit(cur, row[q]);
-                if (x)
-                    set_bit(dst, j);
-            }
+            diffuse(cur, e->diff, tt, e->h->diffusion_bits, dst);
         } else {
             memcpy(dst, cur, bits / 8);
         }
