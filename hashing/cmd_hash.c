@@ -407,35 +407,16 @@ static void batch_free(batch *b)
 
 /* ---- writing ---- */
 
-/* The local map's local_id column, quoted as RFC 4180 needs. */
-static int write_csv_field(FILE *f, const char *s, size_t n)
-{
-    bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!quote)
-        return fwrite(s, 1, n, f) == n ? 0 : -1;
-    if (fputc('"', f) == EOF)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' && fputc('"', f) == EOF)
-            return -1;
-        if (fputc(s[i], f) == EOF)
-            return -1;
-    }
-    return fputc('"', f) == EOF ? -1 : 0;
-}
-
-/* ---- the input's size and BLAKE2b-256, taken as it is read ----
- * The audit entry records the digests of the input and of the encoded file
- * (the latter from the writer, wye_encwriter_close_digest). Taken as the
- * bytes pass, neither large file is read again after the run (a serial pass
- * that cost as much as a fifth of the run on 2 cores). */
+/* ---- taps: a file's size and BLAKE2b-256, taken as it is read or written ----
+ * The audit entry records the digests of the input, the encoded file (from
+ * its writer, wye_encwriter_close_digest) and the local map. Taken as the
+ * bytes pass, no large file is read again after the run (a serial pass that
+ * cost as much as a fifth of the run on 2 cores). */
 
 typedef struct tap {
     crypto_generichash_state st; /* 64-byte aligned: ctx is allocated so */
     uint64_t bytes;
-    bool ended; /* its end was reached */
+    bool ended; /* input: its end was reached; output: written in full */
     FILE *f;
 } tap;
 
@@ -459,6 +440,35 @@ static ssize_t tap_read(void *ctx, void *buf, size_t n)
     t->bytes += got;
     return (ssize_t)got;
 }
+
+static int tap_put(tap *t, const void *buf, size_t n)
+{
+    if (fwrite(buf, 1, n, t->f) != n)
+        return -1;
+    crypto_generichash_update(&t->st, buf, n);
+    t->bytes += n;
+    return 0;
+}
+
+/* The local map's local_id column, quoted as RFC 4180 needs. */
+static int write_csv_field(tap *t, const char *s, size_t n)
+{
+    bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote)
+        return tap_put(t, s, n);
+    if (tap_put(t, "\"", 1))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' && tap_put(t, "\"", 1))
+            return -1;
+        if (tap_put(t, s + i, 1))
+            return -1;
+    }
+    return tap_put(t, "\"", 1);
+}
+
 
 /* The encoded file's sink. Every 32 MiB it asks the kernel to start writing
  * what it has (Linux sync_file_range, without waiting), so that the fsync
@@ -668,6 +678,7 @@ typedef struct ctx {
     unsigned threads;
     FILE *in;
     tap in_tap;          /* digest of the input, taken as it is read */
+    tap map_tap;         /* digest of the local map, taken as it is written */
     out_sink out_sink;   /* the encoded file's sink */
     uint8_t out_digest[WYE_ENCFILE_DIGEST_BYTES]; /* of the encoded file, by its writer */
     uint64_t out_bytes;
@@ -817,8 +828,8 @@ static int open_outputs(ctx *c)
     errno = 0;
     if ((rc = wye_atomic_open(o->local_map, 0600, 0, &c->map_a)))
         return fail_file(c, "cannot write", o->local_map, rc);
-    FILE *mf = wye_atomic_file(c->map_a);
-    if (fputs("local_id,record\n", mf) == EOF)
+    tap_init(&c->map_tap, wye_atomic_file(c->map_a));
+    if (tap_put(&c->map_tap, "local_id,record\n", 16))
         return fail_file(c, "cannot write", o->local_map, WYE_EIO);
 
     wye_encfile_meta meta;
@@ -888,7 +899,6 @@ static int encode_row(ctx *c, batch *b, size_t i, int t)
 static int write_batch(ctx *c, batch *b)
 {
     const size_t rs = wye_encoder_record_size(c->enc);
-    FILE *mf = wye_atomic_file(c->map_a);
     char hex[2 * WYE_PSEUDONYM_BYTES + 2];
     for (size_t i = 0; i < b->n; i++) {
         c->s.rows_read++;
@@ -922,8 +932,8 @@ static int write_batch(ctx *c, batch *b)
             return rc;
         wye_hex(rec, WYE_PSEUDONYM_BYTES, hex);
         hex[2 * WYE_PSEUDONYM_BYTES] = '\n';
-        if (write_csv_field(mf, b->lid[i], b->lidlen[i]) || fputc(',', mf) == EOF ||
-            fwrite(hex, 1, sizeof hex - 1, mf) != sizeof hex - 1)
+        if (write_csv_field(&c->map_tap, b->lid[i], b->lidlen[i]) ||
+            tap_put(&c->map_tap, ",", 1) || tap_put(&c->map_tap, hex, sizeof hex - 1))
             return WYE_EIO;
         c->s.rows_encoded++;
     }
@@ -1183,8 +1193,12 @@ int wye_cmd_hash(int argc, char **argv)
                                                             c->out_digest);
             else
                 c->audit_rc = wye_audit_entry_output(c->audit, o->out);
-            if (c->audit_rc == WYE_OK)
-                c->audit_rc = wye_audit_entry_output(c->audit, o->local_map);
+            if (c->audit_rc == WYE_OK) { /* written in full: status is OK */
+                uint8_t d[WYE_AUDIT_DIGEST_BYTES];
+                crypto_generichash_final(&c->map_tap.st, d, sizeof d);
+                c->audit_rc =
+                    wye_audit_entry_output_digest(c->audit, o->local_map, c->map_tap.bytes, d);
+            }
             if (c->audit_rc == WYE_OK && o->summary)
                 c->audit_rc = wye_audit_entry_output(c->audit, o->summary);
         }

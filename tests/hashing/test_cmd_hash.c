@@ -475,17 +475,18 @@ static void expect_digest_of(json_t *f, const char *path)
     json_decref(f);
 }
 
-/* The digests of the input and the encoded file are taken as they stream
- * through (not read again): they must still be those of the whole files,
- * over several batches and with either compression. */
+/* The digests of the input, the encoded file and the local map are taken
+ * as they stream through (not read again): they must still be those of the
+ * whole files, over several batches and with either compression. */
 Test(cmd_hash, audit_digests_are_of_the_whole_files)
 {
     char *in = P("big.csv");
     write_big(in, 20000);
-    char *out = P("a.wye"), *outz = P("z.wye");
-    cr_assert_eq(run_hash(in, out, "a.csv", "--threads 2 --quiet"), 0);
+    char *out = P("a.wye"), *outz = P("z.wye"), *map = P("a.csv");
+    cr_assert_eq(run_hash(in, out, map, "--threads 2 --quiet"), 0);
     expect_digest_of(audit_file("inputs", in), in);
     expect_digest_of(audit_file("outputs", out), out);
+    expect_digest_of(audit_file("outputs", map), map);
     cr_assert_eq(run_hash(in, outz, "z.csv", "--threads 2 --quiet --compress"), 0);
     expect_digest_of(audit_file("outputs", outz), outz);
     /* --compress: a smaller file holding the same records */
@@ -504,6 +505,7 @@ Test(cmd_hash, audit_digests_are_of_the_whole_files)
     free(in);
     free(out);
     free(outz);
+    free(map);
 }
 
 /* ---- failures ---- */
