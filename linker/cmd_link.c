@@ -27,11 +27,12 @@ static void usage(void)
 {
     printf("usage: wyelink link --key LU.key --trust DIR --out OUTDIR [options] FILE.wye...\n"
            "\n"
-           "Links the encoded files of two or more agencies into persons, deduplicating\n"
-           "within and across agencies, without ever seeing an identifier. Each file is\n"
-           "opened with the linkage unit's key; its signer must be one of the agency keys\n"
-           "in the trust folder, and every file must carry the same protocol fingerprint\n"
-           "and linkage-secret key id (a file that differs is refused, named).\n"
+           "Links the encoded files of one or more agencies into persons, deduplicating\n"
+           "within and across agencies (one file: within that agency), without ever\n"
+           "seeing an identifier. Each file is opened with the linkage unit's key; its\n"
+           "signer must be one of the agency keys in the trust folder, and every file\n"
+           "must carry the same protocol fingerprint and linkage-secret key id (a file\n"
+           "that differs is refused, named).\n"
            "\n"
            "Writes into OUTDIR (created if missing), each file atomically:\n"
            "  persons.csv   agency,record,person for every record (singletons too)\n"
@@ -207,8 +208,8 @@ int wye_cmd_link(int argc, char **argv)
     if (!key || !trust_dir || !outdir)
         return wye_cli_usage_error(CMD, "--key, --trust and --out are required");
     int nfiles = argc - optind;
-    if (nfiles < 2)
-        return wye_cli_usage_error(CMD, "give at least two encoded files");
+    if (nfiles < 1)
+        return wye_cli_usage_error(CMD, "give the encoded files to link");
     if (lp.match_given && lp.possible_given && lp.possible > lp.match)
         return wye_cli_usage_error(CMD, "--possible must not be above --threshold");
     char **files = argv + optind;

@@ -204,11 +204,13 @@ def run_febrl4(R, work):
     return R.link_eval(wyes, locs, truth, d)
 
 
-def run_dedup(R, work, name, src, map_name, id_col, person_of, extract_date):
-    """Deduplication of one file. `wyelink link` needs at least two encoded
-    files, so the rows are dealt alternately to two parties NAME-1 and NAME-2
-    (the linker deduplicates within and across parties alike; its clustering
-    is stricter within a party, see LINKING.md)."""
+def run_dedup(R, work, name, src, map_name, id_col, person_of, extract_date, parties=1):
+    """Deduplication of one file: by default one party NAME-1 holds every
+    row and `wyelink link` links that one file. With parties=2 the rows are
+    dealt alternately to two parties NAME-1 and NAME-2 (how this was measured
+    before `wyelink link` took a single file; the linker deduplicates within
+    and across parties alike, its clustering stricter within a party, see
+    LINKING.md)."""
     d = os.path.join(work, name)
     os.makedirs(d, exist_ok=True)
     with open(src, newline="", encoding="utf-8") as f:
@@ -218,14 +220,14 @@ def run_dedup(R, work, name, src, map_name, id_col, person_of, extract_date):
     clean = [h.strip() for h in head]
     i = clean.index(id_col)
     truth_rows, wyes, locs = [], [], {}
-    for k in (1, 2):
+    for k in range(1, parties + 1):
         agency = "%s-%d" % (name, k)
         part = os.path.join(d, agency + ".csv")
         with open(part, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(head)
             for j, r in enumerate(rows):
-                if j % 2 == k - 1:
+                if j % parties == k - 1:
                     w.writerow(r)
                     truth_rows.append((agency, r[i].strip(), person_of(r)))
         wf, lm = R.hash(agency, part, os.path.join(MAPS, map_name), d, extract_date)
@@ -248,6 +250,9 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--protocol", default=os.path.join(ROOT, "protocols", "default.json"))
     ap.add_argument("--datasets", default="synth,febrl4,febrl3,historical")
+    ap.add_argument("--dedup-parties", type=int, choices=(1, 2), default=1,
+                    help="deduplication sets: one file (default), or dealt to two "
+                         "parties as measured before wyelink link took one file")
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="folder for keys, encoded files, results "
@@ -287,7 +292,7 @@ def main():
         if "febrl3" in sets:
             r = run_dedup(R, work, "febrl3", os.path.join(SHARED, "febrl", "dataset3.csv"),
                           "febrl.map.json", "rec_id", lambda row: febrl_person(row[0]),
-                          FEBRL_EXTRACT_DATE)
+                          FEBRL_EXTRACT_DATE, a.dedup_parties)
             out["results"]["febrl3"] = r
             print("febrl3: %s" % brief(r), flush=True)
         if "historical" in sets:
@@ -295,7 +300,7 @@ def main():
                           os.path.join(SHARED, "splink_datasets",
                                        "historical_figures_with_errors_50k.csv"),
                           "historical.map.json", "unique_id", lambda row: row[1],
-                          EXTRACT_DATE)
+                          EXTRACT_DATE, a.dedup_parties)
             out["results"]["historical"] = r
             print("historical: %s" % brief(r), flush=True)
     finally:

@@ -453,6 +453,50 @@ Test(link, command_links_deterministically)
     free(pairs);
 }
 
+/* One file: the agency's own records deduplicated; no file: a usage error. */
+Test(link, command_deduplicates_one_file)
+{
+    cr_assert_eq(run_link("one", "", "police.wye", "err1.txt"), 0);
+    size_t n;
+    int truth[600];
+    free(agency_records(&specs[0], &n, truth));
+    int true_persons = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = truth[j] == truth[i];
+        true_persons += !seen;
+    }
+    cr_assert_lt((size_t)true_persons, n, "the fixture has repeat records in one agency");
+    /* every record once, and linked into about as many persons as there are */
+    FILE *f = fopen(path("one/persons.csv"), "r");
+    cr_assert(f);
+    char line[256];
+    size_t rows = 0;
+    int persons[600], npersons = 0;
+    cr_assert(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f)) {
+        char ag[32], rec[40];
+        int person;
+        cr_assert_eq(sscanf(line, "%31[^,],%39[^,],%d", ag, rec, &person), 3);
+        cr_assert_str_eq(ag, "police");
+        bool seen = false;
+        for (int k = 0; k < npersons && !seen; k++)
+            seen = persons[k] == person;
+        if (!seen && npersons < 600)
+            persons[npersons++] = person;
+        rows++;
+    }
+    fclose(f);
+    cr_assert_eq(rows, n);
+    cr_assert(npersons < (int)n && npersons >= true_persons, "%d persons, %d true, %zu records",
+              npersons, true_persons, n);
+    cr_assert_eq(run_link("none", "", "", "err2.txt"), 2);
+    char *err = slurp(path("err2.txt"));
+    cr_assert(strstr(err, "give the encoded files to link"), "%s", err);
+    free(err);
+}
+
 Test(link, exhaustive_finds_what_blocking_finds)
 {
     cr_assert_eq(run_link("b", "", "police.wye gp.wye wmwa.wye", "err1.txt"), 0);
