@@ -612,6 +612,51 @@ static json_t *real(double x)
     return json_real(round(x * 1e6) / 1e6);
 }
 
+/* Unique persons by each attribute value the records carry in clear
+ * (PROTOCOL.md, attributes): for each attribute, the persons with at least
+ * one record of each value, and those with none ("missing"). A person counts
+ * once per value, and under every value their records show (an age band
+ * that differs between extracts, several services). */
+static json_t *profiles_json(const wye_linkage *l, bool exact)
+{
+    const wye_recview *v = l->v;
+    const wye_protocol *p = v->protocol;
+    size_t np = l->st.persons, na = wye_protocol_nattrs(p);
+    json_t *root = json_object();
+    if (!root)
+        return NULL;
+    for (size_t a = 0; a < na; a++) {
+        const wye_attr_spec *as = wye_protocol_attr(p, a);
+        size_t nv = as->nvalues + 1; /* 0 = missing */
+        /* bit v of mark[person] = a record of the person has value v */
+        uint64_t *mark = calloc(np + 1, sizeof *mark);
+        if (!mark) {
+            json_decref(root);
+            return NULL;
+        }
+        for (size_t i = 0; i < v->n; i++) {
+            unsigned x = wye_rec(v, i)[v->layout->attr_off + a];
+            if (x < nv && x < 64)
+                mark[l->person[i]] |= 1ull << x;
+        }
+        uint64_t counts[WYE_MAX_ATTR_VALUES + 1] = {0}, missing = 0;
+        for (size_t pp = 0; pp < np; pp++) {
+            if (!(mark[pp] >> 1))
+                missing++;
+            for (size_t x = 1; x < nv && x < 64; x++)
+                counts[x] += mark[pp] >> x & 1;
+        }
+        free(mark);
+        json_t *o = json_object(), *vals = json_object();
+        for (size_t x = 1; x < nv; x++)
+            json_object_set_new(vals, as->values[x - 1], count_json(counts[x], exact));
+        json_object_set_new(o, "values", vals);
+        json_object_set_new(o, "missing", count_json(missing, exact));
+        json_object_set_new(root, as->name, o);
+    }
+    return root;
+}
+
 int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
 {
     const wye_recview *v = l->v;
@@ -698,6 +743,12 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
             json_array_append_new(ov, o);
         }
     json_object_set_new(root, "overlaps", ov);
+    json_t *prof = profiles_json(l, exact);
+    if (!prof) {
+        rc = WYE_ENOMEM;
+        goto done;
+    }
+    json_object_set_new(root, "persons_by_attribute", prof);
     /* thresholds and how they were chosen */
     json_t *th = json_object();
     json_object_set_new(th, "match", real(l->st.match));

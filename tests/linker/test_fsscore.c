@@ -2,7 +2,10 @@
  * given probabilities, and EM recovering known m and u from simulated
  * agreement patterns. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "fixture.h"
 #include "wyelink/fsscore.h"
@@ -418,4 +421,61 @@ Test(fsscore, salted_protocol_links_deterministically)
     cr_assert_arr_eq(person[0], person[1], sizeof person[0]);
     wye_recset_free(s);
     wye_protocol_free(p);
+}
+
+/* summary.json's profiles: unique persons by each attribute value their
+ * records carry, a person counted under every value it shows, "missing"
+ * for persons with none. */
+Test(fsscore, summary_counts_persons_by_attribute)
+{
+    static const fx_person who[] = {
+        {"AMELIA", NULL, "WARD", NULL, "19910817", "F", "HR1 2AB", NULL},
+        {"BRONWEN", NULL, "PRICE", NULL, "19700304", "F", "HR4 9QT", NULL},
+        {"CARYS", NULL, "LLOYD", NULL, "19850612", "F", "WR5 1DD", NULL},
+        {"DELYTH", NULL, "MORGAN", NULL, "19601120", "F", "SY1 3EF", NULL},
+    };
+    /* A twice (18-24 both), B once (25-34), C twice (18-24, then 25-34),
+     * D once without an age band */
+    static const int person[] = {0, 0, 1, 2, 2, 3};
+    static const uint8_t band[] = {2, 2, 3, 2, 3, 0};
+    const wye_layout *lay = wye_protocol_layout(proto);
+    size_t n = sizeof person / sizeof person[0];
+    uint8_t *buf = calloc(n, lay->record_size);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%zu", i);
+        fx_encode(proto, &who[person[i]], id, buf + i * lay->record_size);
+        buf[i * lay->record_size + lay->attr_off] = band[i]; /* age_band is attribute 0 */
+    }
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(proto, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
+    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
+    free(buf);
+    wye_link_params lp;
+    wye_link_default_params(&lp);
+    lp.threads = 1;
+    lp.blocking.exhaustive = true;
+    lp.match = 5, lp.match_given = true;
+    lp.possible = 2, lp.possible_given = true;
+    wye_linkage *l = NULL;
+    cr_assert_eq(wye_link_run(s, &lp, &l, NULL), WYE_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_eq(wye_linkage_write_summary(l, f, true), WYE_OK);
+    fclose(f);
+    json_t *j = json_loads(text, 0, NULL);
+    cr_assert_not_null(j, "%s", text);
+    cr_assert_eq(json_integer_value(json_object_get(j, "unique_persons")), 4, "%s", text);
+    json_t *ab = json_object_get(json_object_get(j, "persons_by_attribute"), "age_band");
+    json_t *v = json_object_get(ab, "values");
+    cr_expect_eq(json_integer_value(json_object_get(v, "18-24")), 2, "%s", text);
+    cr_expect_eq(json_integer_value(json_object_get(v, "25-34")), 2, "%s", text);
+    cr_expect_eq(json_integer_value(json_object_get(v, "35-44")), 0, "%s", text);
+    cr_expect_eq(json_integer_value(json_object_get(ab, "missing")), 1, "%s", text);
+    json_decref(j);
+    free(text);
+    wye_linkage_free(l);
+    wye_recset_free(s);
 }

@@ -437,6 +437,7 @@ Test(link, command_links_deterministically)
     cr_assert(strstr(sum, "\"match_chosen\": \"automatic\""));
     cr_assert(strstr(sum, "\"how\": \"EM over the"));
     cr_assert(strstr(sum, "\"<5\""), "small counts are suppressed");
+    cr_assert(strstr(sum, "\"persons_by_attribute\": {"), "%s", sum);
     free(sum);
     /* with exact small counts, no "<5" */
     cr_assert_eq(run_link("t3", "--exact-small-counts --threshold 10 --possible 4",
