@@ -178,6 +178,61 @@ static int classify(uint32_t cp, const char **letters)
     return CP_DROP;
 }
 
+static bool is_apostrophe(uint32_t cp)
+{
+    switch (cp) {
+    case '\'': case '`': case 0x00B4: case 0x02B9: case 0x02BB: case 0x02BC: case 0x02BD:
+    case 0x2018: case 0x2019: case 0x201B: case 0x2032: case 0xFF07:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A code point in an address: digits are kept, apostrophes and soft hyphens
+ * vanish, hyphens and dashes separate words; the rest as in names. */
+static int classify_address(uint32_t cp, const char **letters)
+{
+    static const char digit[10][2] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    if (cp >= '0' && cp <= '9') {
+        *letters = digit[cp - '0'];
+        return CP_LETTERS;
+    }
+    if (is_apostrophe(cp) || cp == 0x00AD) /* soft hyphen: invisible */
+        return CP_DROP;
+    int c = classify(cp, letters);
+    return c == CP_JOIN ? CP_SEP : c;
+}
+
+/* Fold in[0..len) into words separated by single spaces, each code point
+ * classified by cls; returns the length written to buf (NUL-terminated).
+ * Each code point yields at most two letters and each UTF-8 letter outside
+ * ASCII takes at least two bytes, so FOLD_MAX bytes always suffice for an
+ * input of at most WYE_NORM_RAW_MAX bytes. */
+#define FOLD_MAX (2 * WYE_NORM_RAW_MAX + 2)
+static size_t fold_words(const char *in, size_t len, int (*cls)(uint32_t, const char **),
+                         char buf[FOLD_MAX])
+{
+    size_t n = 0, i = 0;
+    bool sep = false;
+    while (i < len) {
+        const char *letters = NULL;
+        int c = cls(utf8_next((const uint8_t *)in, len, &i), &letters);
+        if (c == CP_SEP) {
+            sep = true;
+        } else if (c == CP_LETTERS) {
+            if (sep && n)
+                buf[n++] = ' ';
+            sep = false;
+            for (; *letters; letters++)
+                buf[n++] = *letters;
+        }
+        assert(n < FOLD_MAX - 2);
+    }
+    buf[n] = 0;
+    return n;
+}
+
 static const char *const titles[] = {"MR", "MRS", "MS", "MISS", "MX", "DR", "PROF",
                                      "REV", "REVD", "SIR", "DAME", "LADY", "LORD",
                                      "MSTR", "MASTER", NULL};
@@ -209,27 +264,8 @@ wye_norm_status wye_norm_name(const char *in, size_t len, char out[WYE_NORM_MAX]
     if (len > WYE_NORM_RAW_MAX)
         return invalid(why, WYE_NR_TOO_LONG);
 
-    /* Fold into words separated by single spaces. Each code point yields at
-     * most two letters and each UTF-8 letter outside ASCII takes at least two
-     * bytes, so 2 * WYE_NORM_RAW_MAX bytes always suffice. */
-    char buf[2 * WYE_NORM_RAW_MAX + 2];
-    size_t n = 0, i = 0;
-    bool sep = false;
-    while (i < len) {
-        const char *letters = NULL;
-        int c = classify(utf8_next((const uint8_t *)in, len, &i), &letters);
-        if (c == CP_SEP) {
-            sep = true;
-        } else if (c == CP_LETTERS) {
-            if (sep && n)
-                buf[n++] = ' ';
-            sep = false;
-            for (; *letters; letters++)
-                buf[n++] = *letters;
-        }
-        assert(n < sizeof buf - 2);
-    }
-    buf[n] = 0;
+    char buf[FOLD_MAX];
+    size_t n = fold_words(in, len, classify, buf);
 
     /* Words: [start, end) pairs. */
     size_t ws[WYE_NORM_RAW_MAX + 1], we[WYE_NORM_RAW_MAX + 1], nw = 0;
@@ -718,17 +754,6 @@ wye_norm_status wye_norm_sex(const char *in, size_t len, char out[2], wye_norm_r
 
 /* ---- addresses ---- */
 
-static bool is_apostrophe(uint32_t cp)
-{
-    switch (cp) {
-    case '\'': case '`': case 0x00B4: case 0x02B9: case 0x02BB: case 0x02BC: case 0x02BD:
-    case 0x2018: case 0x2019: case 0x201B: case 0x2032: case 0xFF07:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Street types and their common spellings -> one abbreviation (Royal Mail
  * and Australia Post usage), so that "High Street" and "High St" agree.
  * Applied to every word. Sorted by spelling only for the reader. */
@@ -763,39 +788,8 @@ wye_norm_status wye_norm_address(const char *in, size_t len, char out[WYE_NORM_M
     if (len > WYE_NORM_RAW_MAX)
         return invalid(why, WYE_NR_TOO_LONG);
 
-    /* Fold into words separated by single spaces (sizes as in wye_norm_name). */
-    char buf[2 * WYE_NORM_RAW_MAX + 2];
-    size_t n = 0, i = 0;
-    bool sep = false;
-    while (i < len) {
-        uint32_t cp = utf8_next((const uint8_t *)in, len, &i);
-        const char *letters = NULL;
-        static const char digit[10][2] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-        int c;
-        if (cp >= '0' && cp <= '9') {
-            letters = digit[cp - '0'];
-            c = CP_LETTERS;
-        } else if (is_apostrophe(cp)) {
-            c = CP_DROP;
-        } else if (cp == 0x00AD) { /* soft hyphen: invisible */
-            c = CP_DROP;
-        } else {
-            c = classify(cp, &letters);
-            if (c == CP_JOIN) /* hyphens and dashes separate in addresses */
-                c = CP_SEP;
-        }
-        if (c == CP_SEP) {
-            sep = true;
-        } else if (c == CP_LETTERS) {
-            if (sep && n)
-                buf[n++] = ' ';
-            sep = false;
-            for (; *letters; letters++)
-                buf[n++] = *letters;
-        }
-        assert(n < sizeof buf - 2);
-    }
-    buf[n] = 0;
+    char buf[FOLD_MAX];
+    size_t n = fold_words(in, len, classify_address, buf);
     if (n == 0)
         return invalid(why, WYE_NR_ADDRESS_NO_ALNUM);
 
