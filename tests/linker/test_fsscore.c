@@ -68,22 +68,28 @@ Test(fsscore, comparisons_of_the_default_protocol)
     cr_assert_eq(wye_fs_npatterns(fs), 6 * 6 * 5 * 5 * 5);
 }
 
-/* A set of records made from people, one agency. */
-static wye_recset *make_set(const fx_person *people, size_t n)
+/* A set of records made from people under protocol p, one agency. */
+static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, size_t n)
 {
-    const wye_layout *lay = wye_protocol_layout(proto);
+    const wye_layout *lay = wye_protocol_layout(p);
     uint8_t *buf = calloc(n, lay->record_size);
     for (size_t i = 0; i < n; i++) {
         char id[16];
         snprintf(id, sizeof id, "r%zu", i);
-        fx_encode(proto, &people[i], id, buf + i * lay->record_size);
+        fx_encode(p, &people[i], id, buf + i * lay->record_size);
     }
     wye_recset *s;
-    cr_assert_eq(wye_recset_new(proto, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_new(p, NULL, &s), WYE_OK);
     cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
     cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
     free(buf);
     return s;
+}
+
+/* The same under the default protocol of these tests. */
+static wye_recset *make_set(const fx_person *people, size_t n)
+{
+    return make_set_p(proto, people, n);
 }
 
 Test(fsscore, levels_of_known_pairs)
@@ -261,22 +267,6 @@ static wye_protocol *variant(const char *file)
     return p;
 }
 
-static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, size_t n)
-{
-    const wye_layout *lay = wye_protocol_layout(p);
-    uint8_t *buf = calloc(n, lay->record_size);
-    for (size_t i = 0; i < n; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%zu", i);
-        fx_encode(p, &people[i], id, buf + i * lay->record_size);
-    }
-    wye_recset *s;
-    cr_assert_eq(wye_recset_new(p, NULL, &s), WYE_OK);
-    cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
-    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
-    free(buf);
-    return s;
-}
 
 static size_t comparison_of(const wye_fs *m, const char *name)
 {
