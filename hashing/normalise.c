@@ -205,19 +205,21 @@ static int classify_address(uint32_t cp, const char **letters)
 }
 
 /* Fold in[0..len) into words separated by single spaces, each code point
- * classified by cls; returns the length written to buf (NUL-terminated).
+ * classified as in an address or else as in a name (a flag, not a function
+ * pointer: this runs for every character of every name); returns the length
+ * written to buf (NUL-terminated).
  * Each code point yields at most two letters and each UTF-8 letter outside
  * ASCII takes at least two bytes, so FOLD_MAX bytes always suffice for an
  * input of at most WYE_NORM_RAW_MAX bytes. */
 #define FOLD_MAX (2 * WYE_NORM_RAW_MAX + 2)
-static size_t fold_words(const char *in, size_t len, int (*cls)(uint32_t, const char **),
-                         char buf[FOLD_MAX])
+static size_t fold_words(const char *in, size_t len, bool address, char buf[FOLD_MAX])
 {
     size_t n = 0, i = 0;
     bool sep = false;
     while (i < len) {
         const char *letters = NULL;
-        int c = cls(utf8_next((const uint8_t *)in, len, &i), &letters);
+        uint32_t cp = utf8_next((const uint8_t *)in, len, &i);
+        int c = address ? classify_address(cp, &letters) : classify(cp, &letters);
         if (c == CP_SEP) {
             sep = true;
         } else if (c == CP_LETTERS) {
@@ -265,7 +267,7 @@ wye_norm_status wye_norm_name(const char *in, size_t len, char out[WYE_NORM_MAX]
         return invalid(why, WYE_NR_TOO_LONG);
 
     char buf[FOLD_MAX];
-    size_t n = fold_words(in, len, classify, buf);
+    size_t n = fold_words(in, len, false, buf);
 
     /* Words: [start, end) pairs. */
     size_t ws[WYE_NORM_RAW_MAX + 1], we[WYE_NORM_RAW_MAX + 1], nw = 0;
@@ -789,7 +791,7 @@ wye_norm_status wye_norm_address(const char *in, size_t len, char out[WYE_NORM_M
         return invalid(why, WYE_NR_TOO_LONG);
 
     char buf[FOLD_MAX];
-    size_t n = fold_words(in, len, classify_address, buf);
+    size_t n = fold_words(in, len, true, buf);
     if (n == 0)
         return invalid(why, WYE_NR_ADDRESS_NO_ALNUM);
 
