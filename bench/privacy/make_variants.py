@@ -108,6 +108,13 @@ def fh_variant(base, ffh, rech):
     return p
 
 
+def write(path, p, names):
+    with open(path, "w") as f:
+        json.dump(p, f, indent=2)
+        f.write("\n")
+    names.append(path)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     names = []
@@ -115,19 +122,16 @@ def main():
     with open(os.path.join(OUT, "ff-none.json")) as f:
         ffnone = json.load(f)
     for ffh, rech in FH_VARIANTS:
-        p = fh_variant(ffnone, ffh, rech)
-        path = os.path.join(OUT, "fh-%s.r-%s.json" % (ffh, rech))
-        with open(path, "w") as f:
-            json.dump(p, f, indent=2)
-            f.write("\n")
-        names.append(path)
+        write(os.path.join(OUT, "fh-%s.r-%s.json" % (ffh, rech)), fh_variant(ffnone, ffh, rech),
+              names)
     # the candidate default-2 (protocols/candidates/default-2.json: address and
-    # other_id added), as it is and with the round-2 best trade-off
+    # other_id added), as it is, with the round-2 best trade-off, and with the
+    # cheapest hardening that meets attack 1's bound (PRIVACY.md section 4)
     cand = os.path.join(ROOT, "protocols", "candidates", "default-2.json")
     if os.path.exists(cand):
         with open(cand) as f:
             d2 = json.load(f)
-        for ffh, rech in [(None, "none"), ("salt-diff8", "salt-diff4")]:
+        for ffh, rech in [(None, "none"), ("salt-diff8", "salt-diff4"), ("salt", "bal")]:
             if ffh:
                 p = fh_variant(d2, ffh, rech)
                 p["name"] = "wyelink-da-v-d2-fh-%s.r-%s" % (ffh, rech)
@@ -140,27 +144,19 @@ def main():
                                 "default-2 with hardening %s. Made by bench/privacy/"
                                 "make_variants.py." % (ffh and "fh-%s.r-%s" % (ffh, rech)
                                                         or "none"))
-            with open(path, "w") as f:
-                json.dump(p, f, indent=2)
-                f.write("\n")
-            names.append(path)
+            write(path, p, names)
     if "--round1" not in sys.argv[1:]:
         print("\n".join(os.path.relpath(n, ROOT) for n in names))
         return 0
-    # round 1 (--round1): from default.json as it was then (commit f9ae705);
-    # rerunning it after default.json changed would change those files
-    with open(os.path.join(ROOT, "protocols", "default.json")) as f:
+    # round 1 (--round1): from the first default, wyelink-da-default-1, as it
+    # was then; it is kept byte for byte in protocols/archive
+    with open(os.path.join(ROOT, "protocols", "archive", "wyelink-da-default-1.json")) as f:
         base = json.load(f)
     for layout in LAYOUTS:
         for hard in HARDENING:
-            p = variant(base, layout, hard)
-            path = os.path.join(OUT, "%s-%s.json" % (layout, hard))
-            with open(path, "w") as f:
-                json.dump(p, f, indent=2)
-                f.write("\n")
-            names.append(path)
+            write(os.path.join(OUT, "%s-%s.json" % (layout, hard)), variant(base, layout, hard),
+                  names)
     print("\n".join(os.path.relpath(n, ROOT) for n in names))
-
 
 if __name__ == "__main__":
     sys.exit(main())
