@@ -415,8 +415,9 @@ static void batch_free(batch *b)
 typedef struct tap {
     crypto_generichash_state st; /* 64-byte aligned: ctx is allocated so */
     uint64_t bytes;
-    bool ended; /* input: its end was reached; output: written in full */
-    FILE *f;
+    bool ended;     /* reading: the end of the input was reached */
+    FILE *f;        /* writing: where the bytes go */
+    wye_source src; /* reading: where they come from (the file, as a source) */
 } tap;
 
 static void tap_init(tap *t, FILE *f)
@@ -425,19 +426,20 @@ static void tap_init(tap *t, FILE *f)
     t->bytes = 0;
     t->ended = false;
     t->f = f;
+    t->src = wye_source_file(f);
 }
 
 static ssize_t tap_read(void *ctx, void *buf, size_t n)
 {
     tap *t = ctx;
-    size_t got = fread(buf, 1, n, t->f);
-    if (got == 0 && ferror(t->f))
-        return WYE_EIO;
+    ssize_t got = t->src.read(t->src.ctx, buf, n);
+    if (got < 0)
+        return got;
     if (got == 0 && n)
         t->ended = true;
-    crypto_generichash_update(&t->st, buf, got);
-    t->bytes += got;
-    return (ssize_t)got;
+    crypto_generichash_update(&t->st, buf, (size_t)got);
+    t->bytes += (uint64_t)got;
+    return got;
 }
 
 static int tap_put(tap *t, const void *buf, size_t n)
@@ -681,7 +683,6 @@ typedef struct ctx {
     out_sink out_sink;   /* the encoded file's sink */
     uint8_t out_digest[WYE_ENCFILE_DIGEST_BYTES]; /* of the encoded file, by its writer */
     uint64_t out_bytes;
-    bool out_digested;
     wye_csvin *r;
     wye_atomic *out_a, *map_a, *sum_a;
     wye_encwriter *w;
@@ -1077,7 +1078,6 @@ static int run_hash(ctx *c)
     c->w = NULL;
     if (rc)
         return fail_file(c, "cannot finish", o->out, rc);
-    c->out_digested = true;
     if (o->summary && (rc = write_summary_json(&c->ri, &c->sum_a)))
         return fail_file(c, "cannot write", o->summary, rc);
     /* The local map first: without the encoded file it is harmless. */
@@ -1186,13 +1186,12 @@ int wye_cmd_hash(int argc, char **argv)
                 }
             }
         }
+        /* A run that succeeded wrote every output in full: the digests taken
+         * as they were written are those of the files. */
         if (status == WYE_EXIT_OK && c->audit && c->audit_rc == WYE_OK) {
-            if (c->out_digested) /* every byte of the file, as written */
-                c->audit_rc = wye_audit_entry_output_digest(c->audit, o->out, c->out_bytes,
-                                                            c->out_digest);
-            else
-                c->audit_rc = wye_audit_entry_output(c->audit, o->out);
-            if (c->audit_rc == WYE_OK) { /* written in full: status is OK */
+            c->audit_rc =
+                wye_audit_entry_output_digest(c->audit, o->out, c->out_bytes, c->out_digest);
+            if (c->audit_rc == WYE_OK) {
                 uint8_t d[WYE_AUDIT_DIGEST_BYTES];
                 crypto_generichash_final(&c->map_tap.st, d, sizeof d);
                 c->audit_rc =
