@@ -9,6 +9,7 @@
  * one record. */
 #include "wyelink/encfile.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -148,14 +149,12 @@ static void tr_signed_message(const transcript *t, const uint8_t *trailer,
     sodium_memzero(&copy, sizeof copy);
 }
 
-/* trailer: the final plaintext's next (0) and count, 12 bytes. */
-static int tr_sign(transcript *t, const uint8_t *trailer, uint8_t sig[crypto_sign_BYTES],
+/* trailer: the final plaintext's next (0) and count, 12 bytes. Writers
+ * write the current version only, so only it is signed. */
+static int tr_sign(const transcript *t, const uint8_t *trailer, uint8_t sig[crypto_sign_BYTES],
                    const uint8_t *sk)
 {
-    if (t->version == 1) {
-        crypto_sign_update(&t->ph, trailer, NEXT_BYTES + 8);
-        return crypto_sign_final_create(&t->ph, sig, NULL, sk) == 0 ? WYE_OK : WYE_ECRYPTO;
-    }
+    assert(t->version == WYE_ENCFILE_VERSION);
     uint8_t msg[FILE_HASH_BYTES + 8];
     tr_signed_message(t, trailer, msg);
     return crypto_sign_detached(sig, NULL, msg, sizeof msg, sk) == 0 ? WYE_OK : WYE_ECRYPTO;
