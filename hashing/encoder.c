@@ -800,6 +800,34 @@ static void harden_field(const wye_encoder *e, size_t i, uint8_t *raw, size_t n,
     }
 }
 
+/* The tag of a cache key (FNV-1a, then mixed): odd, so never the 0 of an
+ * empty entry. The caches still compare whole keys; the tag only places and
+ * screens them. */
+static uint64_t cache_tag(const uint8_t *key, size_t n, uint64_t seed)
+{
+    uint64_t h = 1469598103934665603ull ^ seed;
+    for (size_t b = 0; b < n; b++)
+        h = (h ^ key[b]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h | 1;
+}
+
+/* A salt: field `field`'s canonical value, or its first four characters
+ * (the year of a date) for WYE_SALT_YEAR; empty when there is no salt field
+ * or the value is missing. */
+static const uint8_t *salt_of(const wye_fields *f, int field, unsigned part, size_t *len)
+{
+    *len = 0;
+    if (field < 0 || f->status[field] != WYE_NORM_PRESENT)
+        return (const uint8_t *)"";
+    *len = strlen(f->value[field]);
+    if (part == WYE_SALT_YEAR && *len > 4)
+        *len = 4;
+    return (const uint8_t *)f->value[field];
+}
+
 /* The keyed exact digest of field i's value (ENCODING.md 4.3), through the
  * digest cache when the value is short. */
 static void exact_digest(const wye_encoder *e, wye_encoder_cache *c, size_t i,
@@ -809,11 +837,7 @@ static void exact_digest(const wye_encoder *e, wye_encoder_cache *c, size_t i,
     digest_entry *de = NULL;
     uint64_t h = 0;
     if (c && vl <= DKEY_MAX) {
-        h = 1469598103934665603ull ^ i;
-        for (size_t b = 0; b < vl; b++)
-            h = (h ^ (uint8_t)value[b]) * 1099511628211ull;
-        h ^= h >> 32;
-        h |= 1;
+        h = cache_tag((const uint8_t *)value, vl, i);
         de = &c->dig[(h * 0x9e3779b97f4a7c15ull) >> (64 - DCACHE_BITS)];
         if (de->tag == h && de->klen == 1 + vl && de->key[0] == (uint8_t)i &&
             memcmp(de->key + 1, value, vl) == 0) {
@@ -858,24 +882,12 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
     out[lay->presence_off + 1] = (uint8_t)(presence >> 8);
     memcpy(out + lay->attr_off, f->attr, e->nattrs);
 
-    /* Salt: the salt field's value (or its year), empty when missing. */
-    const uint8_t *salt = (const uint8_t *)"";
-    size_t salt_len = 0;
-    if (e->salt_field >= 0 && f->status[e->salt_field] == WYE_NORM_PRESENT) {
-        salt = (const uint8_t *)f->value[e->salt_field];
-        salt_len = strlen(f->value[e->salt_field]);
-        if (e->h->salt_part == WYE_SALT_YEAR && salt_len > 4)
-            salt_len = 4;
-    }
-    /* The field filters' salt, the same way (ENCODING.md 5.5). */
-    const uint8_t *fsalt = (const uint8_t *)"";
-    size_t fsalt_len = 0;
-    if (e->ff_salt_field >= 0 && f->status[e->ff_salt_field] == WYE_NORM_PRESENT) {
-        fsalt = (const uint8_t *)f->value[e->ff_salt_field];
-        fsalt_len = strlen(f->value[e->ff_salt_field]);
-        if (e->fh->salt_part == WYE_SALT_YEAR && fsalt_len > 4)
-            fsalt_len = 4;
-    }
+    /* Salts: the salt field's value (or its year), empty when missing; one
+     * for the record-level filter, one for the field filters (ENCODING.md
+     * 5.1, 5.5). */
+    size_t salt_len, fsalt_len;
+    const uint8_t *salt = salt_of(f, e->salt_field, e->h->salt_part, &salt_len);
+    const uint8_t *fsalt = salt_of(f, e->ff_salt_field, e->fh->salt_part, &fsalt_len);
     /* With field hardening a field filter is built here, then hardened
      * into the record. */
     uint8_t ffraw[65536 / 8];
@@ -913,13 +925,7 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
                 key[2 + salt_len] = (uint8_t)fsalt_len;
                 memcpy(key + 3 + salt_len, fsalt, fsalt_len);
                 memcpy(key + 3 + salt_len + fsalt_len, f->value[i], vl);
-                uint64_t h = 1469598103934665603ull;
-                for (size_t b = 0; b < klen; b++)
-                    h = (h ^ key[b]) * 1099511628211ull;
-                h ^= h >> 33;
-                h *= 0xff51afd7ed558ccdull;
-                h ^= h >> 33;
-                h |= 1;
+                uint64_t h = cache_tag(key, klen, 0);
                 entry = c->vslots + ((h >> 20) & (VCACHE_SLOTS - 1)) * c->vstride;
                 vcache_head *hd = (vcache_head *)entry;
                 if (hd->tag != h || hd->klen != klen || memcmp(hd->key, key, klen)) {
