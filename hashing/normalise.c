@@ -62,6 +62,24 @@ static wye_norm_status present(wye_norm_reason *why)
     return WYE_NORM_PRESENT;
 }
 
+/* The start every free-text normaliser shares: clear out, trim; false with
+ * *st set when the value is missing or longer than WYE_NORM_RAW_MAX. */
+static bool begin_value(const char **in, size_t *len, char *out, wye_norm_reason *why,
+                        wye_norm_status *st)
+{
+    out[0] = 0;
+    *in = wye_norm_trim(*in, len);
+    if (*len == 0) {
+        *st = missing(why);
+        return false;
+    }
+    if (*len > WYE_NORM_RAW_MAX) {
+        *st = invalid(why, WYE_NR_TOO_LONG);
+        return false;
+    }
+    return true;
+}
+
 const char *wye_norm_trim(const char *in, size_t *len)
 {
     size_t n = *len;
@@ -259,12 +277,9 @@ static bool word_in(const char *w, size_t n, const char *const *list)
 wye_norm_status wye_norm_name(const char *in, size_t len, char out[WYE_NORM_MAX],
                               wye_norm_reason *why)
 {
-    out[0] = 0;
-    in = wye_norm_trim(in, &len);
-    if (len == 0)
-        return missing(why);
-    if (len > WYE_NORM_RAW_MAX)
-        return invalid(why, WYE_NR_TOO_LONG);
+    wye_norm_status st;
+    if (!begin_value(&in, &len, out, why, &st))
+        return st;
 
     char buf[FOLD_MAX];
     size_t n = fold_words(in, len, false, buf);
@@ -783,12 +798,9 @@ static const char *const address_placeholders[] = {
 wye_norm_status wye_norm_address(const char *in, size_t len, char out[WYE_NORM_MAX],
                                  wye_norm_reason *why)
 {
-    out[0] = 0;
-    in = wye_norm_trim(in, &len);
-    if (len == 0)
-        return missing(why);
-    if (len > WYE_NORM_RAW_MAX)
-        return invalid(why, WYE_NR_TOO_LONG);
+    wye_norm_status st;
+    if (!begin_value(&in, &len, out, why, &st))
+        return st;
 
     char buf[FOLD_MAX];
     size_t n = fold_words(in, len, true, buf);
@@ -834,12 +846,9 @@ wye_norm_status wye_norm_other_id(const char *in, size_t len, char out[WYE_NORM_
 {
     static const char *const id_placeholders[] = {"UNKNOWN", "NONE", "NULL", "NA", "NK",
                                                   "TBC", NULL};
-    out[0] = 0;
-    in = wye_norm_trim(in, &len);
-    if (len == 0)
-        return missing(why);
-    if (len > WYE_NORM_RAW_MAX)
-        return invalid(why, WYE_NR_TOO_LONG);
+    wye_norm_status st;
+    if (!begin_value(&in, &len, out, why, &st))
+        return st;
     char buf[WYE_NORM_RAW_MAX + 1];
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
