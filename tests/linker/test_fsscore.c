@@ -68,8 +68,10 @@ Test(fsscore, comparisons_of_the_default_protocol)
     cr_assert_eq(wye_fs_npatterns(fs), 6 * 6 * 5 * 5 * 5);
 }
 
-/* A set of records made from people under protocol p, one agency. */
-static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, size_t n)
+/* A set of records made from people under protocol p, one agency; record
+ * i's first attribute (the age band) is attr0[i] when attr0 is given. */
+static wye_recset *make_set_attr(const wye_protocol *p, const fx_person *people, size_t n,
+                                 const uint8_t *attr0)
 {
     const wye_layout *lay = wye_protocol_layout(p);
     uint8_t *buf = calloc(n, lay->record_size);
@@ -77,6 +79,8 @@ static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, si
         char id[16];
         snprintf(id, sizeof id, "r%zu", i);
         fx_encode(p, &people[i], id, buf + i * lay->record_size);
+        if (attr0)
+            buf[i * lay->record_size + lay->attr_off] = attr0[i];
     }
     wye_recset *s;
     cr_assert_eq(wye_recset_new(p, NULL, &s), WYE_OK);
@@ -84,6 +88,11 @@ static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, si
     cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
     free(buf);
     return s;
+}
+
+static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, size_t n)
+{
+    return make_set_attr(p, people, n, NULL);
 }
 
 /* The same under the default protocol of these tests. */
@@ -427,21 +436,12 @@ Test(fsscore, summary_counts_persons_by_attribute)
     /* A twice (18-24 both), B once (25-34), C twice (18-24, then 25-34),
      * D once without an age band */
     static const int person[] = {0, 0, 1, 2, 2, 3};
-    static const uint8_t band[] = {2, 2, 3, 2, 3, 0};
-    const wye_layout *lay = wye_protocol_layout(proto);
-    size_t n = sizeof person / sizeof person[0];
-    uint8_t *buf = calloc(n, lay->record_size);
-    for (size_t i = 0; i < n; i++) {
-        char id[16];
-        snprintf(id, sizeof id, "r%zu", i);
-        fx_encode(proto, &who[person[i]], id, buf + i * lay->record_size);
-        buf[i * lay->record_size + lay->attr_off] = band[i]; /* age_band is attribute 0 */
-    }
-    wye_recset *s;
-    cr_assert_eq(wye_recset_new(proto, NULL, &s), WYE_OK);
-    cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
-    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
-    free(buf);
+    static const uint8_t band[] = {2, 2, 3, 2, 3, 0}; /* age_band is attribute 0 */
+    enum { N = sizeof person / sizeof person[0] };
+    fx_person recs[N];
+    for (size_t i = 0; i < N; i++)
+        recs[i] = who[person[i]];
+    wye_recset *s = make_set_attr(proto, recs, N, band);
     wye_link_params lp;
     wye_link_default_params(&lp);
     lp.threads = 1;
