@@ -70,16 +70,23 @@ static void make_record(uint64_t i, uint8_t *r)
     r[REC - 1] = (uint8_t)(i % 7);
 }
 
+/* A writer of signer's file to `to`, into b. */
+static wye_encwriter *open_writer(wye_membuf *b, const wye_party *signer, const wye_party *to)
+{
+    wye_encfile_meta m = test_meta();
+    strcpy(m.agency, wye_party_public_part(signer)->name);
+    wye_encwriter *w;
+    cr_assert_eq(wye_encwriter_open(wye_sink_memory(b), &m, signer, wye_party_public_part(to),
+                                    &w),
+                 WYE_OK);
+    return w;
+}
+
 static wye_membuf write_file_c(const wye_party *signer, const wye_party *to, uint64_t n,
                                wye_enc_compression comp)
 {
     wye_membuf b = {0};
-    wye_encfile_meta m = test_meta();
-    strcpy(m.agency, wye_party_public_part(signer)->name);
-    wye_encwriter *w;
-    cr_assert_eq(wye_encwriter_open(wye_sink_memory(&b), &m, signer,
-                                    wye_party_public_part(to), &w),
-                 WYE_OK);
+    wye_encwriter *w = open_writer(&b, signer, to);
     cr_assert_eq(wye_encwriter_set_compression(w, comp), WYE_OK);
     uint8_t r[REC];
     for (uint64_t i = 0; i < n; i++) {
@@ -170,21 +177,10 @@ Test(encfile, compressed_on_request_and_read_back_alike)
     free(stored.data);
 }
 
-/* A writer of the police's file to the linkage unit, into b. */
-static wye_encwriter *open_police_writer(wye_membuf *b)
-{
-    wye_encfile_meta m = test_meta();
-    wye_encwriter *w;
-    cr_assert_eq(wye_encwriter_open(wye_sink_memory(b), &m, police, wye_party_public_part(lu),
-                                    &w),
-                 WYE_OK);
-    return w;
-}
-
 Test(encfile, close_gives_the_digest_of_the_whole_file)
 {
     wye_membuf b = {0};
-    wye_encwriter *w = open_police_writer(&b);
+    wye_encwriter *w = open_writer(&b, police, lu);
     uint8_t r[REC];
     for (uint64_t i = 0; i < 5000; i++) {
         make_record(i, r);
@@ -202,7 +198,7 @@ Test(encfile, close_gives_the_digest_of_the_whole_file)
 Test(encfile, compression_chosen_only_before_the_first_record)
 {
     wye_membuf b = {0};
-    wye_encwriter *w = open_police_writer(&b);
+    wye_encwriter *w = open_writer(&b, police, lu);
     cr_assert_eq(wye_encwriter_set_compression(w, (wye_enc_compression)7), WYE_EINVAL);
     uint8_t r[REC];
     make_record(0, r);
