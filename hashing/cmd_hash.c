@@ -710,6 +710,12 @@ static void audit_param(ctx *c, const char *name, const char *value)
         c->audit_rc = wye_audit_entry_param(c->audit, name, value);
 }
 
+static void audit_path(ctx *c, const char *name, const char *path)
+{
+    if (c->audit && c->audit_rc == WYE_OK)
+        c->audit_rc = wye_audit_entry_path(c->audit, name, path);
+}
+
 static void audit_count(ctx *c, const char *name, uint64_t n)
 {
     if (c->audit && c->audit_rc == WYE_OK)
@@ -1153,9 +1159,9 @@ int wye_cmd_hash(int argc, char **argv)
     c->ri.o = o;
     c->ri.s = &c->s;
     c->audit_rc = wye_audit_entry_new(CMD, &c->audit);
-    audit_param(c, "input", o->input);
-    audit_param(c, "secret", o->secret); /* a path only: no digest of a secret */
-    audit_param(c, "key", o->key);
+    audit_path(c, "input", o->input);
+    audit_path(c, "secret", o->secret); /* a path only: no digest of a secret */
+    audit_path(c, "key", o->key);
 
     status = run_hash(c);
     if (status != WYE_EXIT_OK && !c->code)
@@ -1174,7 +1180,7 @@ int wye_cmd_hash(int argc, char **argv)
                                   "to_missing"};
         for (size_t i = 0; i < 4; i++) {
             if (access(ins[i], R_OK) != 0) {
-                audit_param(c, in_names[i], ins[i]); /* a failed run: path only */
+                audit_path(c, in_names[i], ins[i]); /* a failed run: path only */
             } else if (c->audit && c->audit_rc == WYE_OK) {
                 uint8_t d[WYE_AUDIT_DIGEST_BYTES];
                 if (i == 0 && c->in_tap.ended) { /* the whole input went through */

@@ -142,6 +142,12 @@ static void a_param(audit_run *a, const char *name, const char *value)
         a->rc = wye_audit_entry_param(a->e, name, value);
 }
 
+static void a_path(audit_run *a, const char *name, const char *path)
+{
+    if (a->e && a->rc == WYE_OK)
+        a->rc = wye_audit_entry_path(a->e, name, path);
+}
+
 static void a_count(audit_run *a, const char *name, uint64_t n)
 {
     if (a->e && a->rc == WYE_OK)
@@ -239,9 +245,9 @@ int wye_cmd_link(int argc, char **argv)
     }
     const char *audit_path = wye_cli_audit_path(log);
     au.rc = wye_audit_entry_new("link", &au.e);
-    a_param(&au, "protocol", protocol_path);
-    a_param(&au, "trust", trust_dir);
-    a_param(&au, "out", outdir);
+    a_path(&au, "protocol", protocol_path);
+    a_path(&au, "trust", trust_dir);
+    a_path(&au, "out", outdir);
     a_param(&au, "exhaustive", exhaustive ? "yes" : "no");
     a_param(&au, "threads", threads_arg);
     if (threshold_arg)

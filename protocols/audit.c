@@ -73,12 +73,15 @@ static bool is_hex(unsigned char c)
 
 /* A run of characters that could be an encoded key: 32+ hex digits, or 43+
  * base64 characters mixing upper case, lower case and digits (AUDIT.md). */
-static bool looks_like_key(const char *s)
+/* Whether s[0..n) holds what looks like encoded key material: a run of 32
+ * or more hex digits, or of 43 or more base64 characters mixing upper case,
+ * lower case and digits. */
+static bool looks_like_key(const char *s, size_t n)
 {
     size_t hexrun = 0, b64run = 0;
     bool up = false, lo = false, dig = false;
-    for (const unsigned char *p = (const unsigned char *)s;; p++) {
-        unsigned char c = *p;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         hexrun = is_hex(c) ? hexrun + 1 : 0;
         if (hexrun >= 32)
             return true;
@@ -95,20 +98,41 @@ static bool looks_like_key(const char *s)
             b64run = 0;
             up = lo = dig = false;
         }
-        if (!c)
-            return false;
     }
+    return false;
 }
 
-static bool value_ok(const char *v)
+/* Short enough, no control characters. */
+static bool printable(const char *v, size_t n)
 {
-    size_t n = strlen(v);
     if (n > VALUE_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
             return false;
-    return !looks_like_key(v);
+    return true;
+}
+
+static bool value_ok(const char *v)
+{
+    size_t n = strlen(v);
+    return printable(v, n) && !looks_like_key(v, n);
+}
+
+/* A path: the key check applies to each '/'-separated component, so folders
+ * whose names mix case and digits (mktemp's) do not join into a "key". */
+static bool path_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (!printable(v, n))
+        return false;
+    for (const char *p = v; *p;) {
+        size_t k = strcspn(p, "/");
+        if (looks_like_key(p, k))
+            return false;
+        p += k + (p[k] == '/');
+    }
+    return true;
 }
 
 /* ---- building an entry ----------------------------------------------- */
@@ -147,16 +171,28 @@ void wye_audit_entry_free(wye_audit_entry *e)
     free(e);
 }
 
-int wye_audit_entry_param(wye_audit_entry *e, const char *name, const char *value)
+static int set_param(wye_audit_entry *e, const char *name, const char *value)
 {
-    if (!e || !name || !value || !name_ok(name, false) || !value_ok(value))
-        return WYE_EINVAL;
     if (!json_object_get(e->params, name) && json_object_size(e->params) >= MAX_PARAMS)
         return WYE_ERANGE;
     json_t *s = json_string(value);
     if (!s)
         return WYE_EUTF8; /* jansson refuses invalid UTF-8 */
     return json_object_set_new(e->params, name, s) ? WYE_ENOMEM : WYE_OK;
+}
+
+int wye_audit_entry_param(wye_audit_entry *e, const char *name, const char *value)
+{
+    if (!e || !name || !value || !name_ok(name, false) || !value_ok(value))
+        return WYE_EINVAL;
+    return set_param(e, name, value);
+}
+
+int wye_audit_entry_path(wye_audit_entry *e, const char *name, const char *path)
+{
+    if (!e || !name || !path || !name_ok(name, false) || !path_ok(path))
+        return WYE_EINVAL;
+    return set_param(e, name, path);
 }
 
 int wye_audit_entry_count(wye_audit_entry *e, const char *name, uint64_t n)

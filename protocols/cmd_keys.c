@@ -175,6 +175,12 @@ static void audit_param(audit_run *a, const char *name, const char *value)
         a->rc = wye_audit_entry_param(a->e, name, value);
 }
 
+static void audit_path(audit_run *a, const char *name, const char *path)
+{
+    if (a->rc == WYE_OK)
+        a->rc = wye_audit_entry_path(a->e, name, path);
+}
+
 static void audit_input(audit_run *a, const char *path)
 {
     if (a->rc == WYE_OK)
@@ -308,7 +314,7 @@ static int cmd_create(int argc, char **argv)
     audit_start(&a, cmd, log);
     audit_param(&a, "name", name);
     audit_param(&a, "role", role);
-    audit_param(&a, "secret_key", key); /* path only: no digest of a secret */
+    audit_path(&a, "secret_key", key); /* path only: no digest of a secret */
     audit_output(&a, pub);
     int status = audit_finish(&a, WYE_OK, p, WYE_EXIT_OK);
     if (status != WYE_EXIT_OK) {
@@ -349,8 +355,8 @@ static int cmd_secret(int argc, char **argv)
         return status;
     audit_run a;
     audit_start(&a, cmd, log);
-    audit_param(&a, "key", keyf);
-    audit_param(&a, "out", out);
+    audit_path(&a, "key", keyf);
+    audit_path(&a, "out", out);
     wye_secret *s;
     int rc = wye_secret_create(&s);
     errno = 0;
@@ -408,8 +414,8 @@ static int cmd_seal(int argc, char **argv)
         return status;
     audit_run a;
     audit_start(&a, cmd, log);
-    audit_param(&a, "secret", secret);
-    audit_param(&a, "custodian_key", keyf);
+    audit_path(&a, "secret", secret);
+    audit_path(&a, "custodian_key", keyf);
     audit_param(&a, "to_name", agency.name);
     audit_input(&a, to);
     wye_secret *s = NULL;
@@ -466,9 +472,9 @@ static int cmd_open(int argc, char **argv)
         return status;
     audit_run a;
     audit_start(&a, cmd, log);
-    audit_param(&a, "key", keyf);
+    audit_path(&a, "key", keyf);
     audit_param(&a, "custodian_name", cust.name);
-    audit_param(&a, "out", out);
+    audit_path(&a, "out", out);
     audit_input(&a, sealed);
     audit_input(&a, custf);
     wye_secret *s = NULL;
@@ -488,9 +494,9 @@ static int cmd_open(int argc, char **argv)
     if (a.rc != WYE_OK && rc != WYE_OK) {
         wye_audit_entry_free(a.e);
         audit_start(&a, cmd, log);
-        audit_param(&a, "key", keyf);
-        audit_param(&a, "sealed", sealed);
-        audit_param(&a, "out", out);
+        audit_path(&a, "key", keyf);
+        audit_path(&a, "sealed", sealed);
+        audit_path(&a, "out", out);
     }
     status = audit_finish(&a, rc, agency, status);
     if (rc == WYE_OK && status != WYE_EXIT_OK)

@@ -32,6 +32,11 @@ WYE_API int wye_audit_entry_new(const char *command, wye_audit_entry **out);
 WYE_API void wye_audit_entry_free(wye_audit_entry *e);
 /* A non-secret parameter, e.g. ("threads", "2"). */
 WYE_API int wye_audit_entry_param(wye_audit_entry *e, const char *name, const char *value);
+/* A parameter that is a file or folder path, e.g. ("trust", "keys/"): as
+ * above, but the check for key material applies to each '/'-separated
+ * component, so a path through folders whose names mix case and digits is
+ * not taken for a key (AUDIT.md, "What an entry may hold"). */
+WYE_API int wye_audit_entry_path(wye_audit_entry *e, const char *name, const char *path);
 /* An input or output file: its path and BLAKE2b-256 digest (computed now). */
 WYE_API int wye_audit_entry_input(wye_audit_entry *e, const char *path);
 WYE_API int wye_audit_entry_output(wye_audit_entry *e, const char *path);

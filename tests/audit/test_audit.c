@@ -668,6 +668,25 @@ Test(audit, entry_holds_only_what_was_given)
     unsetenv("WYE_TEST_CANARY");
 }
 
+/* A path through folders whose names mix case and digits (what mktemp
+ * makes) is not key material; a key is, even as a path component. */
+Test(audit, paths_are_checked_component_by_component)
+{
+    wye_audit_entry *e;
+    cr_assert_eq(wye_audit_entry_new("link", &e), WYE_OK);
+    const char *tmp = "/tmp/tmp.X0f5UkCjc0/protocols/archive/wyelink-da-default-1.json";
+    cr_assert_eq(wye_audit_entry_param(e, "protocol", tmp), WYE_EINVAL,
+                 "as a plain value the run of base64 characters looks like a key");
+    cr_assert_eq(wye_audit_entry_path(e, "protocol", tmp), WYE_OK);
+    const char *b64 = "/keys/n4bQgYhMfWWaL+qgxVrQFaO0TxsrC4Is0V1sFbDwCgg=";
+    const char *hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    cr_assert_eq(wye_audit_entry_path(e, "key", b64), WYE_EINVAL);
+    cr_assert_eq(wye_audit_entry_path(e, "key", hex), WYE_EINVAL);
+    cr_assert_eq(wye_audit_entry_path(e, "out", "a\nb"), WYE_EINVAL);
+    cr_assert_eq(wye_audit_entry_path(e, "out", "result/"), WYE_OK);
+    wye_audit_entry_free(e);
+}
+
 Test(audit, parameters_that_look_secret_or_are_malformed_are_refused)
 {
     wye_audit_entry *e;
