@@ -18,11 +18,22 @@ typedef struct key_def {
     int field;              /* KEY_DIGEST, KEY_FILTER */
     unsigned npos;          /* KEY_HAMMING: sampled bit positions */
     uint32_t pos[64];
-    unsigned nmf;           /* KEY_MINHASH: fields and hash seeds */
-    int mfield[4];
-    unsigned per_field;
-    unsigned band;          /* KEY_MINHASH: which band of mhkey */
+    unsigned group;         /* KEY_MINHASH: which group (0 names, 1 the second) */
+    unsigned band;          /* KEY_MINHASH: which band of the group's keys */
 } key_def;
+
+/* A MinHash group: ranks of each bit position for every hash function
+ * (the same for all the group's fields, so that swapped names meet), and
+ * every record's key in every band, computed in one pass over its set
+ * bits. */
+typedef struct mh_group {
+    uint32_t *rank;         /* [position * nfunc + function] */
+    size_t bits, nfunc, nbands;
+    int field[4];
+    unsigned nf, per_field;
+    uint64_t *key;          /* [band * n + record] */
+    uint8_t *ok;            /* record has every field of the group */
+} mh_group;
 
 struct wye_blocks {
     const wye_recview *v;
@@ -38,15 +49,7 @@ struct wye_blocks {
     size_t nparts;
     size_t *part_first;     /* block (or row, exhaustive) where each part starts */
     uint64_t *part_work;
-    /* MinHash: ranks of each bit position for every hash function (the same
-     * for all name fields, so that swapped names meet), and every record's
-     * key in every band, computed in one pass over its set bits */
-    uint32_t *mhrank;       /* [position * nfunc + function] */
-    size_t mhbits, nfunc, nbands;
-    int mfield[4];
-    unsigned nmf, per_field;
-    uint64_t *mhkey;        /* [band * n + record] */
-    uint8_t *mhok;          /* record has every MinHash field */
+    mh_group mh[2];         /* the names, and the second group */
 };
 
 void wye_blocking_default_params(wye_blocking_params *p)
@@ -60,6 +63,9 @@ void wye_blocking_default_params(wye_blocking_params *p)
     p->minhash_per_field = 4;
     p->minhash_fields[0] = "given_name";
     p->minhash_fields[1] = "family_name";
+    p->minhash2_bands = 16;
+    p->minhash2_per_field = 8;
+    p->minhash2_fields[0] = "address";
     p->exact_fields[0] = "postcode";
     p->max_block = 2000;
     p->seed = 0x7779656c696e6b31ull; /* "wyelink1" */
@@ -87,9 +93,11 @@ void wye_blocks_free(wye_blocks *b)
 {
     if (!b)
         return;
-    free(b->mhrank);
-    free(b->mhkey);
-    free(b->mhok);
+    for (unsigned g = 0; g < 2; g++) {
+        free(b->mh[g].rank);
+        free(b->mh[g].key);
+        free(b->mh[g].ok);
+    }
     free(b->bid);
     free(b->bstart);
     free(b->bkey);
@@ -130,9 +138,9 @@ static bool record_key(const wye_blocks *b, const key_def *d, size_t i, uint64_t
         return true;
     }
     case KEY_MINHASH:
-        if (!b->mhok[i])
+        if (!b->mh[d->group].ok[i])
             return false;
-        *key = b->mhkey[(size_t)d->band * b->n + i];
+        *key = b->mh[d->group].key[(size_t)d->band * b->n + i];
         return true;
     case KEY_FILTER: {
         if (!(presence(lay, r) & (1u << d->field)) || !wye_rec_fpop(v, i, (size_t)d->field))
@@ -234,6 +242,57 @@ static int build_key(wye_blocks *b, size_t k, kr *arr, kr *tmp, size_t *count,
     return WYE_OK;
 }
 
+/* MinHash group g over the fields named (those the protocol gives a field
+ * filter; none: no keys), `bands` keys of per_field min-hashes of each
+ * field. */
+static int define_minhash(wye_blocks *b, unsigned g, const char *const names[4], unsigned bands,
+                          unsigned per_field, const char *label, uint64_t *seed)
+{
+    const wye_recview *v = b->v;
+    const wye_layout *lay = v->layout;
+    mh_group *m = &b->mh[g];
+    int mf[4];
+    unsigned nmf = 0;
+    size_t mbits = 0;
+    for (unsigned i = 0; i < 4 && names[i]; i++) {
+        int f = wye_protocol_field_index(v->protocol, names[i]);
+        if (f < 0 || !lay->field_filter_bytes[f])
+            continue; /* the protocol does not give this field a filter */
+        mf[nmf++] = f;
+        if (lay->field_filter_bytes[f] * 8 > mbits)
+            mbits = lay->field_filter_bytes[f] * 8;
+    }
+    if (!nmf || !bands)
+        return WYE_OK;
+    for (unsigned h = 0; h < bands; h++) {
+        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
+            return WYE_EINVAL;
+        key_def *d = &b->keys[b->nkeys];
+        d->type = KEY_MINHASH;
+        d->group = g;
+        d->band = h;
+        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "%s:%u", label, h);
+        b->nkeys++;
+    }
+    /* a random rank for every bit position per hash function: the min-hash
+     * of a filter is the least rank among its set bits */
+    m->nf = nmf;
+    memcpy(m->field, mf, sizeof mf);
+    m->per_field = per_field;
+    m->nbands = bands;
+    m->nfunc = m->nbands * m->per_field;
+    m->bits = mbits;
+    m->rank = malloc(mbits * m->nfunc * sizeof *m->rank);
+    if (!m->rank)
+        return WYE_ENOMEM;
+    for (size_t j = 0; j < m->nfunc; j++) {
+        uint64_t hs = splitmix(seed);
+        for (size_t pos = 0; pos < mbits; pos++)
+            m->rank[pos * m->nfunc + j] = (uint32_t)(mix(pos ^ hs) >> 32);
+    }
+    return WYE_OK;
+}
+
 static int define_keys(wye_blocks *b)
 {
     const wye_recview *v = b->v;
@@ -255,44 +314,16 @@ static int define_keys(wye_blocks *b)
             b->nkeys++;
         }
     }
-    int mf[4];
-    unsigned nmf = 0;
-    size_t mbits = 0;
-    for (unsigned i = 0; i < 4 && p->minhash_fields[i]; i++) {
-        int f = wye_protocol_field_index(v->protocol, p->minhash_fields[i]);
-        if (f < 0 || !lay->field_filter_bytes[f])
-            continue; /* the protocol does not give this field a filter */
-        mf[nmf++] = f;
-        if (lay->field_filter_bytes[f] * 8 > mbits)
-            mbits = lay->field_filter_bytes[f] * 8;
-    }
-    for (unsigned h = 0; nmf && h < p->minhash_bands; h++) {
-        if (b->nkeys == WYE_BLOCK_MAX_KEYS)
-            return WYE_EINVAL;
-        key_def *d = &b->keys[b->nkeys];
-        d->type = KEY_MINHASH;
-        d->band = h;
-        snprintf(b->stats[b->nkeys].name, sizeof b->stats[0].name, "minhash:%u", h);
-        b->nkeys++;
-    }
-    if (nmf && p->minhash_bands) {
-        /* a random rank for every bit position per hash function: the
-         * min-hash of a filter is the least rank among its set bits */
-        b->nmf = nmf;
-        memcpy(b->mfield, mf, sizeof mf);
-        b->per_field = p->minhash_per_field;
-        b->nbands = p->minhash_bands;
-        b->nfunc = b->nbands * b->per_field;
-        b->mhbits = mbits;
-        b->mhrank = malloc(mbits * b->nfunc * sizeof *b->mhrank);
-        if (!b->mhrank)
-            return WYE_ENOMEM;
-        for (size_t j = 0; j < b->nfunc; j++) {
-            uint64_t hs = splitmix(&seed);
-            for (size_t pos = 0; pos < mbits; pos++)
-                b->mhrank[pos * b->nfunc + j] = (uint32_t)(mix(pos ^ hs) >> 32);
-        }
-    }
+    int rc = define_minhash(b, 0, p->minhash_fields, p->minhash_bands, p->minhash_per_field,
+                            "minhash", &seed);
+    /* the second group draws from a seed of its own: the other keys stay
+     * as they were without it */
+    uint64_t seed2 = p->seed ^ 0x6d696e6861736832ull; /* "minhash2" */
+    if (rc == WYE_OK)
+        rc = define_minhash(b, 1, p->minhash2_fields, p->minhash2_bands, p->minhash2_per_field,
+                            "minhash2", &seed2);
+    if (rc != WYE_OK)
+        return rc;
     for (unsigned i = 0; i < 4 && p->exact_fields[i]; i++) {
         int f = wye_protocol_field_index(v->protocol, p->exact_fields[i]);
         if (f < 0 || !lay->field_filter_bytes[f])
@@ -367,16 +398,17 @@ __attribute__((target("avx2,bmi"))) static void minhash_field_avx2(uint32_t *bes
         }
 }
 
-/* Every record's MinHash key in every band, in one pass over the set bits
- * of its name filters. */
-static int minhash_keys(wye_blocks *b, int nt)
+/* Every record's MinHash key in every band of group g, in one pass over
+ * the set bits of the group's filters. */
+static int minhash_keys(wye_blocks *b, unsigned g, int nt)
 {
     const wye_recview *v = b->v;
     const wye_layout *lay = v->layout;
-    size_t n = b->n, nf = b->nfunc;
-    b->mhkey = malloc((b->nbands * n + 1) * sizeof *b->mhkey);
-    b->mhok = malloc(n + 1);
-    if (!b->mhkey || !b->mhok)
+    mh_group *mg = &b->mh[g];
+    size_t n = b->n, nf = mg->nfunc;
+    mg->key = malloc((mg->nbands * n + 1) * sizeof *mg->key);
+    mg->ok = malloc(n + 1);
+    if (!mg->key || !mg->ok)
         return WYE_ENOMEM;
     __builtin_cpu_init();
     bool avx2 = __builtin_cpu_supports("avx2");
@@ -386,8 +418,8 @@ static int minhash_keys(wye_blocks *b, int nt)
         unsigned pres = presence(lay, r);
         uint32_t best[4][WYE_BLOCK_MAX_KEYS * 8];
         bool ok = true;
-        for (unsigned m = 0; m < b->nmf && ok; m++) {
-            int fld = b->mfield[m];
+        for (unsigned m = 0; m < mg->nf && ok; m++) {
+            int fld = mg->field[m];
             if (!(pres & (1u << fld)) || !wye_rec_fpop(v, i, (size_t)fld)) {
                 ok = false;
                 break;
@@ -395,33 +427,33 @@ static int minhash_keys(wye_blocks *b, int nt)
             const uint64_t *f = (const uint64_t *)(const void *)(r + lay->field_filter_off[fld]);
             size_t words = lay->field_filter_bytes[fld] / 8;
             if (avx2)
-                minhash_field_avx2(best[m], b->mhrank, f, words, nf);
+                minhash_field_avx2(best[m], mg->rank, f, words, nf);
             else
-                minhash_field(best[m], b->mhrank, f, words, nf);
+                minhash_field(best[m], mg->rank, f, words, nf);
         }
-        b->mhok[i] = ok;
+        mg->ok[i] = ok;
         if (!ok)
             continue;
-        for (size_t h = 0; h < b->nbands; h++) {
+        for (size_t h = 0; h < mg->nbands; h++) {
             uint64_t sig[4];
-            for (unsigned m = 0; m < b->nmf; m++) {
+            for (unsigned m = 0; m < mg->nf; m++) {
                 uint64_t x = 0x6d696e68617368ull;
-                for (unsigned q = 0; q < b->per_field; q++)
-                    x = mix(x ^ best[m][h * b->per_field + q]) + (uint64_t)q;
+                for (unsigned q = 0; q < mg->per_field; q++)
+                    x = mix(x ^ best[m][h * mg->per_field + q]) + (uint64_t)q;
                 sig[m] = x;
             }
             /* the fields' signatures in sorted order: given and family names
              * entered the wrong way round give the same key */
-            for (unsigned m = 1; m < b->nmf; m++)
+            for (unsigned m = 1; m < mg->nf; m++)
                 for (unsigned q = m; q > 0 && sig[q - 1] > sig[q]; q--) {
                     uint64_t t = sig[q];
                     sig[q] = sig[q - 1];
                     sig[q - 1] = t;
                 }
             uint64_t x = 0x626c6f636bull;
-            for (unsigned m = 0; m < b->nmf; m++)
+            for (unsigned m = 0; m < mg->nf; m++)
                 x = mix(x ^ sig[m]);
-            b->mhkey[h * n + i] = x;
+            mg->key[h * n + i] = x;
         }
     }
     return WYE_OK;
@@ -469,7 +501,8 @@ int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigne
     *out = NULL;
     if (!p->exhaustive &&
         (p->max_block < 2 || (p->hamming_bands && (p->hamming_bits < 1 || p->hamming_bits > 64)) ||
-         (p->minhash_bands && (p->minhash_per_field < 1 || p->minhash_per_field > 8))))
+         (p->minhash_bands && (p->minhash_per_field < 1 || p->minhash_per_field > 8)) ||
+         (p->minhash2_bands && (p->minhash2_per_field < 1 || p->minhash2_per_field > 8))))
         return WYE_EINVAL;
     if (v->n > UINT32_MAX - 1)
         return WYE_ERANGE;
@@ -505,11 +538,12 @@ int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigne
         b->bid[i] = NONE;
     int nt = threads ? (int)threads : omp_get_num_procs();
     int err = WYE_OK;
-    if (b->nbands && (err = minhash_keys(b, nt)) != WYE_OK) {
-        free(kb);
-        wye_blocks_free(b);
-        return err;
-    }
+    for (unsigned g = 0; g < 2; g++)
+        if (b->mh[g].nbands && (err = minhash_keys(b, g, nt)) != WYE_OK) {
+            free(kb);
+            wye_blocks_free(b);
+            return err;
+        }
 #pragma omp parallel num_threads(nt)
     {
         kr *arr = malloc((n + 1) * sizeof *arr);
@@ -536,10 +570,12 @@ int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigne
         free(count);
     }
     /* the MinHash keys have been sorted into blocks: drop them */
-    free(b->mhkey);
-    free(b->mhok);
-    b->mhkey = NULL;
-    b->mhok = NULL;
+    for (unsigned g = 0; g < 2; g++) {
+        free(b->mh[g].key);
+        free(b->mh[g].ok);
+        b->mh[g].key = NULL;
+        b->mh[g].ok = NULL;
+    }
     /* concatenate the blocks of all keys, in key order */
     size_t nblocks = 0, nmem = 0;
     for (size_t k = 0; k < nk; k++) {
@@ -690,4 +726,12 @@ bool wye_blocks_is_candidate(const wye_blocks *b, uint32_t a, uint32_t bb)
         if (ra[q] == rb[q] && ra[q] != NONE)
             return true;
     return false;
+}
+
+bool wye_blocks_share_key(const wye_blocks *b, size_t k, uint32_t a, uint32_t bb)
+{
+    if (b->p.exhaustive || k >= b->nkeys || a == bb)
+        return false;
+    uint32_t x = b->bid[(size_t)a * b->nkeys + k], y = b->bid[(size_t)bb * b->nkeys + k];
+    return x == y && x != NONE;
 }

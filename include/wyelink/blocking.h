@@ -10,7 +10,8 @@
  *   - equal field filter of a field (postcode): equal values;
  *   - MinHash band: equal min-hashes of the set bits of name field filters
  *     (approximately, names with many q-grams in common), in either order
- *     (given and family name swapped meet too).
+ *     (given and family name swapped meet too); a second group of bands
+ *     over the address the same way.
  * A pair sharing several blocks is produced once, by the first key (in key
  * order) in which it shares a block: the rule needs no global table of
  * pairs seen, so work splits by blocks into *parts* whose results merge
@@ -45,6 +46,14 @@ typedef struct wye_blocking_params {
     unsigned minhash_bands;  /* MinHash keys over minhash_fields */
     unsigned minhash_per_field; /* min-hashes of each field per band (1-8) */
     const char *minhash_fields[4]; /* field names with field filters; NULL ends */
+    /* A second MinHash group, banded apart from the first (keys
+     * "minhash2:N"; default 16 bands of 8 min-hashes of the address): a
+     * record without the group's fields has no key. Its hash functions come
+     * from a seed of their own, so the other keys are the same with or
+     * without it. */
+    unsigned minhash2_bands;
+    unsigned minhash2_per_field;   /* 1-8 */
+    const char *minhash2_fields[4];
     const char *exact_fields[4];   /* a key per field: equal field filters
                                       (default "postcode"); NULL ends */
     size_t max_block;        /* largest block kept (>= 2) */
@@ -90,5 +99,9 @@ WYE_API int wye_blocks_pairs(const wye_blocks *b, size_t part, wye_pair_fn fn, v
 
 /* Whether records a and b share a kept block of any key (exhaustive: always). */
 WYE_API bool wye_blocks_is_candidate(const wye_blocks *b, uint32_t a, uint32_t bb);
+/* Whether records a and b share a kept block of key k (false for k out of
+ * range and in exhaustive mode, which has no keys). For reports on which
+ * keys find which pairs. */
+WYE_API bool wye_blocks_share_key(const wye_blocks *b, size_t k, uint32_t a, uint32_t bb);
 
 #endif

@@ -19,6 +19,11 @@ typedef struct fx_person {
     const char *given, *other, *family, *former, *dob, *sex, *postcode, *nhs;
 } fx_person;
 
+/* The fields of later protocols (fx_encode_extra); NULL = missing. */
+typedef struct fx_extra {
+    const char *address, *other_id;
+} fx_extra;
+
 static inline uint64_t fx_mix(uint64_t x)
 {
     x ^= x >> 33;
@@ -37,8 +42,12 @@ static inline uint64_t fx_hash(const char *s, size_t n, uint64_t seed)
     return fx_mix(h);
 }
 
-static inline const char *fx_value(const fx_person *p, const char *field)
+static inline const char *fx_value(const fx_person *p, const fx_extra *x, const char *field)
 {
+    if (x && !strcmp(field, "address"))
+        return x->address;
+    if (x && !strcmp(field, "other_id"))
+        return x->other_id;
     if (!strcmp(field, "given_name"))
         return p->given;
     if (!strcmp(field, "other_given_names"))
@@ -97,9 +106,10 @@ static inline void fx_set_bits(uint8_t *filter, size_t bits, uint64_t kdf, const
         }
 }
 
-/* Encode p into out (layout->record_size bytes) for protocol proto. */
-static inline void fx_encode(const wye_protocol *proto, const fx_person *p, const char *local_id,
-                             uint8_t *out)
+/* Encode p (and x, which may be NULL) into out (layout->record_size
+ * bytes) for protocol proto. */
+static inline void fx_encode_extra(const wye_protocol *proto, const fx_person *p,
+                                   const fx_extra *x, const char *local_id, uint8_t *out)
 {
     const wye_layout *lay = wye_protocol_layout(proto);
     memset(out, 0, lay->record_size);
@@ -110,7 +120,7 @@ static inline void fx_encode(const wye_protocol *proto, const fx_person *p, cons
     size_t rbits = lay->filter_bytes * 8;
     for (size_t f = 0; f < wye_protocol_nfields(proto); f++) {
         const wye_field_spec *fs = wye_protocol_field(proto, f);
-        const char *v = fx_value(p, fs->name);
+        const char *v = fx_value(p, x, fs->name);
         if (!v || !*v)
             continue;
         presence |= 1u << f;
@@ -131,20 +141,39 @@ static inline void fx_encode(const wye_protocol *proto, const fx_person *p, cons
     out[lay->presence_off + 1] = (uint8_t)(presence >> 8);
 }
 
-/* The first default protocol, wyelink-da-default-1 (protocols/archive): the
- * linker tests pin its comparisons and layout, whatever the shipped default
- * becomes. */
-static inline wye_protocol *fx_default_protocol(void)
+/* Encode p into out (layout->record_size bytes) for protocol proto. */
+static inline void fx_encode(const wye_protocol *proto, const fx_person *p, const char *local_id,
+                             uint8_t *out)
+{
+    fx_encode_extra(proto, p, NULL, local_id, out);
+}
+
+/* A protocol file under the source root; NULL if it does not load. */
+static inline wye_protocol *fx_protocol(const char *rel)
 {
     const char *root = getenv("WYELINK_SOURCE_ROOT");
     char path[4096];
-    snprintf(path, sizeof path, "%s/protocols/archive/wyelink-da-default-1.json",
-             root ? root : ".");
+    snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
     wye_protocol *p = NULL;
     wye_diag d;
     if (wye_protocol_load(path, &p, &d) != WYE_OK)
         return NULL;
     return p;
+}
+
+/* The first default protocol, wyelink-da-default-1 (protocols/archive): the
+ * linker tests pin its comparisons and layout, whatever the shipped default
+ * becomes. */
+static inline wye_protocol *fx_default_protocol(void)
+{
+    return fx_protocol("protocols/archive/wyelink-da-default-1.json");
+}
+
+/* The shipped default (wyelink-da-default-2 and later), which has address
+ * and other_id: for the tests of what the linker does with those fields. */
+static inline wye_protocol *fx_address_protocol(void)
+{
+    return fx_protocol("protocols/default.json");
 }
 
 #endif

@@ -242,3 +242,84 @@ Test(blocking, swapped_names_meet_in_minhash_bands)
     wye_recset_free(s);
     free(buf);
 }
+
+/* The second MinHash group (the address) joins records at the same address
+ * whose names and dates of birth differ, and its hash functions come from a
+ * seed of their own: the other keys block exactly as they do without it. */
+Test(blocking, address_minhash_bands)
+{
+    wye_protocol *pa = fx_address_protocol();
+    cr_assert(pa);
+    cr_assert(wye_protocol_field_index(pa, "address") >= 0);
+    const wye_layout *lay = wye_protocol_layout(pa);
+    enum { M = 60 };
+    uint8_t *buf = calloc(M, lay->record_size);
+    for (int i = 0; i < M; i++) {
+        char dob[9], addr[64];
+        snprintf(dob, sizeof dob, "19%02d%02d%02d", 50 + i % 40, 1 + i % 12, 1 + i % 28);
+        /* records 0 and 1 share an address; the others have their own */
+        snprintf(addr, sizeof addr, "%d STANLEY ST WINSTON HILLS %d", i < 2 ? 12 : 100 + i,
+                 i < 2 ? 2153 : 3000 + 7 * i);
+        fx_person fp = {given[i % 8], NULL, family[(i * 5 + 3) % 11], NULL, dob, "F", NULL, NULL};
+        fx_extra fe = {addr, NULL};
+        if (i == 1) {
+            fp.given = "OLIVIA";
+            fp.family = "PRICE";
+        }
+        char id[16];
+        snprintf(id, sizeof id, "m%d", i);
+        fx_encode_extra(pa, &fp, &fe, id, buf + (size_t)i * lay->record_size);
+    }
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(pa, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_add_records(s, "x", "x.wye", NULL, buf, M, NULL), WYE_OK);
+    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
+    const wye_recview *v = wye_recset_view(s);
+    wye_blocking_params bp;
+    wye_blocking_default_params(&bp);
+    cr_assert_eq(bp.minhash2_bands, 16);
+    cr_assert_str_eq(bp.minhash2_fields[0], "address");
+    wye_blocks *with, *without;
+    cr_assert_eq(wye_blocks_build(v, &bp, 2, &with), WYE_OK);
+    /* key order: digests (date of birth, nhs number, other id), name
+     * MinHash, address MinHash, equal postcodes, Hamming */
+    cr_assert_str_eq(wye_blocks_key(with, 3)->name, "minhash:0");
+    cr_assert_str_eq(wye_blocks_key(with, 3 + bp.minhash_bands)->name, "minhash2:0");
+    cr_assert_str_eq(wye_blocks_key(with, 3 + bp.minhash_bands + bp.minhash2_bands)->name,
+                     "equal:postcode");
+    /* 0 and 1 meet in every address band; their names and dates differ */
+    size_t k2 = 3 + bp.minhash_bands;
+    for (size_t k = 0; k < bp.minhash2_bands; k++)
+        cr_assert(wye_blocks_share_key(with, k2 + k, 0, 1));
+    for (size_t k = 0; k < wye_blocks_nkeys(with); k++)
+        if (k < k2 || k >= k2 + bp.minhash2_bands)
+            cr_assert(!wye_blocks_share_key(with, k, 0, 1), "key %zu", k);
+    cr_assert(wye_blocks_is_candidate(with, 0, 1));
+    bp.minhash2_bands = 0;
+    cr_assert_eq(wye_blocks_build(v, &bp, 2, &without), WYE_OK);
+    cr_assert(!wye_blocks_is_candidate(without, 0, 1));
+    cr_assert_eq(wye_blocks_nkeys(with), wye_blocks_nkeys(without) + 16);
+    /* every other key the same, block for block */
+    for (size_t k = 0, j = 0; k < wye_blocks_nkeys(with); k++) {
+        if (k >= k2 && k < k2 + 16)
+            continue;
+        const wye_block_key_stats *a = wye_blocks_key(with, k), *b = wye_blocks_key(without, j);
+        cr_assert_str_eq(a->name, b->name);
+        cr_assert_eq(memcmp(a, b, sizeof *a), 0, "%s", a->name);
+        for (uint32_t x = 0; x < M; x++)
+            for (uint32_t y = x + 1; y < M; y++)
+                cr_assert_eq(wye_blocks_share_key(with, k, x, y),
+                             wye_blocks_share_key(without, j, x, y));
+        j++;
+    }
+    /* at most 8 min-hashes per field, as for the names */
+    bp.minhash2_bands = 16;
+    bp.minhash2_per_field = 9;
+    wye_blocks *bad;
+    cr_assert_eq(wye_blocks_build(v, &bp, 1, &bad), WYE_EINVAL);
+    wye_blocks_free(with);
+    wye_blocks_free(without);
+    wye_recset_free(s);
+    wye_protocol_free(pa);
+    free(buf);
+}
