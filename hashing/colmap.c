@@ -666,8 +666,11 @@ static wye_row_verdict linkable(const link_fields *lf, const wye_fields *f)
 #define HAS(i) ((i) >= 0 && f->status[i] == WYE_NORM_PRESENT)
     if (HAS(lf->nhs))
         return WYE_ROW_OK;
+    /* Without a name, an NHS number alone links (above); so does another id
+     * together with a date of birth or an address: the pair is as specific
+     * as an NHS number, and each half survives a typo in the other. */
     if (!HAS(lf->given) && !HAS(lf->family))
-        return WYE_ROW_NO_NAME;
+        return HAS(lf->oid) && (HAS(lf->dob) || HAS(lf->addr)) ? WYE_ROW_OK : WYE_ROW_NO_NAME;
     if (!HAS(lf->dob) && !HAS(lf->post) && !HAS(lf->addr) && !HAS(lf->oid))
         return WYE_ROW_NAME_ONLY;
     return WYE_ROW_OK;

@@ -404,12 +404,16 @@ Test(colmap, address_other_id_and_joined_columns)
         "R3,Ann,Lee,,,,,,5304218\n"                 /* name + other id: linkable */
         "R4,Ann,Lee,,,,,,\n"                        /* name only */
         "R5,Ann,Lee,,,,No fixed abode,,0000000\n"   /* placeholders: invalid, name only */
-        "R6,,,,12,High St,,,5304218\n"              /* no name: an id is not enough */
-        "R7,Ann,Lee,,,,,,530.4218\n";               /* an invalid id */
+        "R6,,,,,,,,5304218\n"                       /* no name: an id alone is not enough */
+        "R7,Ann,Lee,,,,,,530.4218\n"                /* an invalid id */
+        "R8,,,,12,High St,,,5304218\n"              /* no name: id + address links */
+        "R9,,,19800101,,,,,5304218\n"               /* no name: id + date of birth links */
+        "R10,,,19800101,12,High St,,,\n"            /* no name, no id: refused */
+        "R11,,,19800101,12,High St,,,530.4218\n";   /* no name, invalid id: refused */
     rows rs;
     wye_diag d;
     cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
-    cr_assert_eq(rs.n, 7);
+    cr_assert_eq(rs.n, 11);
     cr_expect_eq(rs.v[0], WYE_ROW_OK);
     expect_field(&rs.f[0], "address", WYE_NORM_PRESENT, "8 STANLEY ST WINSTON HILLS");
     expect_field(&rs.f[0], "other_id", WYE_NORM_PRESENT, "AB5304218");
@@ -428,6 +432,11 @@ Test(colmap, address_other_id_and_joined_columns)
     cr_expect_eq(rs.v[5], WYE_ROW_NO_NAME);
     cr_expect_eq(rs.v[6], WYE_ROW_NAME_ONLY);
     cr_expect_eq(rs.f[6].reason[fi("other_id")], WYE_NR_ID_FORMAT);
+    cr_expect_eq(rs.v[7], WYE_ROW_OK);
+    expect_field(&rs.f[7], "other_id", WYE_NORM_PRESENT, "5304218");
+    cr_expect_eq(rs.v[8], WYE_ROW_OK);
+    cr_expect_eq(rs.v[9], WYE_ROW_NO_NAME);
+    cr_expect_eq(rs.v[10], WYE_ROW_NO_NAME);
 
     /* the rule on its own agrees */
     for (int i = 0; i < rs.n; i++)
@@ -442,6 +451,20 @@ Test(colmap, address_other_id_and_joined_columns)
         f.status[fi(links[k])] = WYE_NORM_PRESENT;
         cr_expect_eq(wye_fields_linkable(proto, &f), WYE_ROW_OK, "%s", links[k]);
         f.status[fi(links[k])] = WYE_NORM_MISSING;
+    }
+    /* without a name: an NHS number alone, or another id with a date of
+     * birth or an address; nothing else */
+    wye_fields_clear(&f);
+    const char *all[] = {"date_of_birth", "address", "other_id"};
+    for (unsigned mask = 0; mask < 8; mask++) {
+        for (size_t k = 0; k < 3; k++)
+            f.status[fi(all[k])] = mask >> k & 1 ? WYE_NORM_PRESENT : WYE_NORM_MISSING;
+        bool ok = (mask & 4) && (mask & 3);
+        cr_expect_eq(wye_fields_linkable(proto, &f), ok ? WYE_ROW_OK : WYE_ROW_NO_NAME,
+                     "fields %#x", mask);
+        f.status[fi("nhs_number")] = WYE_NORM_PRESENT;
+        cr_expect_eq(wye_fields_linkable(proto, &f), WYE_ROW_OK, "fields %#x + nhs", mask);
+        f.status[fi("nhs_number")] = WYE_NORM_MISSING;
     }
 }
 
