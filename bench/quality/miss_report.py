@@ -41,12 +41,12 @@ def main():
     if not os.access(exe, os.X_OK):
         sys.exit("miss_report: no quality_misses in '%s'" % a.build)
     key = os.path.join(a.work, "keys", "linkage-unit.key")
-    names = a.datasets.split(",") if a.datasets else sorted(
-        os.path.basename(os.path.dirname(t)) for t in
-        glob.glob(os.path.join(a.work, "*", "truth.csv")) +
-        glob.glob(os.path.join(a.work, "*", "data", "truth.csv")))
-    names = [n if os.path.isdir(os.path.join(a.work, n)) else
-             os.path.basename(os.path.dirname(os.path.join(a.work, n))) for n in names]
+    if a.datasets:
+        names = a.datasets.split(",")
+    else:
+        truths = glob.glob(os.path.join(a.work, "*", "truth.csv")) + \
+            glob.glob(os.path.join(a.work, "*", "data", "truth.csv"))
+        names = sorted(os.path.relpath(t, a.work).split(os.sep)[0] for t in truths)
     for name in dict.fromkeys(names):
         d = os.path.join(a.work, name)
         truth = os.path.join(d, "truth.csv")

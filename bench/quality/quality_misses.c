@@ -107,7 +107,8 @@ typedef struct ctx {
     const wye_blocks *b;
     const wye_link_stats *st;
     const char **person; /* true person of each record (NULL unknown) */
-    double *best;        /* best kept-pair score of each record */
+    double *best, *best2; /* best and second-best kept-pair score of each record */
+    uint32_t *partner;   /* the other record of each record's best kept pair */
     uint32_t *nkept;     /* kept pairs (>= possible) of each record */
     uint32_t *csize;     /* records in each predicted person */
     bool quiet;
@@ -206,8 +207,10 @@ static void describe(const ctx *c, const char *what, size_t num, uint32_t a, uin
         }
     }
     printf("; tf %+.2f", score - wsum);
+    double oa = c->partner[a] == b ? c->best2[a] : c->best[a];
+    double ob = c->partner[b] == a ? c->best2[b] : c->best[b];
     printf("; other kept pairs %u/%u, best other %.2f/%.2f; persons of %u/%u records\n",
-           c->nkept[a] - (dec != NULL), c->nkept[b] - (dec != NULL), c->best[a], c->best[b],
+           c->nkept[a] - (dec != NULL), c->nkept[b] - (dec != NULL), oa, ob,
            c->csize[wye_linkage_person(c->l, a) - 1], c->csize[wye_linkage_person(c->l, b) - 1]);
 }
 
@@ -374,10 +377,13 @@ int main(int argc, char **argv)
     c.b = wye_linkage_blocks(l);
     c.st = wye_linkage_stats(l);
     c.best = malloc((v->n + 1) * sizeof *c.best);
+    c.best2 = malloc((v->n + 1) * sizeof *c.best2);
+    c.partner = malloc((v->n + 1) * sizeof *c.partner);
     c.nkept = calloc(v->n + 1, sizeof *c.nkept);
     c.csize = calloc(v->n + 1, sizeof *c.csize);
     for (size_t i = 0; i < v->n; i++) {
-        c.best[i] = -INFINITY;
+        c.best[i] = c.best2[i] = -INFINITY;
+        c.partner[i] = UINT32_MAX;
         c.csize[wye_linkage_person(l, i) - 1]++;
     }
     size_t np = wye_linkage_npairs(l);
@@ -385,6 +391,16 @@ int main(int argc, char **argv)
         const wye_link_pair *p = wye_linkage_pair(l, k);
         c.nkept[p->a]++;
         c.nkept[p->b]++;
+        for (int side = 0; side < 2; side++) {
+            uint32_t r = side ? p->b : p->a, o = side ? p->a : p->b;
+            if (p->score > c.best[r]) {
+                c.best2[r] = c.best[r];
+                c.best[r] = p->score;
+                c.partner[r] = o;
+            } else if (p->score > c.best2[r]) {
+                c.best2[r] = p->score;
+            }
+        }
     }
     printf("records %zu, candidates %llu, kept %zu, match %.3f, possible %.3f, persons %llu\n",
            v->n, (unsigned long long)c.st->candidates, np, c.st->match, c.st->possible,
@@ -409,16 +425,6 @@ int main(int argc, char **argv)
                 if (wye_linkage_person(l, a) == wye_linkage_person(l, b)) {
                     linked++;
                     continue;
-                }
-                /* best other kept score of each record, for the report */
-                for (size_t k = 0; k < np; k++) {
-                    const wye_link_pair *p = wye_linkage_pair(l, k);
-                    if ((p->a == a && p->b == b))
-                        continue;
-                    if (p->a == a || p->b == a)
-                        c.best[a] = p->score > c.best[a] ? p->score : c.best[a];
-                    if (p->a == b || p->b == b)
-                        c.best[b] = p->score > c.best[b] ? p->score : c.best[b];
                 }
                 double sc;
                 const char *dec = decision_of(&c, a, b, &sc);
@@ -505,6 +511,8 @@ int main(int argc, char **argv)
     wye_linkage_free(l);
     free(c.person);
     free(c.best);
+    free(c.best2);
+    free(c.partner);
     free(c.nkept);
     free(c.csize);
     free(rp);
