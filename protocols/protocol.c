@@ -576,7 +576,7 @@ static int parse_attr(const json_t *a, const char *path, const wye_protocol *pr,
     out->nvalues = (unsigned)json_array_size(vals);
     unsigned prev_hi = 0;
     for (size_t i = 0; i < out->nvalues; i++) {
-        const char *v;
+        const char *v = NULL;
         path_index(p, vp, i);
         if ((rc = check_string(json_array_get(vals, i), p, 1, WYE_ATTR_VALUE_MAX - 1, &v, d)))
             return rc;
