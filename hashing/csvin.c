@@ -215,7 +215,18 @@ static size_t transcode(const uint8_t *s, size_t n, uint8_t *out)
  * no overlongs, no surrogates, nothing above U+10FFFF). 0 if invalid. */
 static int utf8_ok(wye_csvin *r, const uint8_t *s, size_t n)
 {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     for (size_t i = 0; i < n; i++) {
+        /* Plain ASCII without NUL, eight bytes at a time. */
+        while (!r->need && i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if ((v & highs) || ((v - ones) & ~v & highs))
+                break;
+            i += 8;
+        }
+        if (i == n)
+            break;
         uint8_t c = s[i];
         if (r->need) {
             if (c < r->lo || c > r->hi)
