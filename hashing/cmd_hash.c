@@ -36,6 +36,9 @@
 
 #define CMD "hash"
 #define BATCH 8192               /* rows per parallel batch */
+/* Per-thread row counters sit a cache line apart: counters of two threads
+ * in one line would pass it between the cores on every row. */
+#define SHAPED_STRIDE 8
 #define REJECT_LIST_MAX 100000   /* rejected rows listed by line in the JSON */
 #define REJECT_PRINT_MAX 20      /* ... and on stdout */
 #define PROGRESS_MIN_BYTES (16u << 20)
@@ -418,10 +421,16 @@ typedef struct tap {
     bool ended;     /* reading: the end of the input was reached */
     FILE *f;        /* writing: where the bytes go */
     wye_source src; /* reading: where they come from (the file, as a source) */
+    /* writing: bytes not yet hashed and written. The local map is written a
+     * few bytes at a time, and each hash update costs as much as hashing a
+     * hundred bytes. */
+    size_t wlen;
+    uint8_t wbuf[1 << 16];
 } tap;
 
 static void tap_init(tap *t, FILE *f)
 {
+    t->wlen = 0;
     crypto_generichash_init(&t->st, NULL, 0, WYE_AUDIT_DIGEST_BYTES);
     t->bytes = 0;
     t->ended = false;
@@ -442,11 +451,29 @@ static ssize_t tap_read(void *ctx, void *buf, size_t n)
     return got;
 }
 
+/* Hash and write what tap_put holds; 0 or -1. */
+static int tap_flush(tap *t)
+{
+    if (!t->wlen)
+        return 0;
+    crypto_generichash_update(&t->st, t->wbuf, t->wlen);
+    size_t n = t->wlen;
+    t->wlen = 0;
+    return fwrite(t->wbuf, 1, n, t->f) == n ? 0 : -1;
+}
+
 static int tap_put(tap *t, const void *buf, size_t n)
 {
-    if (fwrite(buf, 1, n, t->f) != n)
+    if (t->wlen + n > sizeof t->wbuf && tap_flush(t))
         return -1;
-    crypto_generichash_update(&t->st, buf, n);
+    if (n > sizeof t->wbuf) {
+        if (fwrite(buf, 1, n, t->f) != n)
+            return -1;
+        crypto_generichash_update(&t->st, buf, n);
+    } else {
+        memcpy(t->wbuf + t->wlen, buf, n);
+        t->wlen += n;
+    }
     t->bytes += n;
     return 0;
 }
@@ -689,7 +716,7 @@ typedef struct ctx {
     batch b[3];          /* being read, encoded and written, in rotation */
     stats s;
     tally (*tf)[WYE_MAX_FIELDS], (*ta)[WYE_MAX_ATTRS]; /* per thread */
-    uint64_t *shaped;    /* per thread */
+    uint64_t *shaped;    /* per thread, SHAPED_STRIDE apart */
     wye_fields **fields; /* per thread */
     bool eof;
     wye_diag read_diag;
@@ -885,7 +912,7 @@ static int encode_row(ctx *c, batch *b, size_t i, int t)
     b->verdict[i] = (uint8_t)v;
     memset(b->invalid[i], 0, sizeof b->invalid[i]);
     if (v != WYE_ROW_FIELD_COUNT && v != WYE_ROW_MALFORMED) {
-        c->shaped[t]++;
+        c->shaped[(size_t)t * SHAPED_STRIDE]++;
         for (size_t k = 0; k < nf; k++) {
             tally_add(&c->tf[t][k], f->status[k], f->reason[k]);
             if (f->status[k] == WYE_NORM_INVALID)
@@ -1039,7 +1066,7 @@ static int run_hash(ctx *c)
     c->fields = calloc(nt, sizeof *c->fields);
     c->tf = calloc(nt, sizeof *c->tf);
     c->ta = calloc(nt, sizeof *c->ta);
-    c->shaped = calloc(nt, sizeof *c->shaped);
+    c->shaped = calloc((size_t)nt * SHAPED_STRIDE, sizeof *c->shaped);
     if (!c->caches || !c->fields || !c->tf || !c->ta || !c->shaped)
         return cli_fail(c, "cannot start", WYE_ENOMEM);
     for (int k = 0; k < 3; k++)
@@ -1061,7 +1088,7 @@ static int run_hash(ctx *c)
             tally_merge(&c->s.field[k], &c->tf[t][k]);
         for (size_t k = 0; k < WYE_MAX_ATTRS; k++)
             tally_merge(&c->s.attr[k], &c->ta[t][k]);
-        c->s.rows_shaped += c->shaped[t];
+        c->s.rows_shaped += c->shaped[(size_t)t * SHAPED_STRIDE];
     }
     if (read_rc == WYE_ENOMEM)
         return cli_fail(c, "cannot read the input", read_rc);
@@ -1087,7 +1114,10 @@ static int run_hash(ctx *c)
     if (o->summary && (rc = write_summary_json(&c->ri, &c->sum_a)))
         return fail_file(c, "cannot write", o->summary, rc);
     /* The local map first: without the encoded file it is harmless. */
-    rc = wye_atomic_commit(c->map_a);
+    rc = tap_flush(&c->map_tap) ? WYE_EIO : WYE_OK;
+    sodium_memzero(c->map_tap.wbuf, sizeof c->map_tap.wbuf); /* local ids */
+    if (!rc)
+        rc = wye_atomic_commit(c->map_a);
     c->map_a = NULL;
     if (rc)
         return fail_file(c, "cannot write", o->local_map, rc);
