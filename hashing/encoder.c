@@ -58,11 +58,14 @@ typedef struct cache_entry {
     uint8_t out[CACHE_BLOCKS * BLOCK];
 } cache_entry;
 
-/* The value cache: a whole canonical value of a name or sex field -> the
- * bits it sets in the raw record filter and in its field filter, so a
- * common name costs one lookup and two ORs. Sized on first use for the
- * encoder; used only when those bitmaps are small. */
-#define VCACHE_SLOTS 32768u      /* power of two */
+/* The value cache: a whole canonical value of a name, sex or date field ->
+ * the bits it sets in the raw record filter and in its field filter, so a
+ * common name or date of birth costs one lookup and two ORs. Sized on first
+ * use for the encoder; used only when those bitmaps are small. 65,536 slots:
+ * 300,000 police rows hold about 75,000 distinct names and dates of birth,
+ * and at 32,768 slots one name lookup in eight missed (simulated on those
+ * rows). Postcodes are nearly all distinct and are not cached by value. */
+#define VCACHE_SLOTS 65536u      /* power of two */
 #define VKEY_MAX 46
 #define VBITS_MAX 512            /* bytes of record + field filter bitmaps */
 
@@ -649,6 +652,19 @@ static unsigned block_bits(const uint8_t *b, bool pow2, uint32_t L, unsigned don
     return done + n;
 }
 
+/* The hot-cache entry of a token of at most HOT_TOKEN_MAX bytes; *hk is its
+ * exact key. */
+static inline hot_entry *hot_slot(wye_encoder_cache *c, int slot, uint8_t purpose,
+                                  const uint8_t *tok, size_t tok_len, uint64_t *hk)
+{
+    uint64_t k = 1u | (uint64_t)(uint8_t)slot << 8 | (uint64_t)purpose << 16 |
+                 (uint64_t)tok_len << 24;
+    for (size_t b = 0; b < tok_len; b++)
+        k |= (uint64_t)tok[b] << (32 + 8 * b);
+    *hk = k;
+    return &c->hot[(k * 0x9e3779b97f4a7c15ull) >> (64 - HOT_BITS)];
+}
+
 /* Set k positions of a filter of L bits (pow2: L is a power of two) from the
  * keyed hash of a token (ENCODING.md 4.2). */
 static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uint8_t purpose,
@@ -661,11 +677,8 @@ static void hash_token(const wye_encoder *e, wye_encoder_cache *c, int slot, uin
     hot_entry *hot_fill = NULL; /* a hot entry to fill from the main cache */
     uint64_t hot_key = 0;
     if (c && nblocks == 1 && salt_len == 0 && tok_len <= HOT_TOKEN_MAX) {
-        uint64_t hk = 1u | (uint64_t)(uint8_t)slot << 8 | (uint64_t)purpose << 16 |
-                      (uint64_t)tok_len << 24;
-        for (size_t b = 0; b < tok_len; b++)
-            hk |= (uint64_t)tok[b] << (32 + 8 * b);
-        hot_entry *h = &c->hot[(hk * 0x9e3779b97f4a7c15ull) >> (64 - HOT_BITS)];
+        uint64_t hk;
+        hot_entry *h = hot_slot(c, slot, purpose, tok, tok_len, &hk);
         if (h->key == hk) {
             unsigned done = block_bits(h->out, pow2, L, 0, k, filter);
             assert(done == k);
@@ -769,6 +782,22 @@ static void field_bits(const wye_encoder *e, wye_encoder_cache *c, size_t i,
     unsigned kf = (unsigned)((fs->field_filter_k + t->n - 1) / t->n);
     uint32_t fl = fs->field_filter_bits;
     bool fpow2 = fl && !(fl & (fl - 1));
+    if (c && salt_len == 0 && fsalt_len == 0) {
+        /* Start loading every token's hot-cache entries (hash_token) before
+         * the first is used: most are misses in the CPU cache, and this way
+         * they overlap. */
+        for (size_t j = 0; j < t->n; j++) {
+            if (t->len[j] > HOT_TOKEN_MAX)
+                continue;
+            uint64_t hk;
+            const uint8_t *tok = t->arena + t->off[j];
+            int slot = e->key_slot[i];
+            if (fs->record_bits)
+                __builtin_prefetch(hot_slot(c, slot, PURPOSE_RECORD, tok, t->len[j], &hk));
+            if (fl)
+                __builtin_prefetch(hot_slot(c, slot, PURPOSE_FIELD, tok, t->len[j], &hk));
+        }
+    }
     for (size_t j = 0; j < t->n; j++) {
         const uint8_t *tok = t->arena + t->off[j];
         if (fs->record_bits)
@@ -828,22 +857,27 @@ static const uint8_t *salt_of(const wye_fields *f, int field, unsigned part, siz
     return (const uint8_t *)f->value[field];
 }
 
-/* The keyed exact digest of field i's value (ENCODING.md 4.3), through the
- * digest cache when the value is short. */
-static void exact_digest(const wye_encoder *e, wye_encoder_cache *c, size_t i,
-                         const wye_field_spec *fs, const char *value, uint8_t *out)
+/* The digest-cache slot of field i's value: NULL when the value is too long
+ * to cache (or there is no cache); *tag is its key's tag. */
+static digest_entry *digest_slot(wye_encoder_cache *c, size_t i, const char *value, size_t vl,
+                                 uint64_t *tag)
 {
-    size_t vl = strlen(value);
-    digest_entry *de = NULL;
-    uint64_t h = 0;
-    if (c && vl <= DKEY_MAX) {
-        h = cache_tag((const uint8_t *)value, vl, i);
-        de = &c->dig[(h * 0x9e3779b97f4a7c15ull) >> (64 - DCACHE_BITS)];
-        if (de->tag == h && de->klen == 1 + vl && de->key[0] == (uint8_t)i &&
-            memcmp(de->key + 1, value, vl) == 0) {
-            memcpy(out, de->d, WYE_DIGEST_BYTES);
-            return;
-        }
+    *tag = 0;
+    if (!c || vl > DKEY_MAX)
+        return NULL;
+    *tag = cache_tag((const uint8_t *)value, vl, i);
+    return &c->dig[(*tag * 0x9e3779b97f4a7c15ull) >> (64 - DCACHE_BITS)];
+}
+
+/* The keyed exact digest of field i's value (ENCODING.md 4.3), through its
+ * digest-cache slot de (digest_slot) when there is one. */
+static void exact_digest(const wye_encoder *e, digest_entry *de, uint64_t h, size_t i,
+                         const wye_field_spec *fs, const char *value, size_t vl, uint8_t *out)
+{
+    if (de && de->tag == h && de->klen == 1 + vl && de->key[0] == (uint8_t)i &&
+        memcmp(de->key + 1, value, vl) == 0) {
+        memcpy(out, de->d, WYE_DIGEST_BYTES);
+        return;
     }
     uint8_t msg[4 + WYE_NORM_MAX], d16[16];
     for (int b = 0; b < 4; b++)
@@ -862,6 +896,57 @@ static void exact_digest(const wye_encoder *e, wye_encoder_cache *c, size_t i,
     sodium_memzero(d16, sizeof d16);
 }
 
+/* A field's cache slots, found before any is used (see wye_encoder_encode). */
+typedef struct slots {
+    size_t vl;                 /* value length */
+    uint8_t *ventry;           /* value-cache entry, or NULL */
+    uint64_t vtag, dtag;
+    const uint8_t *vkey;       /* its key, in a buffer of the caller's */
+    size_t vklen;
+    digest_entry *dentry;      /* digest-cache entry, or NULL */
+} slots;
+
+/* Find field i's value-cache entry (names and sex) and digest-cache entry,
+ * and start loading them into the CPU cache. */
+static void find_slots(const wye_encoder *e, wye_encoder_cache *c, const wye_fields *f, size_t i,
+                       const wye_field_spec *fs, const uint8_t *salt, size_t salt_len,
+                       const uint8_t *fsalt, size_t fsalt_len, slots *sl, uint8_t *keybuf,
+                       size_t *keybuf_used)
+{
+    (void)e;
+    sl->vl = strlen(f->value[i]);
+    sl->ventry = NULL;
+    sl->dentry = NULL;
+    if ((fs->record_bits || fs->field_filter_bits) && c && c->vslots &&
+        (fs->type == WYE_TYPE_NAME || fs->type == WYE_TYPE_SEX ||
+         fs->type == WYE_TYPE_DATE)) {
+        /* key: field index, salt length, salt, field salt length, field
+         * salt, value */
+        size_t klen = 3 + salt_len + fsalt_len + sl->vl;
+        if (klen <= VKEY_MAX) {
+            uint8_t *key = keybuf + *keybuf_used;
+            *keybuf_used += klen;
+            sl->vkey = key;
+            key[0] = (uint8_t)i;
+            key[1] = (uint8_t)salt_len;
+            memcpy(key + 2, salt, salt_len);
+            key[2 + salt_len] = (uint8_t)fsalt_len;
+            memcpy(key + 3 + salt_len, fsalt, fsalt_len);
+            memcpy(key + 3 + salt_len + fsalt_len, f->value[i], sl->vl);
+            sl->vklen = klen;
+            sl->vtag = cache_tag(key, klen, 0);
+            sl->ventry = c->vslots + ((sl->vtag >> 20) & (VCACHE_SLOTS - 1)) * c->vstride;
+            for (size_t b = 0; b < c->vstride; b += 64)
+                __builtin_prefetch(sl->ventry + b);
+        }
+    }
+    if (fs->exact_digest) {
+        sl->dentry = digest_slot(c, i, f->value[i], sl->vl, &sl->dtag);
+        if (sl->dentry)
+            __builtin_prefetch(sl->dentry);
+    }
+}
+
 int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fields *f,
                        const char *local_id, size_t len, uint8_t *out)
 {
@@ -872,15 +957,6 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         if (f->attr[a] > wye_protocol_attr(e->p, a)->nvalues)
             return WYE_EINVAL;
     memset(out, 0, lay->record_size);
-    wye_pseudonym(e->pseudonym_key, local_id ? local_id : "", len, out + lay->pseudonym_off);
-
-    uint16_t presence = 0;
-    for (size_t i = 0; i < e->nfields; i++)
-        if (f->status[i] == WYE_NORM_PRESENT)
-            presence |= (uint16_t)(1u << i);
-    out[lay->presence_off] = (uint8_t)presence;
-    out[lay->presence_off + 1] = (uint8_t)(presence >> 8);
-    memcpy(out + lay->attr_off, f->attr, e->nattrs);
 
     /* Salts: the salt field's value (or its year), empty when missing; one
      * for the record-level filter, one for the field filters (ENCODING.md
@@ -888,6 +964,27 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
     size_t salt_len, fsalt_len;
     const uint8_t *salt = salt_of(f, e->salt_field, e->h->salt_part, &salt_len);
     const uint8_t *fsalt = salt_of(f, e->ff_salt_field, e->fh->salt_part, &fsalt_len);
+    if (c)
+        cache_bind(c, e);
+    /* The caches are megabytes: each lookup is likely a miss. All of this
+     * record's are started first, so they overlap one another and the
+     * pseudonym's hash instead of following one by one. */
+    slots sl[WYE_MAX_FIELDS];
+    uint8_t vkeys[WYE_MAX_FIELDS * VKEY_MAX]; /* the value-cache keys: values */
+    size_t vkeys_used = 0;
+    uint16_t presence = 0;
+    for (size_t i = 0; i < e->nfields; i++) {
+        if (f->status[i] != WYE_NORM_PRESENT)
+            continue;
+        presence |= (uint16_t)(1u << i);
+        find_slots(e, c, f, i, wye_protocol_field(e->p, i), salt, salt_len, fsalt, fsalt_len,
+                   &sl[i], vkeys, &vkeys_used);
+    }
+    wye_pseudonym(e->pseudonym_key, local_id ? local_id : "", len, out + lay->pseudonym_off);
+    out[lay->presence_off] = (uint8_t)presence;
+    out[lay->presence_off + 1] = (uint8_t)(presence >> 8);
+    memcpy(out + lay->attr_off, f->attr, e->nattrs);
+
     /* With field hardening a field filter is built here, then hardened
      * into the record. */
     uint8_t ffraw[65536 / 8];
@@ -897,8 +994,6 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
     memset(raw, 0, raw_bytes);
     tokens t;
     size_t wipe = 0;
-    if (c)
-        cache_bind(c, e);
     for (size_t i = 0; i < e->nfields; i++) {
         if (f->status[i] != WYE_NORM_PRESENT)
             continue;
@@ -909,51 +1004,34 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
             ff = ffraw;
             memset(ffraw, 0, ffb);
         }
-        if (!fs->record_bits && !fs->field_filter_bits) {
-            /* digest only */
-        } else if (c && c->vslots && (fs->type == WYE_TYPE_NAME || fs->type == WYE_TYPE_SEX)) {
-            /* key: field index, salt length, salt, field salt length,
-             * field salt, value */
-            size_t vl = strlen(f->value[i]);
-            uint8_t key[VKEY_MAX];
-            size_t klen = 3 + salt_len + fsalt_len + vl;
-            uint8_t *entry = NULL;
-            if (klen <= VKEY_MAX) {
-                key[0] = (uint8_t)i;
-                key[1] = (uint8_t)salt_len;
-                memcpy(key + 2, salt, salt_len);
-                key[2 + salt_len] = (uint8_t)fsalt_len;
-                memcpy(key + 3 + salt_len, fsalt, fsalt_len);
-                memcpy(key + 3 + salt_len + fsalt_len, f->value[i], vl);
-                uint64_t h = cache_tag(key, klen, 0);
-                entry = c->vslots + ((h >> 20) & (VCACHE_SLOTS - 1)) * c->vstride;
-                vcache_head *hd = (vcache_head *)entry;
-                if (hd->tag != h || hd->klen != klen || memcmp(hd->key, key, klen)) {
-                    hd->tag = h;
-                    hd->klen = (uint8_t)klen;
-                    memcpy(hd->key, key, klen);
-                    uint8_t *bits = entry + sizeof *hd;
-                    memset(bits, 0, c->vraw + c->vff);
-                    field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, bits,
-                               bits + c->vraw, &t, &wipe);
-                }
-                const uint8_t *bits = entry + sizeof *hd;
-                or_bytes(raw, bits, raw_bytes);
-                or_bytes(ff, bits + c->vraw, ffb);
-            } else {
-                field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, raw, ff, &t,
-                       &wipe);
+        uint8_t *entry = sl[i].ventry;
+        if (entry) {
+            vcache_head *hd = (vcache_head *)entry;
+            size_t klen = sl[i].vklen;
+            if (hd->tag != sl[i].vtag || hd->klen != klen || memcmp(hd->key, sl[i].vkey, klen)) {
+                hd->tag = sl[i].vtag;
+                hd->klen = (uint8_t)klen;
+                memcpy(hd->key, sl[i].vkey, klen);
+                uint8_t *bits = entry + sizeof *hd;
+                memset(bits, 0, c->vraw + c->vff);
+                field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, bits,
+                           bits + c->vraw, &t, &wipe);
             }
-        } else {
+            const uint8_t *bits = entry + sizeof *hd;
+            or_bytes(raw, bits, raw_bytes);
+            or_bytes(ff, bits + c->vraw, ffb);
+        } else if (fs->record_bits || fs->field_filter_bits) {
             field_bits(e, c, i, fs, f->value[i], salt, salt_len, fsalt, fsalt_len, raw, ff, &t,
                        &wipe);
         }
         if (e->ff_hard && ffb)
             harden_field(e, i, ffraw, ffb * 8, out + lay->field_filter_off[i]);
         if (fs->exact_digest)
-            exact_digest(e, c, i, fs, f->value[i], out + lay->digest_off[i]);
+            exact_digest(e, sl[i].dentry, sl[i].dtag, i, fs, f->value[i], sl[i].vl,
+                         out + lay->digest_off[i]);
     }
     sodium_memzero(t.arena, wipe);
+    sodium_memzero(vkeys, vkeys_used);
     if (e->ff_hard)
         sodium_memzero(ffraw, sizeof ffraw);
 
