@@ -66,7 +66,8 @@ typedef enum wye_row_verdict {
     WYE_ROW_FIELD_COUNT = 1,   /* not as many fields as the header */
     WYE_ROW_NO_LOCAL_ID = 2,   /* the local id is empty */
     WYE_ROW_EMPTY = 3,         /* every mapped column is empty */
-    WYE_ROW_NO_NAME = 4,       /* no given or family name and no NHS number */
+    WYE_ROW_NO_NAME = 4,       /* no given or family name, no NHS number, and
+                                  no other id with a date of birth or address */
     WYE_ROW_NAME_ONLY = 5,     /* a name but no date of birth, postcode, address
                                   or other id, and no NHS number */
     WYE_ROW_DUPLICATE_ID = 6,  /* the local id was seen on an earlier row (set by
@@ -89,7 +90,8 @@ WYE_API wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_ro
 
 /* The linkability rule alone, on normalised values: a row can be linked if
  * it has an NHS number, or a given or family name together with a date of
- * birth, a postcode, an address or another id (each only if the protocol
+ * birth, a postcode, an address or another id, or (without a name) another
+ * id together with a date of birth or an address (each only if the protocol
  * has the field). Returns WYE_ROW_OK, WYE_ROW_NO_NAME or
  * WYE_ROW_NAME_ONLY. */
 WYE_API wye_row_verdict wye_fields_linkable(const wye_protocol *p, const wye_fields *f);
