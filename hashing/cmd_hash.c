@@ -291,6 +291,17 @@ typedef struct idset {
     size_t cap, n;
 } idset;
 
+#define ID_PREFETCH 8 /* rows */
+
+/* A record's key in the set of ids seen: its pseudonym's first 8 bytes. */
+static uint64_t id_key(const uint8_t *rec)
+{
+    uint64_t key = 0;
+    for (int k = 0; k < 8; k++)
+        key |= (uint64_t)rec[k] << (8 * k);
+    return key ? key : 1;
+}
+
 /* 1 if x was already present, 0 if added, WYE_ENOMEM. */
 static int idset_add(idset *s, uint64_t x)
 {
@@ -935,6 +946,11 @@ static int write_batch(ctx *c, batch *b)
     const size_t rs = wye_encoder_record_size(c->enc);
     char hex[2 * WYE_PSEUDONYM_BYTES + 2];
     for (size_t i = 0; i < b->n; i++) {
+        /* The set of ids seen is megabytes: start loading the slot of a row
+         * a few ahead, so its lookup does not wait on memory. */
+        size_t ahead = i + ID_PREFETCH;
+        if (ahead < b->n && b->verdict[ahead] == WYE_ROW_OK && c->ids.cap)
+            __builtin_prefetch(&c->ids.slot[id_key(b->recs + ahead * rs) & (c->ids.cap - 1)]);
         c->s.rows_read++;
         for (unsigned k = 0; k < WYE_MAX_FIELDS; k++) {
             if (b->invalid[i][k]) {
@@ -946,10 +962,7 @@ static int write_batch(ctx *c, batch *b)
         wye_row_verdict v = (wye_row_verdict)b->verdict[i];
         const uint8_t *rec = b->recs + i * rs;
         if (v == WYE_ROW_OK) {
-            uint64_t key = 0;
-            for (int k = 0; k < 8; k++)
-                key |= (uint64_t)rec[k] << (8 * k);
-            int dup = idset_add(&c->ids, key);
+            int dup = idset_add(&c->ids, id_key(rec));
             if (dup < 0)
                 return dup;
             if (dup)
