@@ -1128,10 +1128,9 @@ static int run_hash(ctx *c)
     if (o->summary && (rc = write_summary_json(&c->ri, &c->sum_a)))
         return fail_file(c, "cannot write", o->summary, rc);
     /* The local map first: without the encoded file it is harmless. */
-    rc = tap_flush(&c->map_tap) ? WYE_EIO : WYE_OK;
-    sodium_memzero(c->map_tap.wbuf, sizeof c->map_tap.wbuf); /* local ids */
-    if (!rc)
-        rc = wye_atomic_commit(c->map_a);
+    if (tap_flush(&c->map_tap)) /* cleanup removes the temporary file */
+        return fail_file(c, "cannot write", o->local_map, WYE_EIO);
+    rc = wye_atomic_commit(c->map_a);
     c->map_a = NULL;
     if (rc)
         return fail_file(c, "cannot write", o->local_map, rc);
@@ -1150,6 +1149,9 @@ static int run_hash(ctx *c)
 
 static void cleanup(ctx *c)
 {
+    /* The local map's buffer held local ids, whether or not the run got as
+     * far as writing them out. */
+    sodium_memzero(c->map_tap.wbuf, sizeof c->map_tap.wbuf);
     wye_encwriter_abort(c->w);
     wye_atomic_abort(c->out_a);
     wye_atomic_abort(c->map_a);
