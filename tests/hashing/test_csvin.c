@@ -256,3 +256,86 @@ Test(csvin, source_error)
     }
     cr_expect_eq(rc, WYE_EIO);
 }
+
+/* UTF-8 validation skips plain ASCII eight bytes at a time: it must accept
+ * and refuse exactly what a byte-by-byte check does, wherever a NUL, an
+ * invalid byte or a multi-byte sequence falls in a long ASCII run and
+ * wherever a chunk boundary cuts it. A 1-byte step never takes the 8-byte
+ * path, so it is the reference. */
+static void expect_csv_steps(const char *in, size_t size, const char *want)
+{
+    static const size_t steps[] = {1, 2, 3, 5, 7, 8, 9, 13, 17, 1 << 20};
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
+        cr_expect_str_eq(dump_step(in, size, WYE_CSV_UTF8, steps[s]), want, "step %zu",
+                         steps[s]);
+}
+
+#define CSV_STEPS(s, want) expect_csv_steps(s, sizeof(s) - 1, want)
+
+Test(csvin, utf8_after_long_ascii_runs)
+{
+    /* multi-byte sequences between long ASCII runs: accepted */
+    CSV_STEPS("id,name\n1,abcdefghij\xC3\xA9klmnopqrstu\xE2\x82\xACvwxyzabcdefgh"
+              "\xF0\x9F\x98\x80ijklmnopq\n2,abcdefgh\n",
+              "H:[id|name]\nL2:[1|abcdefghij\xC3\xA9klmnopqrstu\xE2\x82\xACvwxyzabcdefgh"
+              "\xF0\x9F\x98\x80ijklmnopq]\nL3:[2|abcdefgh]\n");
+    /* a NUL, an invalid byte, a stray continuation byte, a sequence cut by
+     * ASCII, a surrogate: each after 8 or more ASCII bytes, refused on its
+     * line */
+    CSV_STEPS("id\n1\nabcdefghijklmnop\0q\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefgh\0ijklmnop\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghijklmnop\xFFq\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghijk\x80lmnopqrstu\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghij\xE2\x82klmnopqrstu\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghij\xC3" "abcdefghijklmnop\n", "H:[id]\nL2:[1]\nERR -15 3");
+    /* ... even when a continuation byte follows the 8 ASCII bytes */
+    CSV_STEPS("id\n1\nabcdefghij\xC3" "abcdefgh\xA9klm\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghij\xE2\x82" "abcdefgh\xACklm\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghij\xED\xA0\x80klmnopqrstu\n", "H:[id]\nL2:[1]\nERR -15 3");
+    /* a NUL at every offset of a 24-byte ASCII run */
+    for (size_t k = 0; k < 24; k++) {
+        char in[64] = "id\n1\n";
+        size_t o = strlen(in);
+        memset(in + o, 'a', 24);
+        in[o + k] = 0;
+        in[o + 24] = '\n';
+        expect_csv_steps(in, o + 25, "H:[id]\nL2:[1]\nERR -15 3");
+    }
+}
+
+/* Random lines of ASCII runs, NULs, valid and broken multi-byte sequences:
+ * every chunk size gives what the byte-by-byte check gives. */
+Test(csvin, utf8_fast_path_agrees_with_bytewise)
+{
+    static const char *const pieces[] = {
+        "abcdefgh", "ijklmnopqrs", "t", "uv,w", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+        "\xC3", "\xE2\x82", "\x80", "\xFF", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+        "\x7F\x01", ""};
+    const size_t npieces = sizeof pieces / sizeof pieces[0];
+    uint64_t x = 0x243f6a8885a308d3ull;
+    unsigned accepted = 0;
+    for (unsigned round = 0; round < 400; round++) {
+        char in[512] = "id,v\n1,";
+        size_t o = strlen(in);
+        for (int p = 0; p < 8; p++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* mostly ASCII, now and then something else */
+            const char *s = x % 4 ? pieces[x % 4] : pieces[(x >> 8) % npieces];
+            size_t n = strlen(s);
+            if ((x >> 20) % 29 == 0) /* a NUL */
+                in[o++] = 0;
+            memcpy(in + o, s, n);
+            o += n;
+        }
+        in[o++] = '\n';
+        char *want = strdup(dump_step(in, o, WYE_CSV_UTF8, 1));
+        accepted += strstr(want, "ERR") == NULL;
+        static const size_t steps[] = {3, 8, 11, 1 << 20};
+        for (size_t s = 0; s < 4; s++)
+            cr_expect_str_eq(dump_step(in, o, WYE_CSV_UTF8, steps[s]), want, "round %u step %zu",
+                             round, steps[s]);
+        free(want);
+    }
+    /* both outcomes were exercised */
+    cr_expect(accepted > 40 && accepted < 360, "accepted %u of 400", accepted);
+}
