@@ -758,3 +758,79 @@ Test(encoder, default_2_address_and_other_id)
     wye_encoder_free(e);
     wye_protocol_free(p);
 }
+
+/* One encoder and one cache over many records, under record-level and
+ * field-filter hardening with salts: the value cache's key holds both
+ * salts, and a value too long for its key (here, names of 20 to 51
+ * characters cross the limit at a length that depends on the salts) is
+ * hashed without it. Dates of birth (value cache and digest cache), sex
+ * and a digest-only NHS number repeat, so entries are hit as well as
+ * filled. Every record must be the one encoded without a cache. */
+Test(encoder, cache_is_invisible_with_salts_and_long_values)
+{
+    static const char *const specs[][2] = {
+        {"{}", "{}"},
+        {"{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}",
+         "{\"salting\":{\"field\":\"date_of_birth\"}}"},
+        {"{\"balancing\":true,\"xor_fold\":true}",
+         "{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"},\"xor_fold\":true}"},
+        {"{\"salting\":{\"field\":\"date_of_birth\"},\"diffusion\":{\"t\":3,\"bits\":512}}",
+         "{\"diffusion\":{\"t\":2}}"},
+    };
+    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        char json[4096];
+        snprintf(json, sizeof json,
+                 "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"c\","
+                 "\"filter_bits\":1024,\"fields\":["
+                 "{\"name\":\"given_name\",\"kdf_id\":1,\"record_bits\":150,"
+                 "\"field_filter_bits\":256,\"field_filter_k\":30,"
+                 "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"
+                 "{\"name\":\"family_name\",\"kdf_id\":1,\"record_bits\":150,"
+                 "\"field_filter_bits\":256,\"field_filter_k\":30,"
+                 "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"
+                 "{\"name\":\"date_of_birth\",\"kdf_id\":2,\"record_bits\":120,"
+                 "\"exact_digest\":true,\"tokenisers\":[{\"type\":\"date_parts\"}]},"
+                 "{\"name\":\"sex\",\"kdf_id\":3,\"record_bits\":20,"
+                 "\"tokenisers\":[{\"type\":\"whole\"}]},"
+                 "{\"name\":\"nhs_number\",\"kdf_id\":5,\"record_bits\":0,"
+                 "\"exact_digest\":true,\"tokenisers\":[{\"type\":\"whole\"}]}],"
+                 "\"hardening\":%s,\"field_hardening\":%s}",
+                 specs[s][0], specs[s][1]);
+        wye_protocol *p = ht_protocol(json);
+        size_t rs = wye_protocol_layout(p)->record_size;
+        wye_encoder *e;
+        wye_encoder_cache *c;
+        cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
+        cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
+        uint8_t a[1024], b[1024];
+        cr_assert_leq(rs, sizeof a);
+        for (unsigned i = 0; i < 1500; i++) {
+            wye_fields f;
+            wye_fields_clear(&f);
+            char given[64], family[64], dob[9], nhs[11];
+            snprintf(given, sizeof given, "%.*s", 20 + (int)(i % 32), letters + i % 7);
+            snprintf(family, sizeof family, "%.*s", 20 + (int)((i / 3) % 32), letters + i % 5);
+            snprintf(dob, sizeof dob, "19%02u%02u%02u", 50 + i % 9, 1 + i % 12, 1 + i % 5);
+            snprintf(nhs, sizeof nhs, "94347659%02u", i % 13);
+            put(&f, p, "given_name", given);
+            if (i % 4)
+                put(&f, p, "family_name", family);
+            if (i % 7)
+                put(&f, p, "date_of_birth", dob);
+            if (i % 3)
+                put(&f, p, "sex", i % 2 ? "F" : "M");
+            if (i % 5)
+                put(&f, p, "nhs_number", nhs);
+            char id[16];
+            int n = snprintf(id, sizeof id, "R%u", i);
+            cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, (size_t)n, a), WYE_OK);
+            cr_assert_eq(wye_encoder_encode(e, c, &f, id, (size_t)n, b), WYE_OK);
+            cr_assert_arr_eq(a, b, rs, "hardening %s, field hardening %s: record %u",
+                             specs[s][0], specs[s][1], i);
+        }
+        wye_encoder_cache_free(c);
+        wye_encoder_free(e);
+        wye_protocol_free(p);
+    }
+}
