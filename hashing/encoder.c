@@ -906,14 +906,14 @@ typedef struct slots {
     digest_entry *dentry;      /* digest-cache entry, or NULL */
 } slots;
 
-/* Find field i's value-cache entry (names and sex) and digest-cache entry,
- * and start loading them into the CPU cache. */
-static void find_slots(const wye_encoder *e, wye_encoder_cache *c, const wye_fields *f, size_t i,
+/* Find field i's value-cache entry (names, sex and dates) and digest-cache
+ * entry, and start loading them into the CPU cache. A value-cache key is
+ * appended to keybuf (the caller wipes it). */
+static void find_slots(wye_encoder_cache *c, const wye_fields *f, size_t i,
                        const wye_field_spec *fs, const uint8_t *salt, size_t salt_len,
                        const uint8_t *fsalt, size_t fsalt_len, slots *sl, uint8_t *keybuf,
                        size_t *keybuf_used)
 {
-    (void)e;
     sl->vl = strlen(f->value[i]);
     sl->ventry = NULL;
     sl->dentry = NULL;
@@ -926,6 +926,7 @@ static void find_slots(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         if (klen <= VKEY_MAX) {
             uint8_t *key = keybuf + *keybuf_used;
             *keybuf_used += klen;
+            assert(*keybuf_used <= WYE_MAX_FIELDS * VKEY_MAX);
             sl->vkey = key;
             key[0] = (uint8_t)i;
             key[1] = (uint8_t)salt_len;
@@ -977,8 +978,8 @@ int wye_encoder_encode(const wye_encoder *e, wye_encoder_cache *c, const wye_fie
         if (f->status[i] != WYE_NORM_PRESENT)
             continue;
         presence |= (uint16_t)(1u << i);
-        find_slots(e, c, f, i, wye_protocol_field(e->p, i), salt, salt_len, fsalt, fsalt_len,
-                   &sl[i], vkeys, &vkeys_used);
+        find_slots(c, f, i, wye_protocol_field(e->p, i), salt, salt_len, fsalt, fsalt_len, &sl[i],
+                   vkeys, &vkeys_used);
     }
     wye_pseudonym(e->pseudonym_key, local_id ? local_id : "", len, out + lay->pseudonym_off);
     out[lay->presence_off] = (uint8_t)presence;
