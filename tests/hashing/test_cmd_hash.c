@@ -375,6 +375,90 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
     free(in);
 }
 
+/* ---- rows without a name (colmap's linkable rule, since d579f76) ---- */
+
+/* A row without a name is encoded when it has another id with a date of
+ * birth or an address, and counted as encoded; an id alone, or a date of
+ * birth with an address but no id, is still refused for having no name. */
+Test(cmd_hash, nameless_row_with_other_id_is_encoded)
+{
+    static const char map[] =
+        "{\"format\":\"wyelink-column-map\",\"version\":1,\"agency\":\"police\","
+        "\"local_id\":\"Ref\",\"columns\":["
+        "{\"column\":\"Forename\",\"field\":\"given_name\"},"
+        "{\"column\":\"Surname\",\"field\":\"family_name\"},"
+        "{\"column\":\"DOB\",\"field\":\"date_of_birth\",\"date_format\":\"DD/MM/YYYY\"},"
+        "{\"column\":\"Address\",\"field\":\"address\"},"
+        "{\"column\":\"OtherId\",\"field\":\"other_id\"}]}";
+    ht_write(map_path, map, sizeof map - 1, 0644);
+    static const char csv[] = "Ref,Forename,Surname,DOB,Address,OtherId\n"
+                              "N1,,,17/08/1991,,5304218\n"              /* id + date of birth */
+                              "N2,,,,14 Quillfeather Lane,5304219\n"    /* id + address */
+                              "N3,,,,,5304220\n"                        /* line 4: id alone */
+                              "N4,,,17/08/1991,14 Quillfeather Lane,\n" /* line 5: no id */
+                              "N5,Zebulonia,,17/08/1991,,\n";           /* a name + dob */
+    char *in = P("nameless.csv");
+    ht_write(in, csv, sizeof csv - 1, 0600);
+    int st = run_hash(in, "n.wye", "n.local.csv", "--summary-json n.json --threads 2");
+    char *err = slurp("stderr.txt", NULL);
+    cr_assert_eq(st, 0, "exit %d: %s", st, err);
+    free(err);
+    char *sj = slurp("n.json", NULL);
+    json_t *s = json_loads(sj, 0, NULL);
+    cr_assert_not_null(s);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_read")), 5);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_encoded")), 3);
+    cr_expect_eq(json_integer_value(json_object_get(s, "rows_rejected")), 2);
+    json_t *rows = json_object_get(s, "rejected_rows");
+    cr_assert_eq(json_array_size(rows), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *r = json_array_get(rows, i);
+        cr_expect_eq(json_integer_value(json_object_get(r, "line")), 4 + (json_int_t)i);
+        cr_expect_str_eq(json_string_value(json_object_get(r, "reason")),
+                         "no name and no nhs number");
+    }
+    json_t *oid = json_object_get(json_object_get(s, "fields"), "other_id");
+    cr_expect_eq(json_integer_value(json_object_get(oid, "present")), 3);
+    json_decref(s);
+    static const char *const secrets[] = {"5304218", "5304219", "5304220", "Quillfeather",
+                                          "Zebulonia", "19910817", "17/08/1991"};
+    for (size_t k = 0; k < sizeof secrets / sizeof secrets[0]; k++) {
+        cr_expect(!contains_ci(sj, strlen(sj), secrets[k]), "summary holds an identifier");
+        char *out = slurp("stdout.txt", NULL);
+        cr_expect(!contains_ci(out, strlen(out), secrets[k]), "stdout holds an identifier");
+        free(out);
+    }
+    free(sj);
+
+    /* the local map and the encoded file hold N1, N2 and N5, in that order,
+     * with the fields each row had */
+    char *lm = slurp("n.local.csv", NULL);
+    cr_expect(strncmp(lm, "local_id,record\nN1,", 19) == 0 && strstr(lm, "\nN2,") &&
+                  strstr(lm, "\nN5,") && !strstr(lm, "\nN3,") && !strstr(lm, "\nN4,") &&
+                  strstr(lm, "\nN2,") < strstr(lm, "\nN5,"),
+              "local map: %s", lm);
+    free(lm);
+    wye_encfile_meta meta;
+    uint64_t nrec;
+    uint8_t *recs = open_wye("n.wye", &meta, &nrec);
+    cr_assert_eq(nrec, 3);
+    wye_protocol *p = ht_shipped_protocol();
+    const wye_layout *lay = wye_protocol_layout(p);
+    unsigned dob = 1u << wye_protocol_field_index(p, "date_of_birth"),
+             adr = 1u << wye_protocol_field_index(p, "address"),
+             id = 1u << wye_protocol_field_index(p, "other_id"),
+             given = 1u << wye_protocol_field_index(p, "given_name");
+    const unsigned want[] = {id | dob, id | adr, given | dob};
+    for (size_t i = 0; i < 3; i++) {
+        const uint8_t *r = recs + i * meta.record_size;
+        unsigned pres = r[lay->presence_off] | (unsigned)r[lay->presence_off + 1] << 8;
+        cr_expect_eq(pres, want[i], "record %zu: presence %#x", i, pres);
+    }
+    wye_protocol_free(p);
+    free(recs);
+    free(in);
+}
+
 /* ---- thread-count determinism on several batches ---- */
 
 static void write_big(const char *path, unsigned rows)
