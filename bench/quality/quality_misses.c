@@ -223,7 +223,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: quality_misses --key LU.key --trust DIR --truth truth.csv "
                     "--map AGENCY=FILE ... [--protocol FILE] [--threads N] [--exhaustive] "
-                    "FILE.wye...\n");
+                    "[--minhash2-bands N] [--minhash2-per-field N] FILE.wye...\n");
 }
 
 int main(int argc, char **argv)
