@@ -83,6 +83,13 @@ Test(normalise, names)
         {"Mr Unknown", I, NULL, WYE_NR_NAME_PLACEHOLDER},
         {"XXX", I, NULL, WYE_NR_NAME_PLACEHOLDER},
         {"Na", P, "NA", 0},                           /* a real surname */
+        /* a word that starts or extends a listed one is not it (word_in) */
+        {"M Smith", P, "M SMITH", 0},
+        {"Mrsa Jones", P, "MRSA JONES", 0},
+        {"Sirius Black Juniors", P, "SIRIUS BLACK JUNIORS", 0},
+        {"Ann Juni", P, "ANN JUNI", 0},
+        {"Xxxxx", P, "XXXXX", 0},
+        {"Unknow", P, "UNKNOW", 0},
         {"123", I, NULL, WYE_NR_NAME_NO_LETTERS},
         {"--", I, NULL, WYE_NR_NAME_NO_LETTERS},
         {"\xD0\x98\xD0\xB2\xD0\xB0\xD0\xBD", I, NULL, WYE_NR_NAME_NO_LETTERS}, /* Иван */
