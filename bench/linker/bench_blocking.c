@@ -29,6 +29,8 @@
 #include "wyelink/linkage.h"
 #include "wyelink/records.h"
 
+#include "../benchtruth.h"
+
 #ifndef WYE_DEFAULT_PROTOCOL
 #define WYE_DEFAULT_PROTOCOL "protocols/default.json"
 #endif
@@ -38,59 +40,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* A sorted table of "key\0" -> value strings. */
-typedef struct entry {
-    char *key;
-    long value;
-    char *svalue;
-} entry;
-
-typedef struct table {
-    entry *e;
-    size_t n, cap;
-} table;
-
-static void table_add(table *t, const char *key, long value, const char *svalue)
-{
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 1024;
-        t->e = realloc(t->e, t->cap * sizeof *t->e);
-        if (!t->e)
-            exit(1);
-    }
-    t->e[t->n].key = strdup(key);
-    t->e[t->n].value = value;
-    t->e[t->n].svalue = svalue ? strdup(svalue) : NULL;
-    t->n++;
-}
-
-static int cmp_entry(const void *x, const void *y)
-{
-    return strcmp(((const entry *)x)->key, ((const entry *)y)->key);
-}
-
-static const entry *table_find(const table *t, const char *key)
-{
-    entry k = {(char *)key, 0, NULL};
-    return bsearch(&k, t->e, t->n, sizeof *t->e, cmp_entry);
-}
-
-/* Split a CSV line without quotes into at most n fields. */
-static int split(char *line, char **f, int n)
-{
-    int k = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    for (char *p = line; k < n;) {
-        f[k++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return k;
 }
 
 typedef struct person_of {
@@ -207,57 +156,16 @@ int main(int argc, char **argv)
     const wye_recview *v = wye_recset_view(set);
     printf("read %zu records from %d files in %.2f s\n", v->n, argc - optind, now() - t0);
 
-    /* truth: agency,local_id -> person; local maps: agency,record -> local_id */
-    table tt = {0}, mt = {0};
-    char line[4096], k2[1024];
-    FILE *f = fopen(truth, "r");
-    if (!f)
+    bt_table truth_table;
+    const char **person_str = malloc((v->n + 1) * sizeof *person_str);
+    if (!person_str || bt_persons(set, v, truth, maps, nmaps, &truth_table, person_str))
         return 1;
-    fgets(line, sizeof line, f);
-    while (fgets(line, sizeof line, f)) {
-        char *fl[3];
-        if (split(line, fl, 3) == 3) {
-            snprintf(k2, sizeof k2, "%s,%s", fl[0], fl[1]);
-            table_add(&tt, k2, atol(fl[2]), NULL);
-        }
-    }
-    fclose(f);
-    for (int i = 0; i < nmaps; i++) {
-        char *eq = strchr(maps[i], '=');
-        if (!eq)
-            return 2;
-        *eq = 0;
-        f = fopen(eq + 1, "r");
-        if (!f)
-            return 1;
-        fgets(line, sizeof line, f);
-        while (fgets(line, sizeof line, f)) {
-            char *fl[2];
-            if (split(line, fl, 2) == 2) {
-                snprintf(k2, sizeof k2, "%s,%s", maps[i], fl[1]);
-                table_add(&mt, k2, 0, fl[0]);
-            }
-        }
-        fclose(f);
-    }
-    qsort(tt.e, tt.n, sizeof *tt.e, cmp_entry);
-    qsort(mt.e, mt.n, sizeof *mt.e, cmp_entry);
-    person_of *po = malloc(v->n * sizeof *po);
-    long unknown = -1;
-    for (size_t i = 0; i < v->n; i++) {
-        char hex[2 * WYE_PSEUDONYM_BYTES + 1];
-        wye_hex(wye_rec(v, i) + v->layout->pseudonym_off, WYE_PSEUDONYM_BYTES, hex);
-        snprintf(k2, sizeof k2, "%s,%s", wye_recset_agency(set, v->agency[i]), hex);
-        const entry *m = table_find(&mt, k2);
-        long person = unknown--;
-        if (m) {
-            snprintf(k2, sizeof k2, "%s,%s", wye_recset_agency(set, v->agency[i]), m->svalue);
-            const entry *t = table_find(&tt, k2);
-            if (t)
-                person = t->value;
-        }
-        po[i] = (person_of){(uint32_t)i, person};
-    }
+    person_of *po = malloc((v->n + 1) * sizeof *po);
+    if (!po)
+        return 1;
+    long unknown = -1; /* records not in the truth: each a person of its own */
+    for (size_t i = 0; i < v->n; i++)
+        po[i] = (person_of){(uint32_t)i, person_str[i] ? atol(person_str[i]) : unknown--};
     qsort(po, v->n, sizeof *po, cmp_person);
 
     /* blocking */

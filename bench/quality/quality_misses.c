@@ -30,61 +30,11 @@
 #include "wyelink/linkage.h"
 #include "wyelink/records.h"
 
+#include "../benchtruth.h"
+
 #ifndef WYE_DEFAULT_PROTOCOL
 #define WYE_DEFAULT_PROTOCOL "protocols/default.json"
 #endif
-
-typedef struct entry {
-    char *key;
-    char *value;
-} entry;
-
-typedef struct table {
-    entry *e;
-    size_t n, cap;
-} table;
-
-static void table_add(table *t, const char *key, const char *value)
-{
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 1024;
-        t->e = realloc(t->e, t->cap * sizeof *t->e);
-        if (!t->e)
-            exit(1);
-    }
-    t->e[t->n].key = strdup(key);
-    t->e[t->n].value = strdup(value);
-    if (!t->e[t->n].key || !t->e[t->n].value)
-        exit(1);
-    t->n++;
-}
-
-static int cmp_entry(const void *x, const void *y)
-{
-    return strcmp(((const entry *)x)->key, ((const entry *)y)->key);
-}
-
-static const entry *table_find(const table *t, const char *key)
-{
-    entry k = {(char *)key, NULL};
-    return bsearch(&k, t->e, t->n, sizeof *t->e, cmp_entry);
-}
-
-/* Split a CSV line without quotes into at most n fields. */
-static int split(char *line, char **f, int n)
-{
-    int k = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    for (char *p = line; k < n;) {
-        f[k++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return k;
-}
 
 typedef struct rec_person {
     uint32_t rec;
@@ -296,60 +246,17 @@ int main(int argc, char **argv)
         return 1;
     const wye_recview *v = wye_recset_view(set);
 
-    /* truth: "agency,local_id" -> person; local maps: "agency,record" -> local_id */
-    table tt = {0}, mt = {0};
-    char line[4096], k2[1024];
-    FILE *f = fopen(truth, "r");
-    if (!f)
-        return 1;
-    if (!fgets(line, sizeof line, f))
-        return 1;
-    while (fgets(line, sizeof line, f)) {
-        char *fl[3];
-        if (split(line, fl, 3) == 3) {
-            snprintf(k2, sizeof k2, "%s,%s", fl[0], fl[1]);
-            table_add(&tt, k2, fl[2]);
-        }
-    }
-    fclose(f);
-    for (int i = 0; i < nmaps; i++) {
-        char *eq = strchr(maps[i], '=');
-        if (!eq)
-            return 2;
-        *eq = 0;
-        f = fopen(eq + 1, "r");
-        if (!f || !fgets(line, sizeof line, f))
-            return 1;
-        while (fgets(line, sizeof line, f)) {
-            char *fl[2];
-            if (split(line, fl, 2) == 2) {
-                snprintf(k2, sizeof k2, "%s,%s", maps[i], fl[1]);
-                table_add(&mt, k2, fl[0]);
-            }
-        }
-        fclose(f);
-    }
-    qsort(tt.e, tt.n, sizeof *tt.e, cmp_entry);
-    qsort(mt.e, mt.n, sizeof *mt.e, cmp_entry);
+    bt_table tt;
     ctx c = {0};
     c.v = v;
     c.person = calloc(v->n + 1, sizeof *c.person);
     rec_person *rp = malloc((v->n + 1) * sizeof *rp);
+    if (!c.person || !rp || bt_persons(set, v, truth, maps, nmaps, &tt, c.person))
+        return 1;
     size_t nrp = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        char hex[2 * WYE_PSEUDONYM_BYTES + 1];
-        wye_hex(wye_rec(v, i) + v->layout->pseudonym_off, WYE_PSEUDONYM_BYTES, hex);
-        snprintf(k2, sizeof k2, "%s,%s", wye_recset_agency(set, v->agency[i]), hex);
-        const entry *m = table_find(&mt, k2);
-        if (!m)
-            continue;
-        snprintf(k2, sizeof k2, "%s,%s", wye_recset_agency(set, v->agency[i]), m->value);
-        const entry *t = table_find(&tt, k2);
-        if (!t)
-            continue;
-        c.person[i] = t->value;
-        rp[nrp++] = (rec_person){(uint32_t)i, t->value};
-    }
+    for (size_t i = 0; i < v->n; i++)
+        if (c.person[i])
+            rp[nrp++] = (rec_person){(uint32_t)i, c.person[i]};
     qsort(rp, nrp, sizeof *rp, cmp_rp);
     /* true pairs in the truth, encoded or not */
     uint64_t truth_pairs = 0;
