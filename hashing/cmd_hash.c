@@ -405,7 +405,7 @@ static void batch_reset(batch *b)
 {
     /* The arena held identifiers: wipe what was used. */
     if (b->arena)
-        memset(b->arena, 0, b->used);
+        sodium_memzero(b->arena, b->used);
     b->n = b->nfields = b->used = 0;
 }
 
