@@ -3,7 +3,10 @@
 # synthetic police data, with 1 and 2 threads (and 2 with --compress); wall
 # time, records per second, peak RSS (/usr/bin/time -v), ratio to the
 # 400,000 records/s target, file size; then the stages apart
-# (bench_hash_stages). Results go into bench/RESULTS.md by hand.
+# (bench_hash_stages), ending with a yardstick of this machine's speed at the
+# time (libsodium's BLAKE2b and XChaCha20-Poly1305 over 64 MiB): the VM's
+# speed drifts, and runs of different hours compare only through it.
+# Results go into bench/RESULTS.md by hand.
 #
 # usage: bench/hashing/bench_hash.sh [BUILD_DIR] [ROWS]
 #        (default BUILD_DIR build, ROWS 1000000; needs /usr/bin/time)
