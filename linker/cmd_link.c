@@ -131,29 +131,6 @@ static int w_summary(const wye_linkage *l, FILE *f, bool exact)
     return wye_linkage_write_summary(l, f, exact);
 }
 
-typedef struct audit_run {
-    wye_audit_entry *e;
-    int rc;
-} audit_run;
-
-static void a_param(audit_run *a, const char *name, const char *value)
-{
-    if (a->e && a->rc == WYE_OK)
-        a->rc = wye_audit_entry_param(a->e, name, value);
-}
-
-static void a_path(audit_run *a, const char *name, const char *path)
-{
-    if (a->e && a->rc == WYE_OK)
-        a->rc = wye_audit_entry_path(a->e, name, path);
-}
-
-static void a_count(audit_run *a, const char *name, uint64_t n)
-{
-    if (a->e && a->rc == WYE_OK)
-        a->rc = wye_audit_entry_count(a->e, name, n);
-}
-
 int wye_cmd_link(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -233,7 +210,7 @@ int wye_cmd_link(int argc, char **argv)
     wye_recset *set = NULL;
     wye_linkage *lk = NULL;
     wye_recfile **rf = NULL;
-    audit_run au = {NULL, WYE_OK};
+    wye_cli_audit au = {NULL, WYE_OK};
     int outcome = WYE_OK;
     char what[WYE_LABEL_MAX + 64];
     wye_diag diag;
@@ -244,17 +221,17 @@ int wye_cmd_link(int argc, char **argv)
         return wye_cli_fail(CMD, what, rc);
     }
     const char *audit_path = wye_cli_audit_path(log);
-    au.rc = wye_audit_entry_new("link", &au.e);
-    a_path(&au, "protocol", protocol_path);
-    a_path(&au, "trust", trust_dir);
-    a_path(&au, "out", outdir);
-    a_param(&au, "exhaustive", exhaustive ? "yes" : "no");
-    a_param(&au, "threads", threads_arg);
+    wye_cli_audit_start(&au, "link");
+    wye_cli_audit_param_path(&au, "protocol", protocol_path);
+    wye_cli_audit_param_path(&au, "trust", trust_dir);
+    wye_cli_audit_param_path(&au, "out", outdir);
+    wye_cli_audit_param(&au, "exhaustive", exhaustive ? "yes" : "no");
+    wye_cli_audit_param(&au, "threads", threads_arg);
     if (threshold_arg)
-        a_param(&au, "threshold", threshold_arg);
+        wye_cli_audit_param(&au, "threshold", threshold_arg);
     if (possible_arg)
-        a_param(&au, "possible", possible_arg);
-    a_param(&au, "exact_small_counts", exact ? "yes" : "no");
+        wye_cli_audit_param(&au, "possible", possible_arg);
+    wye_cli_audit_param(&au, "exact_small_counts", exact ? "yes" : "no");
     /* an input that cannot be digested is reported when it is read */
     for (int i = 0; i < nfiles && au.e && au.rc == WYE_OK; i++)
         if (wye_audit_entry_input(au.e, files[i]) == WYE_ENOMEM)
@@ -411,18 +388,18 @@ int wye_cmd_link(int argc, char **argv)
 
     t_write = omp_get_wtime() - t_write;
     const wye_link_stats *st = wye_linkage_stats(lk);
-    a_count(&au, "records", st->records);
-    a_count(&au, "files", (uint64_t)nfiles);
-    a_count(&au, "candidate_pairs", st->candidates);
-    a_count(&au, "matches", st->matches);
-    a_count(&au, "possible_matches", st->possibles);
-    a_count(&au, "conflicts", st->conflicts);
-    a_count(&au, "persons", st->persons);
+    wye_cli_audit_count(&au, "records", st->records);
+    wye_cli_audit_count(&au, "files", (uint64_t)nfiles);
+    wye_cli_audit_count(&au, "candidate_pairs", st->candidates);
+    wye_cli_audit_count(&au, "matches", st->matches);
+    wye_cli_audit_count(&au, "possible_matches", st->possibles);
+    wye_cli_audit_count(&au, "conflicts", st->conflicts);
+    wye_cli_audit_count(&au, "persons", st->persons);
     char num[64];
     snprintf(num, sizeof num, "%.3f", st->match);
-    a_param(&au, "match_threshold_used", num);
+    wye_cli_audit_param(&au, "match_threshold_used", num);
     snprintf(num, sizeof num, "%.3f", st->possible);
-    a_param(&au, "possible_threshold_used", num);
+    wye_cli_audit_param(&au, "possible_threshold_used", num);
 
     if (!quiet) {
         printf("linked %llu records from %d agencies into %llu persons\n",
@@ -450,19 +427,7 @@ done:
         for (int i = 0; i < nfiles; i++)
             wye_recfile_free(rf[i]);
     free(rf);
-    if (au.e) {
-        wye_audit_entry_outcome(au.e, outcome != WYE_OK ? outcome : status == WYE_EXIT_OK ? WYE_OK : WYE_EIO);
-        int arc = au.rc == WYE_OK ? wye_audit_append(audit_path, au.e, lu) : au.rc;
-        wye_audit_entry_free(au.e);
-        if (arc != WYE_OK) {
-            snprintf(what, sizeof what, "cannot append to the audit log '%s'", audit_path);
-            wye_cli_fail(CMD, what, arc);
-            status = WYE_EXIT_FAIL;
-        }
-    } else {
-        wye_cli_fail(CMD, "cannot start the audit entry", au.rc);
-        status = WYE_EXIT_FAIL;
-    }
+    status = wye_cli_audit_finish(CMD, &au, audit_path, lu, outcome, status);
     wye_linkage_free(lk);
     wye_recset_free(set);
     wye_protocol_free(proto);

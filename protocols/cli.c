@@ -107,6 +107,64 @@ const char *wye_cli_audit_path(const char *option)
     return "wyelink-audit.log";
 }
 
+void wye_cli_audit_start(wye_cli_audit *a, const char *command)
+{
+    a->e = NULL;
+    a->rc = wye_audit_entry_new(command, &a->e);
+}
+
+void wye_cli_audit_param(wye_cli_audit *a, const char *name, const char *value)
+{
+    if (a->e && a->rc == WYE_OK)
+        a->rc = wye_audit_entry_param(a->e, name, value);
+}
+
+void wye_cli_audit_param_path(wye_cli_audit *a, const char *name, const char *path)
+{
+    if (a->e && a->rc == WYE_OK)
+        a->rc = wye_audit_entry_path(a->e, name, path);
+}
+
+void wye_cli_audit_count(wye_cli_audit *a, const char *name, uint64_t n)
+{
+    if (a->e && a->rc == WYE_OK)
+        a->rc = wye_audit_entry_count(a->e, name, n);
+}
+
+void wye_cli_audit_input(wye_cli_audit *a, const char *path)
+{
+    if (a->e && a->rc == WYE_OK)
+        a->rc = wye_audit_entry_input(a->e, path);
+}
+
+void wye_cli_audit_output(wye_cli_audit *a, const char *path)
+{
+    if (a->e && a->rc == WYE_OK)
+        a->rc = wye_audit_entry_output(a->e, path);
+}
+
+int wye_cli_audit_finish(const char *cmd, wye_cli_audit *a, const char *log,
+                         const wye_party *signer, int outcome, int status)
+{
+    if (!a->e) {
+        wye_cli_fail(cmd, "cannot start the audit entry", a->rc);
+        return WYE_EXIT_FAIL;
+    }
+    wye_audit_entry_outcome(a->e, outcome != WYE_OK          ? outcome
+                                  : status == WYE_EXIT_OK ? WYE_OK
+                                                          : WYE_EIO);
+    int rc = a->rc == WYE_OK ? wye_audit_append(log, a->e, signer) : a->rc;
+    wye_audit_entry_free(a->e);
+    a->e = NULL;
+    if (rc != WYE_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "cannot append to the audit log '%s'", log);
+        wye_cli_fail(cmd, what, rc);
+        return WYE_EXIT_FAIL;
+    }
+    return status;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "wyelink/audit.h"
 #include "wyelink/error.h"
+#include "wyelink/keys.h"
 
 #define WYE_EXIT_OK 0
 #define WYE_EXIT_FAIL 1
@@ -60,6 +62,28 @@ int wye_cli_parse_double(const char *cmd, const char *opt, const char *arg,
 /* The audit log this run appends to: the --audit-log option if given, else
  * $WYELINK_AUDIT_LOG, else "wyelink-audit.log" in the current folder. */
 const char *wye_cli_audit_path(const char *option);
+
+/* An audit entry a command builds as it runs (protocols/AUDIT.md). The
+ * adders do nothing once one has failed; wye_cli_audit_finish reports that
+ * failure, or appends the entry signed by `signer`. */
+typedef struct wye_cli_audit {
+    wye_audit_entry *e;
+    int rc;
+} wye_cli_audit;
+/* Start an entry for `command`; a failure is reported by finish. */
+void wye_cli_audit_start(wye_cli_audit *a, const char *command);
+void wye_cli_audit_param(wye_cli_audit *a, const char *name, const char *value);
+void wye_cli_audit_param_path(wye_cli_audit *a, const char *name, const char *path);
+void wye_cli_audit_count(wye_cli_audit *a, const char *name, uint64_t n);
+/* A file read or written, with its size and digest (read from the file). */
+void wye_cli_audit_input(wye_cli_audit *a, const char *path);
+void wye_cli_audit_output(wye_cli_audit *a, const char *path);
+/* Record the outcome (outcome if not WYE_OK, else WYE_OK when status is
+ * WYE_EXIT_OK, else WYE_EIO), append the entry to log signed by signer and
+ * free it. Returns status, or WYE_EXIT_FAIL (with a message) if the entry
+ * could not be built or appended. */
+int wye_cli_audit_finish(const char *cmd, wye_cli_audit *a, const char *log,
+                         const wye_party *signer, int outcome, int status);
 
 /* A progress bar on stderr, shown only when stderr is a terminal, the run is
  * not quiet and the work is large (total >= min_total). total 0 = unknown. */
