@@ -277,7 +277,9 @@ int wye_cmd_demo(int argc, char **argv)
             "--agency", alog[5], "--agency", alog[6], (char *)NULL))
         return WYE_EXIT_FAIL;
 
-    /* 6. Evaluation against the ground truth (only possible on synthetic data). */
+    /* 6. Evaluation against the ground truth (only possible on synthetic data),
+     * run and audited as the linkage unit (after IG's checks above, which it
+     * does not change: an entry appended later verifies in the same way). */
     char persons[1024], truth[1024], m[NAGENCIES][1100];
     pathf(persons, sizeof persons, "%s/persons.csv", d_res);
     pathf(truth, sizeof truth, "%s/truth.csv", d_data);
@@ -287,7 +289,7 @@ int wye_cmd_demo(int argc, char **argv)
     if (run("6. evaluation against the ground truth", wye_cmd_eval, "eval", "--persons",
             persons, "--truth", truth, "--local-map", m[0], "--local-map", m[1], "--local-map",
             m[2], "--local-map", m[3], "--local-map", m[4], "--local-map", m[5], "--local-map",
-            m[6], (char *)NULL))
+            m[6], "--key", lu_key, "--audit-log", lu_log, (char *)NULL))
         return WYE_EXIT_FAIL;
     printf("== done: everything is under %s/\n", out);
     return WYE_EXIT_OK;

@@ -15,7 +15,7 @@
 static void usage(void)
 {
     printf("usage: wyelink eval --persons FILE --truth FILE --local-map AGENCY=FILE ...\n"
-           "                    [--json FILE] [--quiet]\n"
+           "                    [--json FILE] [--quiet] [--key FILE [--audit-log FILE]]\n"
            "\n"
            "Scores a linkage against the ground truth: pairwise precision, recall and F1\n"
            "over all pairs of records, within and across agencies, and the predicted and\n"
@@ -28,6 +28,11 @@ static void usage(void)
            "                           agencies given are evaluated\n"
            "  --json FILE              also write the result as JSON\n"
            "  --quiet                  print nothing on success (with --json)\n"
+           "  --key FILE               a party's key (the linkage unit's): append an audit\n"
+           "                           entry signed with it (inputs and outputs with their\n"
+           "                           digests, the counts); without it no entry is written\n"
+           "  --audit-log FILE         with --key: the audit log to append to (default\n"
+           "                           $WYELINK_AUDIT_LOG or wyelink-audit.log)\n"
            "  -h, --help               this help\n"
            "\n"
            "precision = correct pairs / predicted pairs (1 if none predicted), recall =\n"
@@ -37,7 +42,8 @@ static void usage(void)
            "\n" WYE_CLI_EXIT_HELP);
 }
 
-static int read_one(const char *cmd, const char *path, wye_eval *e, int kind, const char *agency)
+static int read_one(const char *cmd, const char *path, wye_eval *e, int kind, const char *agency,
+                    wye_cli_audit *au)
 {
     FILE *f = fopen(path, "rb");
     char what[1100];
@@ -54,6 +60,8 @@ static int read_one(const char *cmd, const char *path, wye_eval *e, int kind, co
         snprintf(what, sizeof what, "in '%s'", path);
         return wye_cli_fail_diag(cmd, what, rc, &d);
     }
+    if (au)
+        wye_cli_audit_input(au, path);
     return WYE_EXIT_OK;
 }
 
@@ -107,64 +115,21 @@ static int write_json(const char *cmd, const char *path, const wye_eval_result *
     return WYE_EXIT_OK;
 }
 
-int wye_cmd_eval(int argc, char **argv)
+/* Read the inputs, score, print and write the JSON; au (or NULL) is the
+ * audit entry being built. */
+static int evaluate(const char *cmd, const char *persons, const char *truth, int nmaps,
+                    const char *const *map_agency, const char *const *map_path, const char *json,
+                    bool quiet, wye_cli_audit *au)
 {
-    const char *cmd = "eval";
-    const char *persons = NULL, *truth = NULL, *json = NULL;
-    const char *map_agency[MAX_MAPS], *map_path[MAX_MAPS];
-    char map_names[MAX_MAPS][128];
-    int nmaps = 0;
-    bool quiet = false;
-    static const struct option opts[] = {
-        {"persons", required_argument, 0, 'p'}, {"truth", required_argument, 0, 't'},
-        {"local-map", required_argument, 0, 'm'}, {"json", required_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "hq", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'p': persons = optarg; break;
-        case 't': truth = optarg; break;
-        case 'j': json = optarg; break;
-        case 'q': quiet = true; break;
-        case 'm': {
-            const char *eq = strchr(optarg, '=');
-            size_t len = eq ? (size_t)(eq - optarg) : 0;
-            if (!eq || !len || !eq[1] || len >= sizeof map_names[0])
-                return wye_cli_usage_error(cmd, "--local-map wants AGENCY=FILE");
-            if (nmaps == MAX_MAPS)
-                return wye_cli_usage_error(cmd, "at most %d --local-map options", MAX_MAPS);
-            memcpy(map_names[nmaps], optarg, len);
-            map_names[nmaps][len] = '\0';
-            for (int i = 0; i < nmaps; i++)
-                if (!strcmp(map_names[i], map_names[nmaps]))
-                    return wye_cli_usage_error(cmd, "--local-map names agency '%s' twice",
-                                               map_names[nmaps]);
-            map_agency[nmaps] = map_names[nmaps];
-            map_path[nmaps] = eq + 1;
-            nmaps++;
-            break;
-        }
-        case 'h': usage(); return WYE_EXIT_OK;
-        default: return wye_cli_bad_option(cmd, argv);
-        }
-    }
-    if (optind < argc)
-        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!persons || !truth || !nmaps)
-        return wye_cli_usage_error(cmd, "--persons, --truth and at least one --local-map are "
-                                        "required");
-
     wye_eval *e = NULL;
     int rc = wye_eval_new(&e);
     if (rc)
         return wye_cli_fail(cmd, "cannot start", rc);
-    int status = read_one(cmd, truth, e, 0, NULL);
+    int status = read_one(cmd, truth, e, 0, NULL, au);
     for (int i = 0; i < nmaps && !status; i++)
-        status = read_one(cmd, map_path[i], e, 1, map_agency[i]);
+        status = read_one(cmd, map_path[i], e, 1, map_agency[i], au);
     if (!status)
-        status = read_one(cmd, persons, e, 2, NULL);
+        status = read_one(cmd, persons, e, 2, NULL, au);
     wye_eval_result r;
     if (!status && (rc = wye_eval_compute(e, &r)))
         status = wye_cli_fail(cmd, "cannot compute the result", rc);
@@ -204,7 +169,96 @@ int wye_cmd_eval(int argc, char **argv)
             printf("  persons rows skipped%12llu  (agencies without --local-map)\n",
                    (unsigned long long)r.person_rows_ignored);
     }
-    if (json)
-        return write_json(cmd, json, &r);
+    if (au) {
+        wye_cli_audit_count(au, "records", r.records);
+        wye_cli_audit_count(au, "true_persons", r.true_persons);
+        wye_cli_audit_count(au, "predicted_persons", r.predicted_persons);
+        wye_cli_audit_count(au, "true_pairs", r.true_pairs);
+        wye_cli_audit_count(au, "predicted_pairs", r.predicted_pairs);
+        wye_cli_audit_count(au, "correct_pairs", r.correct_pairs);
+        char f1[32];
+        snprintf(f1, sizeof f1, "%.4f", r.f1);
+        wye_cli_audit_param(au, "f1", f1);
+    }
+    if (json) {
+        int st = write_json(cmd, json, &r);
+        if (st == WYE_EXIT_OK && au)
+            wye_cli_audit_output(au, json);
+        return st;
+    }
     return WYE_EXIT_OK;
 }
+
+int wye_cmd_eval(int argc, char **argv)
+{
+    const char *cmd = "eval";
+    const char *persons = NULL, *truth = NULL, *json = NULL, *key = NULL, *log = NULL;
+    const char *map_agency[MAX_MAPS], *map_path[MAX_MAPS];
+    char map_names[MAX_MAPS][128];
+    int nmaps = 0;
+    bool quiet = false;
+    static const struct option opts[] = {
+        {"persons", required_argument, 0, 'p'}, {"truth", required_argument, 0, 't'},
+        {"local-map", required_argument, 0, 'm'}, {"json", required_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+        {"key", required_argument, 0, 'k'},     {"audit-log", required_argument, 0, 'a'},
+        {0, 0, 0, 0},
+    };
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "hq", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'p': persons = optarg; break;
+        case 't': truth = optarg; break;
+        case 'j': json = optarg; break;
+        case 'q': quiet = true; break;
+        case 'k': key = optarg; break;
+        case 'a': log = optarg; break;
+        case 'm': {
+            const char *eq = strchr(optarg, '=');
+            size_t len = eq ? (size_t)(eq - optarg) : 0;
+            if (!eq || !len || !eq[1] || len >= sizeof map_names[0])
+                return wye_cli_usage_error(cmd, "--local-map wants AGENCY=FILE");
+            if (nmaps == MAX_MAPS)
+                return wye_cli_usage_error(cmd, "at most %d --local-map options", MAX_MAPS);
+            memcpy(map_names[nmaps], optarg, len);
+            map_names[nmaps][len] = '\0';
+            for (int i = 0; i < nmaps; i++)
+                if (!strcmp(map_names[i], map_names[nmaps]))
+                    return wye_cli_usage_error(cmd, "--local-map names agency '%s' twice",
+                                               map_names[nmaps]);
+            map_agency[nmaps] = map_names[nmaps];
+            map_path[nmaps] = eq + 1;
+            nmaps++;
+            break;
+        }
+        case 'h': usage(); return WYE_EXIT_OK;
+        default: return wye_cli_bad_option(cmd, argv);
+        }
+    }
+    if (optind < argc)
+        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!persons || !truth || !nmaps)
+        return wye_cli_usage_error(cmd, "--persons, --truth and at least one --local-map are "
+                                        "required");
+    if (log && !key)
+        return wye_cli_usage_error(cmd, "--audit-log needs --key (the key that signs the entry)");
+    if (!key)
+        return evaluate(cmd, persons, truth, nmaps, map_agency, map_path, json, quiet, NULL);
+
+    /* Audited: the entry records the run whatever its outcome. */
+    wye_party *party = NULL;
+    int rc = wye_party_load(key, &party);
+    if (rc) {
+        char what[1100];
+        snprintf(what, sizeof what, "cannot load key '%s'", key);
+        return wye_cli_fail(cmd, what, rc);
+    }
+    wye_cli_audit au;
+    wye_cli_audit_start(&au, "eval");
+    int status = evaluate(cmd, persons, truth, nmaps, map_agency, map_path, json, quiet, &au);
+    status = wye_cli_audit_finish(cmd, &au, wye_cli_audit_path(log), party, WYE_OK, status);
+    wye_party_free(party);
+    return status;
+}
+
+

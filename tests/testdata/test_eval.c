@@ -303,6 +303,69 @@ Test(eval, cli_prints_counts_and_json)
     remove_dir(d);
 }
 
+/* With --key, eval appends a signed entry: its inputs with digests, the
+ * JSON it wrote, the counts and F1; a failed run is recorded too. Without
+ * --key, --audit-log is a usage error. */
+Test(eval, key_appends_an_audit_entry)
+{
+    char *d = temp_dir();
+    const char *w = wyelink_exe();
+    write_file(d, "truth.csv", truth_csv);
+    write_file(d, "police.map", police_map);
+    write_file(d, "gp.map", gp_map);
+    write_file(d, "persons.csv",
+               "agency,record,person\n"
+               "police,aa01,A\npolice,aa02,A\npolice,aa03,A\ngp,bb01,A\ngp,bb02,B\n");
+    cr_assert_eq(run("cd '%s' && '%s' keys create --name lu --role linkage-unit --out keys "
+                     "--audit-log keys.log > /dev/null",
+                     d, w),
+                 0);
+    const char *args = "--persons persons.csv --truth truth.csv --local-map police=police.map "
+                       "--local-map gp=gp.map";
+    cr_assert_eq(run("cd '%s' && '%s' eval %s --audit-log a.log > out.txt 2> err.txt", d, w,
+                     args),
+                 2);
+    cr_assert_eq(run("cd '%s' && '%s' eval %s --json r.json --key keys/lu.key --audit-log a.log "
+                     "> out.txt 2> err.txt",
+                     d, w, args),
+                 0);
+    cr_assert_eq(run("cd '%s' && '%s' eval --persons persons.csv --truth nosuch.csv "
+                     "--local-map police=police.map --key keys/lu.key --audit-log a.log "
+                     "2> err.txt",
+                     d, w),
+                 1);
+    cr_assert_eq(run("cd '%s' && '%s' audit verify a.log --signer keys/lu.pub > out.txt", d, w),
+                 0);
+    cr_assert_eq(run("cd '%s' && '%s' audit show a.log --json > show.json", d, w), 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/show.json", d);
+    char *text = slurp(p, NULL);
+    char *second = strchr(text, '\n');
+    cr_assert_not_null(second);
+    *second++ = 0;
+    json_t *e = json_loads(text, 0, NULL), *f = json_loads(second, 0, NULL);
+    cr_assert_not_null(e);
+    cr_assert_not_null(f);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "command")), "eval");
+    cr_assert_eq(json_array_size(json_object_get(e, "inputs")), 4); /* truth, 2 maps, persons */
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(e, "outputs"), 0), "path")),
+                     "r.json");
+    json_t *c = json_object_get(e, "counts");
+    cr_assert_eq(json_integer_value(json_object_get(c, "correct_pairs")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(c, "predicted_pairs")), 6);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "params"), "f1")),
+                     "0.6667");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(e, "outcome"), "code")), 0);
+    /* the failed run: recorded with its error, no counts */
+    cr_assert_neq(json_integer_value(json_object_get(json_object_get(f, "outcome"), "code")), 0);
+    cr_assert_eq(json_object_size(json_object_get(f, "counts")), 0);
+    json_decref(e);
+    json_decref(f);
+    free(text);
+    remove_dir(d);
+}
+
 /* A linkage straight from the truth scores 1 on generated data. */
 Test(eval, truth_against_itself_scores_one)
 {
