@@ -245,16 +245,23 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-Test(eval, cli_prints_counts_and_json)
+/* The CLI tests' inputs in folder d: the truth, both local maps and a
+ * persons.csv that merges y and z into x's person (precision 0.5). */
+static void write_cli_inputs(const char *d)
 {
-    char *d = temp_dir();
-    const char *w = wyelink_exe();
     write_file(d, "truth.csv", truth_csv);
     write_file(d, "police.map", police_map);
     write_file(d, "gp.map", gp_map);
     write_file(d, "persons.csv",
                "agency,record,person\n"
                "police,aa01,A\npolice,aa02,A\npolice,aa03,A\ngp,bb01,A\ngp,bb02,B\n");
+}
+
+Test(eval, cli_prints_counts_and_json)
+{
+    char *d = temp_dir();
+    const char *w = wyelink_exe();
+    write_cli_inputs(d);
     cr_assert_eq(run("cd '%s' && '%s' eval --persons persons.csv --truth truth.csv "
                      "--local-map police=police.map --local-map gp=gp.map --json r.json "
                      "> out.txt 2> err.txt",
@@ -310,12 +317,7 @@ Test(eval, key_appends_an_audit_entry)
 {
     char *d = temp_dir();
     const char *w = wyelink_exe();
-    write_file(d, "truth.csv", truth_csv);
-    write_file(d, "police.map", police_map);
-    write_file(d, "gp.map", gp_map);
-    write_file(d, "persons.csv",
-               "agency,record,person\n"
-               "police,aa01,A\npolice,aa02,A\npolice,aa03,A\ngp,bb01,A\ngp,bb02,B\n");
+    write_cli_inputs(d);
     cr_assert_eq(run("cd '%s' && '%s' keys create --name lu --role linkage-unit --out keys "
                      "--audit-log keys.log > /dev/null",
                      d, w),
