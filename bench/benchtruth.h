@@ -1,5 +1,6 @@
-/* The ground truth of a benchmark linkage: which true person each encoded
- * record is. Shared by bench/linker/bench_blocking.c and
+/* The inputs of a benchmark linkage: the encoded files, opened as the
+ * linkage unit opens them, and the ground truth of which true person each
+ * encoded record is. Shared by bench/linker/bench_blocking.c and
  * bench/quality/quality_misses.c (header-only: static inline functions).
  *
  * truth.csv is "agency,local_id,person" (as synth and run_quality.py write
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "wyelink/keys.h"
+#include "wyelink/protocol.h"
 #include "wyelink/records.h"
 
 /* A table of key -> value strings, sorted by key once filled (bt_sort). */
@@ -103,6 +105,57 @@ static inline int bt_load(bt_table *t, const char *path, const char *prefix, int
     }
     fclose(f);
     return 0;
+}
+
+/* What bt_load_records opens; bt_inputs_free frees it. */
+typedef struct bt_inputs {
+    wye_party *lu;
+    wye_trust *trust;
+    wye_protocol *proto;
+    wye_recset *set;
+} bt_inputs;
+
+static inline void bt_inputs_free(bt_inputs *in)
+{
+    wye_recset_free(in->set);
+    wye_protocol_free(in->proto);
+    wye_trust_free(in->trust);
+    wye_party_free(in->lu);
+    *in = (bt_inputs){0};
+}
+
+/* Open the encoded files files[0..n) with the linkage unit's key and trust
+ * folder under the protocol at proto_path, as wyelink link does, into
+ * in->set (finished with `threads`). 0, or -1 with a message on stderr
+ * naming tool. */
+static inline int bt_load_records(const char *tool, const char *key, const char *trust_dir,
+                                  const char *proto_path, char **files, int n, unsigned threads,
+                                  bt_inputs *in)
+{
+    wye_diag d;
+    *in = (bt_inputs){0};
+    if (wye_crypto_init() != WYE_OK || wye_party_load(key, &in->lu) ||
+        wye_trust_load_dir(trust_dir, &in->trust) ||
+        wye_protocol_load(proto_path, &in->proto, &d)) {
+        fprintf(stderr, "%s: cannot load the key, trust folder or protocol\n", tool);
+        return -1;
+    }
+    if (wye_recset_new(in->proto, NULL, &in->set))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        FILE *f = fopen(files[i], "rb");
+        wye_recfile *rf;
+        int rc = f ? wye_recfile_read(wye_source_file(f), files[i], in->proto, in->lu, in->trust,
+                                      &rf, &d)
+                   : WYE_EIO;
+        if (f)
+            fclose(f);
+        if (rc || (rc = wye_recset_add_file(in->set, rf, &d))) {
+            fprintf(stderr, "%s: %s: %s\n", tool, files[i], wye_strerror(rc));
+            return -1;
+        }
+    }
+    return wye_recset_finish(in->set, threads) ? -1 : 0;
 }
 
 /* The true person of every record of v: person[i] points into *truth (which

@@ -124,35 +124,13 @@ int main(int argc, char **argv)
         return 2;
     }
     lp.threads = threads;
-    if (wye_crypto_init() != WYE_OK)
-        return 1;
-    wye_party *lu;
-    wye_trust *trust;
-    wye_protocol *proto;
-    wye_diag d;
-    if (wye_party_load(key, &lu) || wye_trust_load_dir(trust_dir, &trust) ||
-        wye_protocol_load(proto_path, &proto, &d)) {
-        fprintf(stderr, "bench_blocking: cannot load the key, trust folder or protocol\n");
-        return 1;
-    }
-    wye_recset *set;
-    if (wye_recset_new(proto, NULL, &set))
-        return 1;
+    bt_inputs in;
     double t0 = now();
-    for (int i = optind; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        wye_recfile *rf;
-        int rc = f ? wye_recfile_read(wye_source_file(f), argv[i], proto, lu, trust, &rf, &d)
-                   : WYE_EIO;
-        if (f)
-            fclose(f);
-        if (rc || (rc = wye_recset_add_file(set, rf, &d))) {
-            fprintf(stderr, "bench_blocking: %s: %s\n", argv[i], wye_strerror(rc));
-            return 1;
-        }
-    }
-    if (wye_recset_finish(set, threads))
+    if (bt_load_records("bench_blocking", key, trust_dir, proto_path, argv + optind, argc - optind,
+                        threads, &in))
         return 1;
+    wye_recset *set = in.set;
+    wye_diag d;
     const wye_recview *v = wye_recset_view(set);
     printf("read %zu records from %d files in %.2f s\n", v->n, argc - optind, now() - t0);
 
@@ -282,9 +260,6 @@ int main(int argc, char **argv)
     }
     wye_blocks_free(b);
     free(po);
-    wye_recset_free(set);
-    wye_protocol_free(proto);
-    wye_trust_free(trust);
-    wye_party_free(lu);
+    bt_inputs_free(&in);
     return 0;
 }

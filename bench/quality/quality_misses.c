@@ -216,34 +216,12 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    if (wye_crypto_init() != WYE_OK)
+    bt_inputs in;
+    if (bt_load_records("quality_misses", key, trust_dir, proto_path, argv + optind, argc - optind,
+                        lp.threads, &in))
         return 1;
-    wye_party *lu;
-    wye_trust *trust;
-    wye_protocol *proto;
+    wye_recset *set = in.set;
     wye_diag d;
-    if (wye_party_load(key, &lu) || wye_trust_load_dir(trust_dir, &trust) ||
-        wye_protocol_load(proto_path, &proto, &d)) {
-        fprintf(stderr, "quality_misses: cannot load the key, trust folder or protocol\n");
-        return 1;
-    }
-    wye_recset *set;
-    if (wye_recset_new(proto, NULL, &set))
-        return 1;
-    for (int i = optind; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        wye_recfile *rf;
-        int rc = f ? wye_recfile_read(wye_source_file(f), argv[i], proto, lu, trust, &rf, &d)
-                   : WYE_EIO;
-        if (f)
-            fclose(f);
-        if (rc || (rc = wye_recset_add_file(set, rf, &d))) {
-            fprintf(stderr, "quality_misses: %s: %s\n", argv[i], wye_strerror(rc));
-            return 1;
-        }
-    }
-    if (wye_recset_finish(set, lp.threads))
-        return 1;
     const wye_recview *v = wye_recset_view(set);
 
     bt_table tt;
@@ -423,9 +401,6 @@ int main(int argc, char **argv)
     free(c.nkept);
     free(c.csize);
     free(rp);
-    wye_recset_free(set);
-    wye_protocol_free(proto);
-    wye_trust_free(trust);
-    wye_party_free(lu);
+    bt_inputs_free(&in);
     return 0;
 }
