@@ -834,3 +834,65 @@ Test(encoder, cache_is_invisible_with_salts_and_long_values)
         wye_protocol_free(p);
     }
 }
+
+/* Values of several words (postcodes, addresses, ids) through the caches
+ * give the bits of hashing every gram: q-grams with and without padding,
+ * words shorter than q, a gram in two words, spaces doubled, long words, and
+ * record and field salts. */
+Test(encoder, cache_is_invisible_for_values_of_several_words)
+{
+    static const char *const hardening[][2] = {
+        {"{}", "{}"},
+        {"{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}",
+         "{\"salting\":{\"field\":\"date_of_birth\"}}"},
+    };
+    static const char *const values[] = {
+        "12 HIGH ST", "12 HIGH STREET", "A B", "A B C D", "AA AA", "HR1 1AB", "HR1 1AA",
+        "X  Y", "FLAT 3 THE OLD RECTORY ON THE LONG LANE NEAR THE VERY LONG VILLAGE",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ Q", "Q ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "7 A", "SINGLEWORD", "HIGH ST 12"};
+    const size_t nv = sizeof values / sizeof values[0];
+    for (size_t h = 0; h < sizeof hardening / sizeof hardening[0]; h++) {
+        char json[4096];
+        snprintf(json, sizeof json,
+                 "{\"format\":\"wyelink-protocol\",\"version\":1,\"name\":\"w\","
+                 "\"filter_bits\":1024,\"fields\":["
+                 "{\"name\":\"date_of_birth\",\"kdf_id\":2,\"record_bits\":120,"
+                 "\"exact_digest\":true,\"tokenisers\":[{\"type\":\"date_parts\"}]},"
+                 "{\"name\":\"postcode\",\"kdf_id\":4,\"record_bits\":100,"
+                 "\"field_filter_bits\":256,\"field_filter_k\":30,"
+                 "\"tokenisers\":[{\"type\":\"qgram\",\"q\":2,\"padding\":true}]},"
+                 "{\"name\":\"address\",\"kdf_id\":6,\"record_bits\":100,"
+                 "\"field_filter_bits\":512,\"field_filter_k\":50,"
+                 "\"tokenisers\":[{\"type\":\"qgram\",\"q\":3,\"padding\":true}]},"
+                 "{\"name\":\"other_id\",\"kdf_id\":7,\"record_bits\":60,"
+                 "\"field_filter_bits\":128,\"field_filter_k\":20,"
+                 "\"tokenisers\":[{\"type\":\"qgram\",\"q\":3,\"padding\":false}]}],"
+                 "\"hardening\":%s,\"field_hardening\":%s}",
+                 hardening[h][0], hardening[h][1]);
+        wye_protocol *p = ht_protocol(json);
+        size_t rs = wye_protocol_layout(p)->record_size;
+        wye_encoder *e;
+        wye_encoder_cache *c;
+        cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
+        cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
+        uint8_t a[1024], b[1024];
+        cr_assert_leq(rs, sizeof a);
+        for (unsigned i = 0; i < 3 * nv * nv; i++) {
+            wye_fields f;
+            wye_fields_clear(&f);
+            char dob[9];
+            snprintf(dob, sizeof dob, "19%02u0101", 50 + i % 3);
+            put(&f, p, "date_of_birth", dob);
+            put(&f, p, "postcode", values[i % nv]);
+            put(&f, p, "address", values[(i / nv) % nv]);
+            put(&f, p, "other_id", values[(i + i / nv) % nv]);
+            cr_assert_eq(wye_encoder_encode(e, NULL, &f, "r", 1, a), WYE_OK);
+            cr_assert_eq(wye_encoder_encode(e, c, &f, "r", 1, b), WYE_OK);
+            cr_assert_arr_eq(a, b, rs, "hardening %zu: record %u", h, i);
+        }
+        wye_encoder_cache_free(c);
+        wye_encoder_free(e);
+        wye_protocol_free(p);
+    }
+}
