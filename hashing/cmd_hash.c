@@ -736,30 +736,11 @@ typedef struct ctx {
     idset ids;
     wye_date extract;
     run_info ri;
-    wye_audit_entry *audit;
-    int audit_rc;
+    wye_cli_audit au;    /* the audit entry, appended if the agency's key loaded */
     int code;           /* the WYE_E* code of the failure, for the audit entry */
     bool read_all;      /* the whole input was read: the summary is complete */
     char inbuf[1 << 16];
 } ctx;
-
-static void audit_param(ctx *c, const char *name, const char *value)
-{
-    if (c->audit && c->audit_rc == WYE_OK)
-        c->audit_rc = wye_audit_entry_param(c->audit, name, value);
-}
-
-static void audit_path(ctx *c, const char *name, const char *path)
-{
-    if (c->audit && c->audit_rc == WYE_OK)
-        c->audit_rc = wye_audit_entry_path(c->audit, name, path);
-}
-
-static void audit_count(ctx *c, const char *name, uint64_t n)
-{
-    if (c->audit && c->audit_rc == WYE_OK)
-        c->audit_rc = wye_audit_entry_count(c->audit, name, n);
-}
 
 /* Failure messages; each remembers the code for the audit entry. */
 static int cli_fail(ctx *c, const char *what, int rc)
@@ -848,8 +829,8 @@ static int load_inputs(ctx *c)
     wye_secret_key_id(c->secret, kid);
     wye_hex(fp, sizeof fp, c->ri.fingerprint);
     wye_hex(kid, sizeof kid, c->ri.key_id);
-    if (c->audit && c->audit_rc == WYE_OK)
-        c->audit_rc = wye_audit_entry_protocol(c->audit, fp, kid);
+    if (c->au.e && c->au.rc == WYE_OK)
+        c->au.rc = wye_audit_entry_protocol(c->au.e, fp, kid);
 
     uint8_t *pk = sodium_malloc(32);
     if (!pk)
@@ -1185,7 +1166,7 @@ static void cleanup(ctx *c)
     wye_protocol_free(c->p);
     wye_secret_free(c->secret);
     wye_party_free(c->party);
-    wye_audit_entry_free(c->audit);
+    wye_audit_entry_free(c->au.e); /* a run that never reached the key */
 }
 
 int wye_cmd_hash(int argc, char **argv)
@@ -1204,10 +1185,11 @@ int wye_cmd_hash(int argc, char **argv)
     const opts *o = &c->o;
     c->ri.o = o;
     c->ri.s = &c->s;
-    c->audit_rc = wye_audit_entry_new(CMD, &c->audit);
-    audit_path(c, "input", o->input);
-    audit_path(c, "secret", o->secret); /* a path only: no digest of a secret */
-    audit_path(c, "key", o->key);
+    wye_cli_audit_start(&c->au, CMD);
+    wye_cli_audit_param_path(&c->au, "input", o->input);
+    /* the secret: a path only, no digest of a secret */
+    wye_cli_audit_param_path(&c->au, "secret", o->secret);
+    wye_cli_audit_param_path(&c->au, "key", o->key);
 
     status = run_hash(c);
     if (status != WYE_EXIT_OK && !c->code)
@@ -1218,59 +1200,54 @@ int wye_cmd_hash(int argc, char **argv)
     if (c->party) {
         char threads[24];
         snprintf(threads, sizeof threads, "%u", c->threads);
-        audit_param(c, "extract_date", c->ri.extract);
-        audit_param(c, "threads", threads);
-        audit_param(c, "agency", c->ri.agency);
+        wye_cli_audit_param(&c->au, "extract_date", c->ri.extract);
+        wye_cli_audit_param(&c->au, "threads", threads);
+        wye_cli_audit_param(&c->au, "agency", c->ri.agency);
         const char *ins[] = {o->input, o->map, o->protocol, o->to};
         const char *in_names[] = {"input_missing", "map_missing", "protocol_missing",
                                   "to_missing"};
         for (size_t i = 0; i < 4; i++) {
             if (access(ins[i], R_OK) != 0) {
-                audit_path(c, in_names[i], ins[i]); /* a failed run: path only */
-            } else if (c->audit && c->audit_rc == WYE_OK) {
+                /* a failed run: path only */
+                wye_cli_audit_param_path(&c->au, in_names[i], ins[i]);
+            } else if (c->au.e && c->au.rc == WYE_OK) {
                 uint8_t d[WYE_AUDIT_DIGEST_BYTES];
                 if (i == 0 && c->in_tap.ended) { /* the whole input went through */
                     crypto_generichash_final(&c->in_tap.st, d, sizeof d);
-                    c->audit_rc =
-                        wye_audit_entry_input_digest(c->audit, ins[i], c->in_tap.bytes, d);
+                    c->au.rc =
+                        wye_audit_entry_input_digest(c->au.e, ins[i], c->in_tap.bytes, d);
                 } else {
-                    c->audit_rc = wye_audit_entry_input(c->audit, ins[i]);
+                    c->au.rc = wye_audit_entry_input(c->au.e, ins[i]);
                 }
             }
         }
         /* A run that succeeded wrote every output in full: the digests taken
          * as they were written are those of the files. */
-        if (status == WYE_EXIT_OK && c->audit && c->audit_rc == WYE_OK) {
-            c->audit_rc =
-                wye_audit_entry_output_digest(c->audit, o->out, c->out_bytes, c->out_digest);
-            if (c->audit_rc == WYE_OK) {
+        if (status == WYE_EXIT_OK && c->au.e && c->au.rc == WYE_OK) {
+            c->au.rc =
+                wye_audit_entry_output_digest(c->au.e, o->out, c->out_bytes, c->out_digest);
+            if (c->au.rc == WYE_OK) {
                 uint8_t d[WYE_AUDIT_DIGEST_BYTES];
                 crypto_generichash_final(&c->map_tap.st, d, sizeof d);
-                c->audit_rc =
-                    wye_audit_entry_output_digest(c->audit, o->local_map, c->map_tap.bytes, d);
+                c->au.rc =
+                    wye_audit_entry_output_digest(c->au.e, o->local_map, c->map_tap.bytes, d);
             }
-            if (c->audit_rc == WYE_OK && o->summary)
-                c->audit_rc = wye_audit_entry_output(c->audit, o->summary);
+            if (c->au.rc == WYE_OK && o->summary)
+                c->au.rc = wye_audit_entry_output(c->au.e, o->summary);
         }
-        audit_count(c, "rows_read", c->s.rows_read);
-        audit_count(c, "rows_encoded", c->s.rows_encoded);
-        audit_count(c, "rows_rejected", c->s.rows_rejected);
-        audit_count(c, "duplicate_local_ids", c->s.verdict[WYE_ROW_DUPLICATE_ID]);
-        if (c->audit)
-            wye_audit_entry_outcome(c->audit, status == WYE_EXIT_OK ? WYE_OK : c->code);
-        int rc = c->audit_rc;
-        if (rc == WYE_OK)
-            rc = wye_audit_append(wye_cli_audit_path(o->audit_log), c->audit, c->party);
-        if (rc != WYE_OK) {
-            fail_file(c, "cannot append to the audit log", wye_cli_audit_path(o->audit_log), rc);
-            if (status == WYE_EXIT_OK) {
-                unlink(o->out);
-                unlink(o->local_map);
-                if (o->summary)
-                    unlink(o->summary);
-            }
-            status = WYE_EXIT_FAIL;
+        wye_cli_audit_count(&c->au, "rows_read", c->s.rows_read);
+        wye_cli_audit_count(&c->au, "rows_encoded", c->s.rows_encoded);
+        wye_cli_audit_count(&c->au, "rows_rejected", c->s.rows_rejected);
+        wye_cli_audit_count(&c->au, "duplicate_local_ids", c->s.verdict[WYE_ROW_DUPLICATE_ID]);
+        int done = wye_cli_audit_finish(CMD, &c->au, wye_cli_audit_path(o->audit_log), c->party,
+                                        status == WYE_EXIT_OK ? WYE_OK : c->code, status);
+        if (done != status && status == WYE_EXIT_OK) { /* outputs without an entry */
+            unlink(o->out);
+            unlink(o->local_map);
+            if (o->summary)
+                unlink(o->summary);
         }
+        status = done;
     }
     /* The data lead needs the summary most when nothing could be encoded. */
     if (c->read_all && !o->quiet)

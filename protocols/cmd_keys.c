@@ -153,70 +153,14 @@ static int load_public(const char *cmd, const char *path, const char *want_role,
     return WYE_EXIT_OK;
 }
 
-/* The audit entry of one run: parameters are added as the run goes. */
-typedef struct audit_run {
-    const char *cmd;
-    const char *log;
-    wye_audit_entry *e;
-    int rc; /* first error while building the entry */
-} audit_run;
-
-static void audit_start(audit_run *a, const char *cmd, const char *log)
-{
-    a->cmd = cmd;
-    a->log = wye_cli_audit_path(log);
-    a->e = NULL;
-    a->rc = wye_audit_entry_new(cmd, &a->e);
-}
-
-static void audit_param(audit_run *a, const char *name, const char *value)
-{
-    if (a->rc == WYE_OK)
-        a->rc = wye_audit_entry_param(a->e, name, value);
-}
-
-static void audit_path(audit_run *a, const char *name, const char *path)
-{
-    if (a->rc == WYE_OK)
-        a->rc = wye_audit_entry_path(a->e, name, path);
-}
-
-static void audit_input(audit_run *a, const char *path)
-{
-    if (a->rc == WYE_OK)
-        a->rc = wye_audit_entry_input(a->e, path);
-}
-
-static void audit_output(audit_run *a, const char *path)
-{
-    if (a->rc == WYE_OK)
-        a->rc = wye_audit_entry_output(a->e, path);
-}
-
-static void audit_key_id(audit_run *a, const wye_secret *s)
+/* The linkage secret's key id, as a parameter of the entry. */
+static void audit_key_id(wye_cli_audit *a, const wye_secret *s)
 {
     uint8_t id[WYE_KEY_ID_BYTES];
     char hex[2 * WYE_KEY_ID_BYTES + 1];
     wye_secret_key_id(s, id);
     wye_hex(id, sizeof id, hex);
-    audit_param(a, "key_id", hex);
-}
-
-/* Record the outcome and append, signed by signer. Returns the exit status:
- * a run whose audit entry cannot be written has failed. */
-static int audit_finish(audit_run *a, int outcome, const wye_party *signer, int status)
-{
-    wye_audit_entry_outcome(a->e, outcome);
-    int rc = a->rc;
-    if (rc == WYE_OK)
-        rc = wye_audit_append(a->log, a->e, signer);
-    wye_audit_entry_free(a->e);
-    a->e = NULL;
-    if (rc != WYE_OK) {
-        fail_file(a->cmd, "cannot append to the audit log", a->log, rc);
-        return WYE_EXIT_FAIL;
-    }
-    return status;
+    wye_cli_audit_param(a, "key_id", hex);
 }
 
 /* getopt_long over a subcommand's argv; options are the usual, plus --help
@@ -310,13 +254,13 @@ static int cmd_create(int argc, char **argv)
         wye_party_free(p);
         return status;
     }
-    audit_run a;
-    audit_start(&a, cmd, log);
-    audit_param(&a, "name", name);
-    audit_param(&a, "role", role);
-    audit_path(&a, "secret_key", key); /* path only: no digest of a secret */
-    audit_output(&a, pub);
-    int status = audit_finish(&a, WYE_OK, p, WYE_EXIT_OK);
+    wye_cli_audit a;
+    wye_cli_audit_start(&a, cmd);
+    wye_cli_audit_param(&a, "name", name);
+    wye_cli_audit_param(&a, "role", role);
+    wye_cli_audit_param_path(&a, "secret_key", key); /* path only: no digest of a secret */
+    wye_cli_audit_output(&a, pub);
+    int status = wye_cli_audit_finish(cmd, &a, wye_cli_audit_path(log), p, WYE_OK, WYE_EXIT_OK);
     if (status != WYE_EXIT_OK) {
         /* An unaudited key pair is not kept. */
         unlink(key);
@@ -353,10 +297,10 @@ static int cmd_secret(int argc, char **argv)
     int status = load_party(cmd, keyf, "custodian", &cust);
     if (status != WYE_EXIT_OK)
         return status;
-    audit_run a;
-    audit_start(&a, cmd, log);
-    audit_path(&a, "key", keyf);
-    audit_path(&a, "out", out);
+    wye_cli_audit a;
+    wye_cli_audit_start(&a, cmd);
+    wye_cli_audit_param_path(&a, "key", keyf);
+    wye_cli_audit_param_path(&a, "out", out);
     wye_secret *s;
     int rc = wye_secret_create(&s);
     errno = 0;
@@ -366,7 +310,7 @@ static int cmd_secret(int argc, char **argv)
         status = wye_cli_fail(cmd, "cannot make the secret", rc);
     if (rc == WYE_OK)
         audit_key_id(&a, s);
-    status = audit_finish(&a, rc, cust, status);
+    status = wye_cli_audit_finish(cmd, &a, wye_cli_audit_path(log), cust, rc, status);
     if (rc == WYE_OK && status != WYE_EXIT_OK)
         unlink(out);
     if (rc == WYE_OK && status == WYE_EXIT_OK) {
@@ -412,12 +356,12 @@ static int cmd_seal(int argc, char **argv)
     wye_party *cust;
     if ((status = load_party(cmd, keyf, "custodian", &cust)) != WYE_EXIT_OK)
         return status;
-    audit_run a;
-    audit_start(&a, cmd, log);
-    audit_path(&a, "secret", secret);
-    audit_path(&a, "custodian_key", keyf);
-    audit_param(&a, "to_name", agency.name);
-    audit_input(&a, to);
+    wye_cli_audit a;
+    wye_cli_audit_start(&a, cmd);
+    wye_cli_audit_param_path(&a, "secret", secret);
+    wye_cli_audit_param_path(&a, "custodian_key", keyf);
+    wye_cli_audit_param(&a, "to_name", agency.name);
+    wye_cli_audit_input(&a, to);
     wye_secret *s = NULL;
     errno = 0;
     int rc = wye_secret_load(secret, &s);
@@ -430,9 +374,9 @@ static int cmd_seal(int argc, char **argv)
         if (rc != WYE_OK)
             status = fail_file(cmd, "cannot write the sealed secret to", out, rc);
         else
-            audit_output(&a, out);
+            wye_cli_audit_output(&a, out);
     }
-    status = audit_finish(&a, rc, cust, status);
+    status = wye_cli_audit_finish(cmd, &a, wye_cli_audit_path(log), cust, rc, status);
     if (rc == WYE_OK && status != WYE_EXIT_OK)
         unlink(out);
     if (rc == WYE_OK && status == WYE_EXIT_OK)
@@ -470,13 +414,13 @@ static int cmd_open(int argc, char **argv)
     wye_party *agency;
     if ((status = load_party(cmd, keyf, "agency", &agency)) != WYE_EXIT_OK)
         return status;
-    audit_run a;
-    audit_start(&a, cmd, log);
-    audit_path(&a, "key", keyf);
-    audit_param(&a, "custodian_name", cust.name);
-    audit_path(&a, "out", out);
-    audit_input(&a, sealed);
-    audit_input(&a, custf);
+    wye_cli_audit a;
+    wye_cli_audit_start(&a, cmd);
+    wye_cli_audit_param_path(&a, "key", keyf);
+    wye_cli_audit_param(&a, "custodian_name", cust.name);
+    wye_cli_audit_param_path(&a, "out", out);
+    wye_cli_audit_input(&a, sealed);
+    wye_cli_audit_input(&a, custf);
     wye_secret *s = NULL;
     errno = 0;
     int rc = wye_secret_unseal(sealed, agency, &cust, &s);
@@ -493,12 +437,12 @@ static int cmd_open(int argc, char **argv)
      * record the failure all the same, without the inputs. */
     if (a.rc != WYE_OK && rc != WYE_OK) {
         wye_audit_entry_free(a.e);
-        audit_start(&a, cmd, log);
-        audit_path(&a, "key", keyf);
-        audit_path(&a, "sealed", sealed);
-        audit_path(&a, "out", out);
+        wye_cli_audit_start(&a, cmd);
+        wye_cli_audit_param_path(&a, "key", keyf);
+        wye_cli_audit_param_path(&a, "sealed", sealed);
+        wye_cli_audit_param_path(&a, "out", out);
     }
-    status = audit_finish(&a, rc, agency, status);
+    status = wye_cli_audit_finish(cmd, &a, wye_cli_audit_path(log), agency, rc, status);
     if (rc == WYE_OK && status != WYE_EXIT_OK)
         unlink(out);
     if (rc == WYE_OK && status == WYE_EXIT_OK) {
