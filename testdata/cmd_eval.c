@@ -65,12 +65,16 @@ static int read_one(const char *cmd, const char *path, wye_eval *e, int kind, co
     return WYE_EXIT_OK;
 }
 
-static int write_json(const char *cmd, const char *path, const wye_eval_result *r)
+/* The result's counts by name, as the JSON and the audit entry give them. */
+#define NCOUNTS 12
+typedef struct named_count {
+    const char *k;
+    uint64_t v;
+} named_count;
+
+static void result_counts(const wye_eval_result *r, named_count out[NCOUNTS])
 {
-    json_t *o = json_object();
-    if (!o)
-        return wye_cli_fail(cmd, "cannot build the JSON result", WYE_ENOMEM);
-    const struct { const char *k; uint64_t v; } counts[] = {
+    const named_count c[NCOUNTS] = {
         {"records", r->records},
         {"true_persons", r->true_persons},
         {"predicted_persons", r->predicted_persons},
@@ -84,8 +88,18 @@ static int write_json(const char *cmd, const char *path, const wye_eval_result *
         {"person_rows_ignored", r->person_rows_ignored},
         {"truth_rows_ignored", r->truth_rows_ignored},
     };
+    memcpy(out, c, sizeof c);
+}
+
+static int write_json(const char *cmd, const char *path, const wye_eval_result *r)
+{
+    json_t *o = json_object();
+    if (!o)
+        return wye_cli_fail(cmd, "cannot build the JSON result", WYE_ENOMEM);
+    named_count counts[NCOUNTS];
+    result_counts(r, counts);
     int bad = 0;
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+    for (size_t i = 0; i < NCOUNTS; i++)
         bad |= json_object_set_new(o, counts[i].k, json_integer((json_int_t)counts[i].v));
     bad |= json_object_set_new(o, "precision", json_real(r->precision));
     bad |= json_object_set_new(o, "recall", json_real(r->recall));
@@ -170,12 +184,10 @@ static int evaluate(const char *cmd, const char *persons, const char *truth, int
                    (unsigned long long)r.person_rows_ignored);
     }
     if (au) {
-        wye_cli_audit_count(au, "records", r.records);
-        wye_cli_audit_count(au, "true_persons", r.true_persons);
-        wye_cli_audit_count(au, "predicted_persons", r.predicted_persons);
-        wye_cli_audit_count(au, "true_pairs", r.true_pairs);
-        wye_cli_audit_count(au, "predicted_pairs", r.predicted_pairs);
-        wye_cli_audit_count(au, "correct_pairs", r.correct_pairs);
+        named_count counts[NCOUNTS];
+        result_counts(&r, counts);
+        for (size_t i = 0; i < NCOUNTS; i++)
+            wye_cli_audit_count(au, counts[i].k, counts[i].v);
         char f1[32];
         snprintf(f1, sizeof f1, "%.4f", r.f1);
         wye_cli_audit_param(au, "f1", f1);
