@@ -141,6 +141,36 @@ static void ref_bits(uint64_t kdf_id, char purpose, const char *salt, uint8_t ta
     }
 }
 
+/* A q-gram field's grams (tag 1, no salt) with kr positions each in the
+ * 1024-bit record filter and kf in its own 256-bit filter at ff_off: both
+ * as rec holds them. */
+static void expect_grams(const uint8_t *rec, const wye_layout *lay, size_t ff_off,
+                         uint64_t kdf_id, const char *const *grams, int n, unsigned kr,
+                         unsigned kf)
+{
+    uint8_t want[128] = {0};
+    for (int i = 0; i < n; i++)
+        ref_bits(kdf_id, 'R', "", 1, grams[i], kr, 1024, want);
+    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
+    memset(want, 0, 32);
+    for (int i = 0; i < n; i++)
+        ref_bits(kdf_id, 'F', "", 1, grams[i], kf, 256, want);
+    cr_expect_arr_eq(rec + ff_off, want, 32);
+}
+
+/* An exact digest: BLAKE2b-128 keyed with KDF id 1003 over u32le(kdf_id) ||
+ * value, its first 8 bytes as rec holds them at off. */
+static void expect_digest(const uint8_t *rec, size_t off, uint8_t kdf_id, const char *value)
+{
+    uint8_t dk[32], msg[4 + 64] = {kdf_id, 0, 0, 0}, d16[16];
+    size_t n = strlen(value);
+    cr_assert_leq(n, 64);
+    memcpy(msg + 4, value, n);
+    cr_assert_eq(wye_secret_derive(secret, 1003, dk), WYE_OK);
+    crypto_generichash(d16, 16, msg, 4 + n, dk, 32);
+    cr_expect_arr_eq(rec + off, d16, 8);
+}
+
 Test(encoder, matches_the_written_rules)
 {
     wye_encoder *e;
@@ -167,26 +197,15 @@ Test(encoder, matches_the_written_rules)
     wye_fields_clear(&f);
     put(&f, proto, "given_name", "JO");
     cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
-    memset(want, 0, sizeof want);
     const char *grams[] = {"_J", "JO", "O_"};
-    for (int i = 0; i < 3; i++)
-        ref_bits(1, 'R', "", 1, grams[i], 50, 1024, want);
-    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
-    memset(want, 0, 32);
-    for (int i = 0; i < 3; i++)
-        ref_bits(1, 'F', "", 1, grams[i], 10, 256, want);
-    cr_expect_arr_eq(rec + lay->field_filter_off[fi(proto, "given_name")], want, 32);
+    expect_grams(rec, lay, lay->field_filter_off[fi(proto, "given_name")], 1, grams, 3, 50, 10);
 
     /* the date of birth's digest: BLAKE2b-128 keyed with KDF id 1003 over
      * u32le(kdf_id) || value, first 8 bytes */
     wye_fields_clear(&f);
     put(&f, proto, "date_of_birth", "19910817");
     cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
-    uint8_t dk[32], msg[12] = {2, 0, 0, 0}, d16[16];
-    memcpy(msg + 4, "19910817", 8);
-    cr_assert_eq(wye_secret_derive(secret, 1003, dk), WYE_OK);
-    crypto_generichash(d16, 16, msg, 12, dk, 32);
-    cr_expect_arr_eq(rec + lay->digest_off[fi(proto, "date_of_birth")], d16, 8);
+    expect_digest(rec, lay->digest_off[fi(proto, "date_of_birth")], 2, "19910817");
     /* a missing NHS number leaves its digest zero */
     uint8_t zero[8] = {0};
     cr_expect_arr_eq(rec + lay->digest_off[fi(proto, "nhs_number")], zero, 8);
@@ -710,25 +729,14 @@ Test(encoder, default_2_address_and_other_id)
     put(&f, p, "address", "12 HIGH ST");
     cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
     const char *grams[] = {"_1", "12", "2H", "HI", "IG", "GH", "HS", "ST", "T_"};
-    memset(want, 0, sizeof want);
-    for (int i = 0; i < 9; i++)
-        ref_bits(6, 'R', "", 1, grams[i], 12, 1024, want);
-    cr_expect_arr_eq(rec + lay->filter_off, want, 128);
-    memset(want, 0, 32);
-    for (int i = 0; i < 9; i++)
-        ref_bits(6, 'F', "", 1, grams[i], 6, 256, want);
-    cr_expect_arr_eq(rec + lay->field_filter_off[fi(p, "address")], want, 32);
+    expect_grams(rec, lay, lay->field_filter_off[fi(p, "address")], 6, grams, 9, 12, 6);
 
     /* other_id: only an exact digest, BLAKE2b-128 keyed with KDF id 1003
      * over u32le(7) || value, first 8 bytes; nothing in any filter */
     wye_fields_clear(&f);
     put(&f, p, "other_id", "AB123456");
     cr_assert_eq(wye_encoder_encode(e, NULL, &f, "", 0, rec), WYE_OK);
-    uint8_t dk[32], msg[12] = {7, 0, 0, 0}, d16[16];
-    memcpy(msg + 4, "AB123456", 8);
-    cr_assert_eq(wye_secret_derive(secret, 1003, dk), WYE_OK);
-    crypto_generichash(d16, 16, msg, 12, dk, 32);
-    cr_expect_arr_eq(rec + lay->digest_off[fi(p, "other_id")], d16, 8);
+    expect_digest(rec, lay->digest_off[fi(p, "other_id")], 7, "AB123456");
     memset(want, 0, sizeof want);
     cr_expect_arr_eq(rec + lay->filter_off, want, 128);
 
