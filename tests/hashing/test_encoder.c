@@ -767,6 +767,35 @@ Test(encoder, default_2_address_and_other_id)
     wye_protocol_free(p);
 }
 
+/* Encode n records, filled by fill, under the protocol json with no cache
+ * and with one cache kept across them: every record must be the same. */
+static void expect_cache_invisible(const char *json, unsigned n,
+                                   void (*fill)(const wye_protocol *p, unsigned i,
+                                                wye_fields *f))
+{
+    wye_protocol *p = ht_protocol(json);
+    size_t rs = wye_protocol_layout(p)->record_size;
+    wye_encoder *e;
+    wye_encoder_cache *c;
+    cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
+    cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
+    uint8_t a[1024], b[1024];
+    cr_assert_leq(rs, sizeof a);
+    for (unsigned i = 0; i < n; i++) {
+        wye_fields f;
+        wye_fields_clear(&f);
+        fill(p, i, &f);
+        char id[16];
+        int k = snprintf(id, sizeof id, "R%u", i);
+        cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, (size_t)k, a), WYE_OK);
+        cr_assert_eq(wye_encoder_encode(e, c, &f, id, (size_t)k, b), WYE_OK);
+        cr_assert_arr_eq(a, b, rs, "%s: record %u", json, i);
+    }
+    wye_encoder_cache_free(c);
+    wye_encoder_free(e);
+    wye_protocol_free(p);
+}
+
 /* One encoder and one cache over many records, under record-level and
  * field-filter hardening with salts: the value cache's key holds both
  * salts, and a value too long for its key (here, names of 20 to 51
@@ -774,6 +803,25 @@ Test(encoder, default_2_address_and_other_id)
  * hashed without it. Dates of birth (value cache and digest cache), sex
  * and a digest-only NHS number repeat, so entries are hit as well as
  * filled. Every record must be the one encoded without a cache. */
+static void fill_salts_and_long_values(const wye_protocol *p, unsigned i, wye_fields *f)
+{
+    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    char given[64], family[64], dob[9], nhs[11];
+    snprintf(given, sizeof given, "%.*s", 20 + (int)(i % 32), letters + i % 7);
+    snprintf(family, sizeof family, "%.*s", 20 + (int)((i / 3) % 32), letters + i % 5);
+    snprintf(dob, sizeof dob, "19%02u%02u%02u", 50 + i % 9, 1 + i % 12, 1 + i % 5);
+    snprintf(nhs, sizeof nhs, "94347659%02u", i % 13);
+    put(f, p, "given_name", given);
+    if (i % 4)
+        put(f, p, "family_name", family);
+    if (i % 7)
+        put(f, p, "date_of_birth", dob);
+    if (i % 3)
+        put(f, p, "sex", i % 2 ? "F" : "M");
+    if (i % 5)
+        put(f, p, "nhs_number", nhs);
+}
+
 Test(encoder, cache_is_invisible_with_salts_and_long_values)
 {
     static const char *const specs[][2] = {
@@ -785,7 +833,6 @@ Test(encoder, cache_is_invisible_with_salts_and_long_values)
         {"{\"salting\":{\"field\":\"date_of_birth\"},\"diffusion\":{\"t\":3,\"bits\":512}}",
          "{\"diffusion\":{\"t\":2}}"},
     };
-    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ";
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
         char json[4096];
         snprintf(json, sizeof json,
@@ -805,41 +852,7 @@ Test(encoder, cache_is_invisible_with_salts_and_long_values)
                  "\"exact_digest\":true,\"tokenisers\":[{\"type\":\"whole\"}]}],"
                  "\"hardening\":%s,\"field_hardening\":%s}",
                  specs[s][0], specs[s][1]);
-        wye_protocol *p = ht_protocol(json);
-        size_t rs = wye_protocol_layout(p)->record_size;
-        wye_encoder *e;
-        wye_encoder_cache *c;
-        cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
-        cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
-        uint8_t a[1024], b[1024];
-        cr_assert_leq(rs, sizeof a);
-        for (unsigned i = 0; i < 1500; i++) {
-            wye_fields f;
-            wye_fields_clear(&f);
-            char given[64], family[64], dob[9], nhs[11];
-            snprintf(given, sizeof given, "%.*s", 20 + (int)(i % 32), letters + i % 7);
-            snprintf(family, sizeof family, "%.*s", 20 + (int)((i / 3) % 32), letters + i % 5);
-            snprintf(dob, sizeof dob, "19%02u%02u%02u", 50 + i % 9, 1 + i % 12, 1 + i % 5);
-            snprintf(nhs, sizeof nhs, "94347659%02u", i % 13);
-            put(&f, p, "given_name", given);
-            if (i % 4)
-                put(&f, p, "family_name", family);
-            if (i % 7)
-                put(&f, p, "date_of_birth", dob);
-            if (i % 3)
-                put(&f, p, "sex", i % 2 ? "F" : "M");
-            if (i % 5)
-                put(&f, p, "nhs_number", nhs);
-            char id[16];
-            int n = snprintf(id, sizeof id, "R%u", i);
-            cr_assert_eq(wye_encoder_encode(e, NULL, &f, id, (size_t)n, a), WYE_OK);
-            cr_assert_eq(wye_encoder_encode(e, c, &f, id, (size_t)n, b), WYE_OK);
-            cr_assert_arr_eq(a, b, rs, "hardening %s, field hardening %s: record %u",
-                             specs[s][0], specs[s][1], i);
-        }
-        wye_encoder_cache_free(c);
-        wye_encoder_free(e);
-        wye_protocol_free(p);
+        expect_cache_invisible(json, 1500, fill_salts_and_long_values);
     }
 }
 
@@ -847,6 +860,24 @@ Test(encoder, cache_is_invisible_with_salts_and_long_values)
  * give the bits of hashing every gram: q-grams with and without padding,
  * words shorter than q, a gram in two words, spaces doubled, long words, and
  * record and field salts. */
+static const char *const words[] = {
+    "12 HIGH ST", "12 HIGH STREET", "A B", "A B C D", "AA AA", "HR1 1AB", "HR1 1AA",
+    "X  Y", "FLAT 3 THE OLD RECTORY ON THE LONG LANE NEAR THE VERY LONG VILLAGE",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ Q", "Q ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "7 A", "SINGLEWORD", "HIGH ST 12"};
+#define NWORDS (sizeof words / sizeof words[0])
+
+static void fill_several_words(const wye_protocol *p, unsigned i, wye_fields *f)
+{
+    const unsigned nv = NWORDS;
+    char dob[9];
+    snprintf(dob, sizeof dob, "19%02u0101", 50 + i % 3);
+    put(f, p, "date_of_birth", dob);
+    put(f, p, "postcode", words[i % nv]);
+    put(f, p, "address", words[(i / nv) % nv]);
+    put(f, p, "other_id", words[(i + i / nv) % nv]);
+}
+
 Test(encoder, cache_is_invisible_for_values_of_several_words)
 {
     static const char *const hardening[][2] = {
@@ -854,12 +885,6 @@ Test(encoder, cache_is_invisible_for_values_of_several_words)
         {"{\"salting\":{\"field\":\"date_of_birth\",\"part\":\"year\"}}",
          "{\"salting\":{\"field\":\"date_of_birth\"}}"},
     };
-    static const char *const values[] = {
-        "12 HIGH ST", "12 HIGH STREET", "A B", "A B C D", "AA AA", "HR1 1AB", "HR1 1AA",
-        "X  Y", "FLAT 3 THE OLD RECTORY ON THE LONG LANE NEAR THE VERY LONG VILLAGE",
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ Q", "Q ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        "7 A", "SINGLEWORD", "HIGH ST 12"};
-    const size_t nv = sizeof values / sizeof values[0];
     for (size_t h = 0; h < sizeof hardening / sizeof hardening[0]; h++) {
         char json[4096];
         snprintf(json, sizeof json,
@@ -878,29 +903,6 @@ Test(encoder, cache_is_invisible_for_values_of_several_words)
                  "\"tokenisers\":[{\"type\":\"qgram\",\"q\":3,\"padding\":false}]}],"
                  "\"hardening\":%s,\"field_hardening\":%s}",
                  hardening[h][0], hardening[h][1]);
-        wye_protocol *p = ht_protocol(json);
-        size_t rs = wye_protocol_layout(p)->record_size;
-        wye_encoder *e;
-        wye_encoder_cache *c;
-        cr_assert_eq(wye_encoder_new(p, secret, pkey, &e), WYE_OK);
-        cr_assert_eq(wye_encoder_cache_new(&c), WYE_OK);
-        uint8_t a[1024], b[1024];
-        cr_assert_leq(rs, sizeof a);
-        for (unsigned i = 0; i < 3 * nv * nv; i++) {
-            wye_fields f;
-            wye_fields_clear(&f);
-            char dob[9];
-            snprintf(dob, sizeof dob, "19%02u0101", 50 + i % 3);
-            put(&f, p, "date_of_birth", dob);
-            put(&f, p, "postcode", values[i % nv]);
-            put(&f, p, "address", values[(i / nv) % nv]);
-            put(&f, p, "other_id", values[(i + i / nv) % nv]);
-            cr_assert_eq(wye_encoder_encode(e, NULL, &f, "r", 1, a), WYE_OK);
-            cr_assert_eq(wye_encoder_encode(e, c, &f, "r", 1, b), WYE_OK);
-            cr_assert_arr_eq(a, b, rs, "hardening %zu: record %u", h, i);
-        }
-        wye_encoder_cache_free(c);
-        wye_encoder_free(e);
-        wye_protocol_free(p);
+        expect_cache_invisible(json, (unsigned)(3 * NWORDS * NWORDS), fill_several_words);
     }
 }
