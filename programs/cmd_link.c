@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/audit.h"
 #include "wyelink/io.h"
 #include "wyelink/keys.h"

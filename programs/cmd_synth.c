@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/io.h"
 #include "wyelink/synth.h"
 

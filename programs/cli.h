@@ -34,7 +34,7 @@ typedef struct wye_command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } wye_command;
 
-/* The one table (protocols/commands.c) driving dispatch and top-level help. */
+/* The one table (programs/commands.c) driving dispatch and top-level help. */
 extern const wye_command wye_commands[];
 extern const unsigned wye_ncommands;
 

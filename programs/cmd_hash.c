@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/audit.h"
 #include "wyelink/colmap.h"
 #include "wyelink/csvin.h"

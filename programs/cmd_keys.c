@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/audit.h"
 #include "wyelink/io.h"
 #include "wyelink/keys.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/audit.h"
 #include "wyelink/io.h"
 #include "wyelink/keys.h"

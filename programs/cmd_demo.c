@@ -13,14 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/io.h"
-
-int wye_cmd_synth(int argc, char **argv);
-int wye_cmd_keys(int argc, char **argv);
-int wye_cmd_hash(int argc, char **argv);
-int wye_cmd_link(int argc, char **argv);
-int wye_cmd_audit(int argc, char **argv);
-int wye_cmd_eval(int argc, char **argv);
 
 #ifndef WYE_DEFAULT_PROTOCOL
 #define WYE_DEFAULT_PROTOCOL "protocols/default.json"

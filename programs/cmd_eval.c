@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "commands.h"
 #include "wyelink/eval.h"
 #include "wyelink/io.h"
 

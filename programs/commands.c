@@ -1,17 +1,8 @@
 /* The one table of subcommands: it drives both dispatch and `wyelink --help`.
- * Each command lives in the folder of its role as cmd_<name>.c. */
+ * Each command is one cmd_<name>.c in this folder, declared in commands.h. */
 #include "cli.h"
+#include "commands.h"
 
-int wye_cmd_hash(int argc, char **argv);
-int wye_cmd_keys(int argc, char **argv);
-int wye_cmd_protocol(int argc, char **argv);
-int wye_cmd_audit(int argc, char **argv);
-int wye_cmd_synth(int argc, char **argv);
-int wye_cmd_eval(int argc, char **argv);
-#ifndef WYE_AGENCY_ONLY
-int wye_cmd_link(int argc, char **argv);
-int wye_cmd_demo(int argc, char **argv);
-#endif
 
 const wye_command wye_commands[] = {
     {"hash", "agency", "encode an extract into a signed, sealed encoded file", wye_cmd_hash},
