@@ -270,11 +270,14 @@ typedef struct reader {
 
 static int fail(reader *r, int code, const char *field, const char *reason)
 {
+    /* The first error wins, code and diagnostic together: a later one found
+     * in the same buffer (libcsv stops short on a malformed quote after a
+     * row callback failed) must not pair its code with the first's text. */
     if (!r->err) {
         r->err = code;
         wye_diag_set(r->diag, r->line, field, "%s", reason);
     }
-    return code;
+    return r->err;
 }
 
 static void on_field(void *data, size_t len, void *ctx)

@@ -211,6 +211,16 @@ Test(eval, errors_name_line_and_column)
     expect_error(big, NULL, NULL, WYE_EFORMAT, 2, "local_id");
 }
 
+/* Found by fuzz_eval (bench/fuzz/crashes, eval-code): a row error followed by
+ * malformed CSV in the same buffer returned the second error's code with the
+ * first's diagnostic. The first error wins, code and text together. */
+Test(eval, first_error_keeps_its_code)
+{
+    expect_error("agency,local_id,person\npolice,1,x\npolice,2\npolice,3,a\"b\n", NULL, NULL,
+                 WYE_EFORMAT, 3, "person");
+    expect_error("agency,local,person\npo\"x\n", NULL, NULL, WYE_ECOLUMN, 1, "local_id");
+}
+
 Test(eval, order_is_enforced)
 {
     wye_eval *e = NULL;
