@@ -14,11 +14,8 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "profiles.h"
 #include "wyelink/io.h"
-
-#ifndef WYE_DEFAULT_PROTOCOL
-#define WYE_DEFAULT_PROTOCOL "protocols/default.json"
-#endif
 
 static const char *const agencies[] = {"police", "gp", "asc", "wmwa", "marac", "idva", "housing"};
 #define NAGENCIES (sizeof agencies / sizeof agencies[0])
@@ -82,7 +79,8 @@ static char *cat(char *buf, size_t n, const char *a, const char *b, const char *
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: wyelink demo [--out DIR] [--seed N] [--scale F] [--protocol FILE] [--verbose]\n"
+            "usage: wyelink demo [--out DIR] [--seed N] [--scale F] [--protocol FILE|NAME]\n"
+            "                    [--verbose]\n"
             "\n"
             "Runs every role end to end on synthetic data, in DIR (default demo/):\n"
             "  1. the key custodian creates key pairs for every party and the linkage\n"
@@ -96,16 +94,18 @@ static void usage(FILE *out)
             "  --out DIR        folder for everything the demo writes (created; default demo)\n"
             "  --seed N         synthetic data seed (default 1)\n"
             "  --scale F        synthetic data scale, 1 = one county's year (default 1)\n"
-            "  --protocol FILE  linkage protocol (default %s)\n"
+            "  --protocol FILE|NAME\n"
+            "                   linkage protocol: a file, or a built-in profile\n"
+            "                   ('wyelink protocol list'; default: %s)\n"
             "  --verbose        print each command as it runs\n"
             "\n" WYE_CLI_EXIT_HELP,
-            WYE_DEFAULT_PROTOCOL);
+            WYE_PROTOCOL_DEFAULT);
 }
 
 int wye_cmd_demo(int argc, char **argv)
 {
     const char *cmd = "demo";
-    const char *out = "demo", *seed = "1", *scale = "1", *protocol = WYE_DEFAULT_PROTOCOL;
+    const char *out = "demo", *seed = "1", *scale = "1", *protocol = WYE_PROTOCOL_DEFAULT;
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},      {"seed", required_argument, 0, 's'},
         {"scale", required_argument, 0, 'S'},    {"protocol", required_argument, 0, 'p'},
@@ -137,8 +137,16 @@ int wye_cmd_demo(int argc, char **argv)
     }
     if (optind < argc)
         return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (access(protocol, R_OK) != 0)
-        return wye_cli_fail(cmd, "cannot read the protocol (use --protocol)", WYE_ENOTFOUND);
+    /* Refuse a bad protocol before any key or extract is made. */
+    wye_protocol *proto;
+    wye_diag diag;
+    int rc = wye_cli_protocol_load(protocol, &proto, &diag);
+    if (rc != WYE_OK) {
+        char what[256];
+        snprintf(what, sizeof what, "cannot load the protocol '%s'", protocol);
+        return wye_cli_fail_diag(cmd, what, rc, &diag);
+    }
+    wye_protocol_free(proto);
 
     char d_keys[512], d_data[512], d_lu[512], d_trust[512], d_res[512], p[1024], q[1024],
         r[1024], s[1024], t[1024], u[1024], v[1024];

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "profiles.h"
 #include "wyelink/audit.h"
 #include "wyelink/colmap.h"
 #include "wyelink/csvin.h"
@@ -68,7 +69,8 @@ static const char usage_text[] =
     "\n"
     "   --input FILE         the agency's CSV extract (never modified)\n"
     "   --map FILE           the column map (hashing/COLUMNMAP.md)\n"
-    "   --protocol FILE      the linkage protocol (default: the built-in default)\n"
+    "   --protocol FILE|NAME the linkage protocol: a file, or a built-in profile\n"
+    "                        ('wyelink protocol list'; default: default)\n"
     "   --secret FILE        the opened linkage secret ('-' = standard input)\n"
     "   --key FILE           the agency's secret key file ('-' = standard input);\n"
     "                        signs the encoded file and the audit entry\n"
@@ -121,9 +123,7 @@ static int parse_opts(int argc, char **argv, opts *o)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
-#ifdef WYE_DEFAULT_PROTOCOL
-    o->protocol = WYE_DEFAULT_PROTOCOL;
-#endif
+    o->protocol = WYE_PROTOCOL_DEFAULT; /* built in (profiles.h) */
     optind = 0;
     opterr = 0;
     int c;
@@ -795,7 +795,7 @@ static int load_inputs(ctx *c)
     snprintf(c->ri.extract, sizeof c->ri.extract, "%04d-%02d-%02d", c->extract.year,
              c->extract.month, c->extract.day);
     errno = 0;
-    if ((rc = wye_protocol_load(o->protocol, &c->p, &d)))
+    if ((rc = wye_cli_protocol_load(o->protocol, &c->p, &d)))
         return fail_file_diag(c, "cannot load the protocol", o->protocol, rc, &d);
     errno = 0;
     if ((rc = wye_colmap_load(o->map, c->p, &c->m, &d)))
@@ -1208,7 +1208,9 @@ int wye_cmd_hash(int argc, char **argv)
         const char *in_names[] = {"input_missing", "map_missing", "protocol_missing",
                                   "to_missing"};
         for (size_t i = 0; i < 4; i++) {
-            if (access(ins[i], R_OK) != 0) {
+            if (i == 2 && wye_cli_protocol_is_builtin(ins[i])) {
+                wye_cli_audit_param(&c->au, "protocol", ins[i]); /* built in: no file */
+            } else if (access(ins[i], R_OK) != 0) {
                 /* a failed run: path only */
                 wye_cli_audit_param_path(&c->au, in_names[i], ins[i]);
             } else if (c->au.e && c->au.rc == WYE_OK) {

@@ -11,16 +11,13 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "profiles.h"
 #include "wyelink/audit.h"
 #include "wyelink/io.h"
 #include "wyelink/keys.h"
 #include "wyelink/linkage.h"
 #include "wyelink/protocol.h"
 #include "wyelink/records.h"
-
-#ifndef WYE_DEFAULT_PROTOCOL
-#define WYE_DEFAULT_PROTOCOL "protocols/default.json"
-#endif
 
 #define CMD "link"
 
@@ -46,7 +43,8 @@ static void usage(void)
            "  --key FILE           the linkage unit's key (signs the audit entry)\n"
            "  --trust DIR          folder of trusted agency public keys (*.pub)\n"
            "  --out DIR            output folder\n"
-           "  --protocol FILE      linkage protocol (default %s)\n"
+           "  --protocol FILE|NAME linkage protocol: a file, or a built-in profile\n"
+           "                       ('wyelink protocol list'; default: %s)\n"
            "  --exhaustive         compare every pair instead of blocking (small data,\n"
            "                       or measuring blocking)\n"
            "  --threshold X        match weight threshold (default: automatic, the weight\n"
@@ -60,7 +58,7 @@ static void usage(void)
            "                       wyelink-audit.log)\n"
            "  -h, --help           this help\n"
            "\n" WYE_CLI_EXIT_HELP,
-           WYE_DEFAULT_PROTOCOL);
+           WYE_PROTOCOL_DEFAULT);
 }
 
 enum {
@@ -150,7 +148,7 @@ int wye_cmd_link(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *key = NULL, *trust_dir = NULL, *outdir = NULL, *log = NULL;
-    const char *protocol_path = WYE_DEFAULT_PROTOCOL;
+    const char *protocol_path = WYE_PROTOCOL_DEFAULT;
     const char *threshold_arg = NULL, *possible_arg = NULL, *threads_arg = "0";
     bool exhaustive = false, exact = false, quiet = false;
     wye_link_params lp;
@@ -244,7 +242,7 @@ int wye_cmd_link(int argc, char **argv)
         outcome = rc;
         goto done;
     }
-    if ((rc = wye_protocol_load(protocol_path, &proto, &diag)) != WYE_OK) {
+    if ((rc = wye_cli_protocol_load(protocol_path, &proto, &diag)) != WYE_OK) {
         snprintf(what, sizeof what, "cannot load protocol '%s'", protocol_path);
         wye_cli_fail_diag(CMD, what, rc, &diag);
         outcome = rc;

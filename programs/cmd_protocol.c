@@ -8,49 +8,63 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "profiles.h"
 #include "wyelink/protocol.h"
 
 #define CMD "protocol"
 
 static void usage(void)
 {
-    printf("usage: wyelink protocol <subcommand> FILE\n"
+    printf("usage: wyelink protocol <subcommand> [FILE|NAME]\n"
            "\n"
-           "Check a linkage-protocol file (protocols/PROTOCOL.md). Two encoded files are\n"
+           "Check a linkage protocol (protocols/PROTOCOL.md). Two encoded files are\n"
            "comparable only if their protocols have the same fingerprint.\n"
            "\n"
            "subcommands:\n"
-           "   check FILE        validate FILE; print its name, fields, filter lengths,\n"
-           "                     record size and fingerprint\n"
-           "   fingerprint FILE  print the fingerprint (64 hex digits) and nothing else\n"
-           "   canonical FILE    print the canonical form (the bytes that are hashed)\n"
+           "   check FILE|NAME        validate the protocol; print its name, fields, filter\n"
+           "                          lengths, record size and fingerprint\n"
+           "   fingerprint FILE|NAME  print the fingerprint (64 hex digits) and nothing else\n"
+           "   canonical FILE|NAME    print the canonical form (the bytes that are hashed)\n"
+           "   list                   the profiles built into wyelink: the NAME to give,\n"
+           "                          the profile's own name and its fingerprint\n"
            "\n"
-           "FILE '-' reads standard input. 'wyelink protocol <subcommand> --help' explains\n"
-           "a subcommand.\n"
+           "NAME is a built-in profile ('default', or a name 'list' prints); the default\n"
+           "is what hash, link and demo use without --protocol. Anything else is a FILE;\n"
+           "a file named like a built-in profile is given as ./NAME. FILE '-' reads\n"
+           "standard input. 'wyelink protocol <subcommand> --help' explains a subcommand.\n"
            "\n" WYE_CLI_EXIT_HELP);
 }
 
 static void usage_sub(const char *sub)
 {
-    if (!strcmp(sub, "check"))
-        printf("usage: wyelink protocol check FILE\n"
+    if (!strcmp(sub, "list"))
+        printf("usage: wyelink protocol list\n"
                "\n"
-               "Validate the protocol FILE against the schema and print its name, its fields\n"
-               "(tokenisers, bits per field, field filters, exact digests), the record-level\n"
-               "filter length before and after hardening, its attributes, the encoded record\n"
-               "size and the fingerprint. On error the message names FILE, the JSON key\n"
-               "(e.g. fields[2].tokenisers[0].q) and the reason.\n");
+               "Print the protocol profiles built into wyelink, one a line: the NAME that\n"
+               "--protocol and 'wyelink protocol check' take, the profile's own name and its\n"
+               "fingerprint. The first is the default; the others are earlier defaults,\n"
+               "kept so that files encoded under them can still be linked.\n");
+    else if (!strcmp(sub, "check"))
+        printf("usage: wyelink protocol check FILE|NAME\n"
+               "\n"
+               "Validate the protocol FILE (or built-in profile NAME) against the schema\n"
+               "and print its name, its fields (tokenisers, bits per field, field filters,\n"
+               "exact digests), the record-level filter length before and after hardening,\n"
+               "its attributes, the encoded record size and the fingerprint. On error the\n"
+               "message names FILE, the JSON key (e.g. fields[2].tokenisers[0].q) and the\n"
+               "reason.\n");
     else if (!strcmp(sub, "fingerprint"))
-        printf("usage: wyelink protocol fingerprint FILE\n"
+        printf("usage: wyelink protocol fingerprint FILE|NAME\n"
                "\n"
-               "Print the fingerprint of the protocol FILE: the BLAKE2b-256 digest of its\n"
-               "canonical form, as 64 lowercase hex digits.\n");
+               "Print the fingerprint of the protocol FILE (or built-in profile NAME): the\n"
+               "BLAKE2b-256 digest of its canonical form, as 64 lowercase hex digits.\n");
     else
-        printf("usage: wyelink protocol canonical FILE\n"
+        printf("usage: wyelink protocol canonical FILE|NAME\n"
                "\n"
-               "Print the canonical form of the protocol FILE: compact JSON with sorted keys\n"
-               "and every default written out, without the description. The fingerprint is\n"
-               "the BLAKE2b-256 digest of exactly these bytes (without the final newline).\n");
+               "Print the canonical form of the protocol FILE (or built-in profile NAME):\n"
+               "compact JSON with sorted keys and every default written out, without the\n"
+               "description. The fingerprint is the BLAKE2b-256 digest of exactly these\n"
+               "bytes (without the final newline).\n");
     printf("\n" WYE_CLI_EXIT_HELP);
 }
 
@@ -59,7 +73,7 @@ static int load(const char *path, wye_protocol **out)
 {
     wye_diag d;
     errno = 0;
-    int rc = wye_protocol_load(path, out, &d);
+    int rc = wye_cli_protocol_load(path, out, &d);
     if (rc == WYE_OK)
         return WYE_EXIT_OK;
     if (rc == WYE_EJSON || rc == WYE_EVERSION) {
@@ -123,7 +137,10 @@ static void print_check(const char *path, const wye_protocol *p)
     wye_protocol_fingerprint(p, fp);
     const wye_layout *l = wye_protocol_layout(p);
     const wye_hardening *h = wye_protocol_hardening(p);
-    printf("file:        %s\n", path);
+    if (wye_cli_protocol_is_builtin(path))
+        printf("built-in:    %s\n", path);
+    else
+        printf("file:        %s\n", path);
     printf("protocol:    %s\n", wye_protocol_name(p));
     printf("fingerprint: ");
     print_hex(fp, sizeof fp);
@@ -200,15 +217,20 @@ static int run_sub(int argc, char **argv)
         default: return wye_cli_bad_option(cmdname, argv);
         }
     }
-    if (argc - optind != 1)
-        return wye_cli_usage_error(cmdname, argc - optind ? "takes exactly one FILE"
-                                                          : "needs a protocol FILE");
+    const bool list = !strcmp(sub, "list");
+    if (list && argc - optind != 0)
+        return wye_cli_usage_error(cmdname, "takes no argument");
+    if (!list && argc - optind != 1)
+        return wye_cli_usage_error(cmdname, argc - optind ? "takes exactly one FILE or NAME"
+                                                          : "needs a protocol FILE or NAME");
     const char *path = argv[optind];
-    wye_protocol *p;
-    int rc = load(path, &p);
+    wye_protocol *p = NULL;
+    int rc = list ? wye_cli_protocol_list(stdout, "") : load(path, &p);
     if (rc != WYE_EXIT_OK)
         return rc;
-    if (!strcmp(sub, "check")) {
+    if (list) {
+        /* printed above */
+    } else if (!strcmp(sub, "check")) {
         print_check(path, p);
     } else if (!strcmp(sub, "fingerprint")) {
         uint8_t fp[WYE_FINGERPRINT_BYTES];
@@ -244,9 +266,11 @@ int wye_cmd_protocol(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return wye_cli_usage_error(CMD, "needs a subcommand: check, fingerprint or canonical");
+        return wye_cli_usage_error(CMD,
+                                   "needs a subcommand: check, fingerprint, canonical or list");
     const char *sub = argv[optind];
-    if (strcmp(sub, "check") && strcmp(sub, "fingerprint") && strcmp(sub, "canonical"))
+    if (strcmp(sub, "check") && strcmp(sub, "fingerprint") && strcmp(sub, "canonical") &&
+        strcmp(sub, "list"))
         return wye_cli_usage_error(CMD, "unknown subcommand '%s'", sub);
     return run_sub(argc - optind, argv + optind);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "profiles.h"
 #include "wyelink/keys.h"
 #include "wyelink/version.h"
 
@@ -30,43 +31,22 @@ static void usage(FILE *out)
     fprintf(out, "\n'wyelink <command> --help' explains a command.\n" WYE_CLI_EXIT_HELP);
 }
 
-static void version(void)
+static int version(void)
 {
     printf("wyelink %s\n"
            "protocol schema version %d\n"
            "encoded file format version %d\n"
            "audit log format version %d\n"
-           "key file format version %d\n",
+           "key file format version %d\n"
+           "built-in protocols (name, profile, fingerprint):\n",
            wye_version(), WYE_PROTOCOL_SCHEMA_VERSION, WYE_ENCFILE_VERSION,
            WYE_AUDIT_VERSION, WYE_KEYFILE_VERSION);
+    return wye_cli_protocol_list(stdout, "   ");
 }
 
-int main(int argc, char **argv)
+/* Run the command called name with argv[0] its name. */
+static int dispatch(const char *name, int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return WYE_EXIT_USAGE;
-    }
-    const char *name = argv[1];
-    if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
-        usage(stdout);
-        return WYE_EXIT_OK;
-    }
-    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
-        version();
-        return WYE_EXIT_OK;
-    }
-    char *help_argv[3] = {NULL, "--help", NULL};
-    if (!strcmp(name, "help")) {
-        if (argc < 3) {
-            usage(stdout);
-            return WYE_EXIT_OK;
-        }
-        name = argv[2];
-        help_argv[0] = argv[2];
-        argc = 2;
-        argv = help_argv - 1;
-    }
     if (name[0] == '-') {
         fprintf(stderr, "wyelink: option '%s' is unknown\ntry 'wyelink --help'\n", name);
         return WYE_EXIT_USAGE;
@@ -77,9 +57,35 @@ int main(int argc, char **argv)
                 fprintf(stderr, "wyelink: cannot initialise libsodium\n");
                 return WYE_EXIT_FAIL;
             }
-            return wye_commands[i].run(argc - 1, argv + 1);
+            return wye_commands[i].run(argc, argv);
         }
     }
     fprintf(stderr, "wyelink: '%s' is not a wyelink command\ntry 'wyelink --help'\n", name);
     return WYE_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return WYE_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") ||
+        (!strcmp(name, "help") && (argc == 2 || !strcmp(argv[2], "help")))) {
+        usage(stdout);
+        return WYE_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version"))
+        return version();
+    if (!strcmp(name, "help")) {
+        /* `wyelink help CMD` is `wyelink CMD --help`. */
+        if (argc > 3) {
+            fprintf(stderr, "wyelink: 'help' takes one command\ntry 'wyelink --help'\n");
+            return WYE_EXIT_USAGE;
+        }
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return dispatch(argv[2], 2, help_argv);
+    }
+    return dispatch(name, argc - 1, argv + 1);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol_builtin.h"
 #include "wyelink/io.h"
 #include "wyelink/version.h"
 
@@ -944,6 +945,52 @@ int wye_protocol_load(const char *path, wye_protocol **out, wye_diag *diag)
     rc = wye_protocol_parse(buf, len, out, diag);
     free(buf);
     return rc;
+}
+
+size_t wye_protocol_builtin_count(void)
+{
+    return wye_builtin_nprofiles;
+}
+
+const char *wye_protocol_builtin_name(size_t i)
+{
+    return i < wye_builtin_nprofiles ? wye_builtin_profiles[i].name : NULL;
+}
+
+const char *wye_protocol_builtin_source(size_t i)
+{
+    return i < wye_builtin_nprofiles ? wye_builtin_profiles[i].source : NULL;
+}
+
+static int parse_builtin(size_t i, wye_protocol **out, wye_diag *diag)
+{
+    return wye_protocol_parse(wye_builtin_profiles[i].json, wye_builtin_profiles[i].len, out,
+                              diag);
+}
+
+int wye_protocol_builtin(const char *name, wye_protocol **out, wye_diag *diag)
+{
+    if (!name || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    wye_diag_clear(diag);
+    for (size_t i = 0; i < wye_builtin_nprofiles; i++)
+        if (strcmp(name, wye_builtin_profiles[i].name) == 0)
+            return parse_builtin(i, out, diag);
+    /* A profile's own name is found by parsing each (a few kilobytes): the
+     * parser is the one authority on what a profile is called. */
+    for (size_t i = 0; i < wye_builtin_nprofiles; i++) {
+        wye_protocol *p;
+        int rc = parse_builtin(i, &p, diag);
+        if (rc != WYE_OK)
+            return rc;
+        if (strcmp(name, p->name) == 0) {
+            *out = p;
+            return WYE_OK;
+        }
+        wye_protocol_free(p);
+    }
+    return WYE_ENOTFOUND;
 }
 
 void wye_protocol_free(wye_protocol *p)

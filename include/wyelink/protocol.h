@@ -10,9 +10,9 @@
  * (wye_layout), shared by the hashing client that writes records and the
  * linker that reads them.
  *
- * Ownership: wye_protocol_parse/_load return a protocol owned by the caller,
- * freed with wye_protocol_free. Pointers returned by accessors point into the
- * protocol and live as long as it.
+ * Ownership: wye_protocol_parse/_load/_builtin return a protocol owned by the
+ * caller, freed with wye_protocol_free. Pointers returned by accessors point
+ * into the protocol and live as long as it.
  * Thread safety: a parsed protocol is immutable; all accessors may be called
  * from any number of threads at once.
  */
@@ -168,6 +168,29 @@ WYE_API int wye_protocol_parse(const char *json, size_t len, wye_protocol **out,
 WYE_API int wye_protocol_load(const char *path, wye_protocol **out, wye_diag *diag);
 /* NULL is allowed. */
 WYE_API void wye_protocol_free(wye_protocol *p);
+
+/* Built-in profiles. The shipped protocol files (protocols/default.json and
+ * every earlier default in protocols/archive/) are compiled into the library,
+ * byte for byte, and parsed by wye_protocol_parse like a file: a built-in
+ * profile has exactly the fingerprint of the file it was built from. */
+
+/* The name of the default built-in profile (protocols/default.json). */
+#define WYE_PROTOCOL_DEFAULT "default"
+
+/* How many profiles are built in; index 0 is the default. */
+WYE_API size_t wye_protocol_builtin_count(void);
+/* The i-th built-in profile's name (WYE_PROTOCOL_DEFAULT, or an archived
+ * profile's own name, e.g. "wyelink-da-default-1") and the file it was built
+ * from, relative to the source tree ("protocols/default.json"). Static
+ * strings; NULL when i >= wye_protocol_builtin_count(). */
+WYE_API const char *wye_protocol_builtin_name(size_t i);
+WYE_API const char *wye_protocol_builtin_source(size_t i);
+/* Parse the built-in profile called name: a name above, or a built-in
+ * profile's own name (its "name" key; "wyelink-da-default-2" is the
+ * default). Errors: WYE_ENOTFOUND (no built-in profile of that name),
+ * WYE_ENOMEM, WYE_EINVAL (NULL argument); WYE_EJSON and WYE_EVERSION as
+ * wye_protocol_parse, which the tests rule out for every shipped profile. */
+WYE_API int wye_protocol_builtin(const char *name, wye_protocol **out, wye_diag *diag);
 
 WYE_API const char *wye_protocol_name(const wye_protocol *p);
 WYE_API size_t wye_protocol_nfields(const wye_protocol *p);
