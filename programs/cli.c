@@ -27,7 +27,9 @@ int wye_cli_bad_option(const char *cmd, char **argv)
     const char *word = (optind > 0) ? argv[optind - 1] : "?";
     if (optopt && optopt != '?' && word[0] == '-' && word[1] != '-')
         return wye_cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
-    return wye_cli_usage_error(cmd, "option '%s' is unknown or needs a value", word);
+    /* "--secrt=KEY": the word may carry key material. */
+    return wye_cli_usage_error(cmd, "option '%s' is unknown or needs a value",
+                               wye_cli_path_shown(word));
 }
 
 static void print_why(int code)
