@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef WYE_EDUPLICATE
+#define WYE_EDUPLICATE (-29) /* until error.h pins it (branch infra) */
+#endif
+
 #define FORMAT_NAME "wyelink-column-map"
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_DESCRIPTION 65536u
@@ -592,8 +596,10 @@ static int bind_one(const wye_csvin *r, const char *name, int *col, wye_diag *d)
         return WYE_ECOLUMN;
     }
     if (k == -2) {
-        wye_diag_set(d, 1, name, "column appears more than once in the csv header");
-        return WYE_ECOLUMN;
+        /* Not "missing": the column is there, twice. Header names are not
+         * identifiers, so the reason may say which. */
+        wye_diag_set(d, 1, name, "column '%.80s' appears twice in the header", name);
+        return WYE_EDUPLICATE;
     }
     *col = k;
     return WYE_OK;

@@ -30,6 +30,10 @@
 #include "wyelink/pipeline.h"
 #include "wyelink/protocol.h"
 
+#ifndef WYE_EDUPLICATE
+#define WYE_EDUPLICATE (-29) /* until error.h pins it (branch infra) */
+#endif
+
 #define CMD "hash"
 #define REJECT_PRINT_MAX 20      /* rejected rows and invalid values listed on stdout */
 #define PROGRESS_MIN_BYTES (16u << 20)
@@ -458,6 +462,12 @@ static int run_failed(ctx *c, int rc)
     case WYE_HASH_STAGE_HEADER:
         return fail_file_diag(c, "cannot read", o->input, rc, &c->diag);
     case WYE_HASH_STAGE_BIND:
+        if (rc == WYE_EDUPLICATE) { /* the reason says it all, column name included */
+            fprintf(stderr, "wyelink %s: column map '%s' does not fit '%s': %s\n", CMD, o->map,
+                    o->input, c->diag.reason);
+            c->code = rc;
+            return WYE_EXIT_FAIL;
+        }
         snprintf(msg, sizeof msg, "column map '%s' does not fit '%s'", o->map, o->input);
         return cli_fail_diag(c, msg, rc, &c->diag);
     case WYE_HASH_STAGE_START:

@@ -628,13 +628,32 @@ Test(cmd_hash, failures)
     static const char none[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
                                "A1,Zebulonia,,,,,,,\n";
     expect_failure(none, sizeof none - 1, NULL, 1, "no row could be encoded");
-    char *out = slurp("stdout.txt", NULL);
+    char *out = slurp("stdout.txt", NULL), *err;
     cr_expect(strstr(out, "line 2: a name but no date of birth") != NULL,
               "the summary still says why: %s", out);
     free(out);
     static const char ok[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
                              "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,\n";
     expect_failure(ok, sizeof ok - 1, "--threads x", 2, "--threads");
+    /* a NUL byte is no encoding error: named as such, with its line and
+     * column */
+    static const char nul[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+                              "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,\n"
+                              "A2,Marigoldine,Thistle\0waite,03/02/1985,F,,,,\n";
+    expect_failure(nul, sizeof nul - 1, NULL, 1, "line 3 field 'Surname': malformed CSV: NUL byte");
+    err = slurp("stderr.txt", NULL);
+    cr_expect(!strstr(err, "utf-8") && !strstr(err, "windows-1252"), "stderr: %s", err);
+    free(err);
+    /* a mapped column twice in the header is not "missing" */
+    static const char twice[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Surname\n"
+                                "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,Quillfeather\n";
+    expect_failure(twice, sizeof twice - 1, NULL, 1,
+                   "does not fit '" /* the input */);
+    err = slurp("stderr.txt", NULL);
+    cr_expect(strstr(err, ": column 'Surname' appears twice in the header\n") != NULL, "stderr: %s",
+              err);
+    cr_expect(!strstr(err, "missing"), "stderr: %s", err);
+    free(err);
     expect_failure(ok, sizeof ok - 1, "--no-such-option", 2, "no-such-option");
     expect_failure(ok, sizeof ok - 1, "--extract-date 2023-02-30", 2, "--extract-date");
     expect_failure(ok, sizeof ok - 1, "--extract-date 2999-01-01", 2, "in the future");
