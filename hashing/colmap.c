@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef WYE_EDUPLICATE
-#define WYE_EDUPLICATE (-29) /* until error.h pins it (branch infra) */
-#endif
-
 #define FORMAT_NAME "wyelink-column-map"
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_DESCRIPTION 65536u

@@ -19,10 +19,6 @@
 #include "wyelink/pipeline.h"
 #include "wyelink/version.h"
 
-#ifndef WYE_ECANCELLED
-#define WYE_ECANCELLED (-26) /* until error.h pins it */
-#endif
-
 #define BATCH 8192 /* rows per parallel batch */
 /* Per-thread row counters sit a cache line apart: counters of two threads
  * in one line would pass it between the cores on every row. */

@@ -30,10 +30,6 @@
 #include "wyelink/pipeline.h"
 #include "wyelink/protocol.h"
 
-#ifndef WYE_EDUPLICATE
-#define WYE_EDUPLICATE (-29) /* until error.h pins it (branch infra) */
-#endif
-
 #define CMD "hash"
 #define REJECT_PRINT_MAX 20      /* rejected rows and invalid values listed on stdout */
 #define PROGRESS_MIN_BYTES (16u << 20)

@@ -9,10 +9,6 @@
 
 #include "wyelink/colmap.h"
 
-#ifndef WYE_EDUPLICATE
-#define WYE_EDUPLICATE (-29) /* until error.h pins it (branch infra) */
-#endif
-
 static wye_protocol *proto;
 
 static void setup(void)

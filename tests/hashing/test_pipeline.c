@@ -16,10 +16,6 @@
 #include "wyelink/io.h"
 #include "wyelink/pipeline.h"
 
-#ifndef WYE_ECANCELLED
-#define WYE_ECANCELLED (-26)
-#endif
-
 static const char map_json[] =
     "{\"format\":\"wyelink-column-map\",\"version\":1,\"agency\":\"police\","
     "\"local_id\":\"Ref\",\"columns\":["
