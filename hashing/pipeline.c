@@ -843,8 +843,9 @@ int wye_hash_write_summary(const wye_hash_result *res, const wye_hash_summary_in
     if (!root)
         return WYE_ENOMEM;
     int rc = WYE_OK;
+    errno = 0;
     if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || fputc('\n', f) == EOF)
-        rc = WYE_EIO;
+        rc = wye_io_write_error(errno); /* a full disk is WYE_ENOSPC */
     json_decref(root);
     return rc;
 }

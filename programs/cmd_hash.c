@@ -56,6 +56,10 @@ static const char usage_text[] =
     "date of birth or an address), or a name but no date of birth, postcode,\n"
     "address, other id or NHS number.\n"
     "\n"
+    "The outputs (encoded file, local map, summary JSON) are put in place together,\n"
+    "after the audit entry is appended, or not at all: a failed or cancelled run\n"
+    "leaves the previous ones as they were.\n"
+    "\n"
     "   --input FILE         the agency's CSV extract (never modified)\n"
     "   --map FILE           the column map (hashing/COLUMNMAP.md)\n"
     "   --protocol FILE      the linkage protocol (default: the built-in default)\n"
@@ -63,8 +67,8 @@ static const char usage_text[] =
     "   --key FILE           the agency's secret key file ('-' = standard input);\n"
     "                        signs the encoded file and the audit entry\n"
     "   --to FILE            the linkage unit's public key file\n"
-    "   --out FILE           the encoded file to write (replaced atomically)\n"
-    "   --local-map FILE     the local map to write (replaced atomically; keep it here)\n"
+    "   --out FILE           the encoded file to write\n"
+    "   --local-map FILE     the local map to write (keep it here)\n"
     "   --summary-json FILE  also write the data-quality summary as JSON\n"
     "   --extract-date DATE  the day the extract was taken (default: today, UTC; not\n"
     "                        in the future); dates of birth after it are invalid,\n"
@@ -75,8 +79,9 @@ static const char usage_text[] =
     "                        quarter smaller, written about twice as slowly\n"
     "   --quiet              no progress bar and no summary on standard output\n"
     "   --audit-log FILE     audit log to append to (else $WYELINK_AUDIT_LOG, else\n"
-    "                        wyelink-audit.log), signed by the agency's key\n"
-    "\n" WYE_CLI_EXIT_HELP;
+    "                        wyelink-audit.log), signed by the agency's key; checked\n"
+    "                        before the work\n"
+    "\n" WYE_CLI_EXIT_HELP "130 cancelled (SIGINT or SIGTERM): no output written.\n";
 
 /* ---- options ---- */
 
@@ -167,17 +172,22 @@ static bool same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* No output, and not the audit log (appended to), may be an input: inputs
+ * are never modified. Nor may two of them be one file. */
 static int check_paths(const opts *o)
 {
-    const char *ins[] = {o->input, o->map, o->protocol, o->secret, o->key, o->to};
-    const char *outs[] = {o->out, o->local_map, o->summary};
-    for (size_t i = 0; i < 3; i++) {
-        for (size_t j = 0; outs[i] && j < 6; j++)
-            if (same_file(outs[i], ins[j]))
-                return wye_cli_usage_error(CMD, "output '%s' would replace an input", outs[i]);
-        for (size_t j = i + 1; outs[i] && j < 3; j++)
+    const char *const ins[] = {o->input, o->map, o->protocol, o->secret, o->key, o->to};
+    const char *outs[] = {o->out, o->local_map, o->summary, wye_cli_audit_path(o->audit_log)};
+    static const char *const names[] = {"--out", "--local-map", "--summary-json",
+                                        "--audit-log"};
+    for (size_t i = 0; i < 4; i++) {
+        int status = wye_cli_refuse_same_file(CMD, names[i], outs[i], ins, 6);
+        if (status)
+            return status;
+        for (size_t j = i + 1; outs[i] && j < 4; j++)
             if (same_file(outs[i], outs[j]))
-                return wye_cli_usage_error(CMD, "'%s' is named as two outputs", outs[i]);
+                return wye_cli_usage_error(CMD, "'%s' is named as two outputs",
+                                           wye_cli_path_shown(outs[i]));
     }
     return WYE_EXIT_OK;
 }
@@ -198,13 +208,13 @@ static int sink_atomic_write(void *ctx, const void *buf, size_t n)
 {
     out_sink *o = ctx;
     if (fwrite(buf, 1, n, o->f) != n)
-        return WYE_EIO;
+        return wye_io_write_error(errno); /* a full disk is WYE_ENOSPC */
     o->since += n;
 #ifdef SYNC_FILE_RANGE_WRITE
     if (o->since >= WRITEBACK_BYTES) {
         o->since = 0;
         if (fflush(o->f) != 0)
-            return WYE_EIO;
+            return wye_io_write_error(errno);
         (void)sync_file_range(fileno(o->f), 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint */
     }
 #endif
@@ -222,7 +232,8 @@ typedef struct ctx {
     wye_party_public to;
     FILE *in;
     out_sink out_sink;
-    wye_atomic *out_a, *map_a, *sum_a;
+    wye_outset *set;     /* the outputs, put in place together or not at all */
+    wye_atomic *out_a, *map_a, *sum_a; /* members of set */
     wye_hash_result res;
     wye_diag diag;
     wye_progress pg;
@@ -232,6 +243,7 @@ typedef struct ctx {
     char extract_text[11];
     char agency[WYE_PARTY_NAME_MAX];
     wye_cli_audit au;    /* the audit entry, appended if the agency's key loaded */
+    bool log_refused;    /* the audit log cannot take this agency's entry */
     int code;            /* the WYE_E* code of the failure, for the audit entry */
     char inbuf[1 << 16];
 } ctx;
@@ -280,7 +292,8 @@ static void print_lists(const ctx *c)
 static void print_summary(const ctx *c)
 {
     const wye_hash_result *s = &c->res;
-    printf("%s: data-quality summary (protocol %s, extract date %s)\n", c->o.input,
+    printf("%s: data-quality summary (protocol %s, extract date %s)\n",
+           wye_cli_path_shown(c->o.input),
            wye_protocol_name(c->p), c->extract_text);
     printf("  rows read      %llu\n", (unsigned long long)s->rows_read);
     printf("  rows encoded   %llu\n", (unsigned long long)s->rows_encoded);
@@ -307,12 +320,16 @@ static void print_summary(const ctx *c)
 static int write_summary_json(ctx *c)
 {
     const opts *o = &c->o;
-    wye_hash_summary_info info = {c->p, c->m, o->input, o->out, o->local_map, c->agency,
-                                  c->fingerprint, c->key_id, c->extract_text};
-    int rc = wye_atomic_open(o->summary, 0644, 0, &c->sum_a);
-    if (rc == WYE_OK)
-        rc = wye_hash_write_summary(&c->res, &info, wye_atomic_file(c->sum_a));
-    return rc;
+    wye_hash_summary_info info = {c->p,
+                                  c->m,
+                                  wye_cli_path_shown(o->input),
+                                  wye_cli_path_shown(o->out),
+                                  wye_cli_path_shown(o->local_map),
+                                  c->agency,
+                                  c->fingerprint,
+                                  c->key_id,
+                                  c->extract_text};
+    return wye_hash_write_summary(&c->res, &info, wye_atomic_file(c->sum_a));
 }
 
 /* Failure messages; each remembers the code for the audit entry. */
@@ -328,10 +345,12 @@ static int cli_fail_diag(ctx *c, const char *what, int rc, const wye_diag *d)
     return wye_cli_fail_diag(CMD, what, rc, d);
 }
 
+/* A path is never echoed if it looks like key material (a secret passed
+ * where its file was expected). */
 static int fail_file(ctx *c, const char *what, const char *path, int rc)
 {
     char msg[1200];
-    snprintf(msg, sizeof msg, "%s '%s'", what, path);
+    snprintf(msg, sizeof msg, "%s '%s'", what, wye_cli_path_shown(path));
     return cli_fail(c, msg, rc);
 }
 
@@ -339,7 +358,7 @@ static int fail_file_diag(ctx *c, const char *what, const char *path, int rc,
                           const wye_diag *d)
 {
     char msg[1200];
-    snprintf(msg, sizeof msg, "%s '%s'", what, path);
+    snprintf(msg, sizeof msg, "%s '%s'", what, wye_cli_path_shown(path));
     return cli_fail_diag(c, msg, rc, d);
 }
 
@@ -376,7 +395,8 @@ static int load_parties(ctx *c)
         return fail_file(c, "cannot load the key", o->key, rc);
     const wye_party_public *me = wye_party_public_part(c->party);
     if (strcmp(me->role, "agency")) {
-        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'agency'\n", CMD, o->key, me->role);
+        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'agency'\n", CMD,
+                wye_cli_path_shown(o->key), me->role);
         /* not the agency's key: it signs nothing, not even an audit entry */
         wye_party_free(c->party);
         c->party = NULL;
@@ -388,8 +408,8 @@ static int load_parties(ctx *c)
     if ((rc = wye_public_load(o->to, &c->to)))
         return fail_file(c, "cannot load the public key", o->to, rc);
     if (strcmp(c->to.role, "linkage-unit")) {
-        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'linkage-unit'\n", CMD, o->to,
-                c->to.role);
+        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'linkage-unit'\n", CMD,
+                wye_cli_path_shown(o->to), c->to.role);
         c->code = WYE_EINVAL;
         return WYE_EXIT_FAIL;
     }
@@ -427,26 +447,67 @@ static int load_inputs(ctx *c)
     return WYE_EXIT_OK;
 }
 
+/* path with a folder part: protocols/io.c (at 4da2aa4) resolves the folder
+ * of a bare file name as "" rather than ".", and fails. */
+static const char *with_folder(const char *path, char *buf, size_t size)
+{
+    if (strchr(path, '/'))
+        return path;
+    snprintf(buf, size, "./%s", path);
+    return buf;
+}
+
+/* Before anything is written: finish the set of outputs an interrupted run
+ * was putting in place, and remove stale temporary files of a killed one. */
+static int recover_outputs(ctx *c)
+{
+    const char *outs[] = {c->o.out, c->o.local_map, c->o.summary};
+    for (size_t i = 0; i < 3; i++) {
+        char buf[4200];
+        errno = 0;
+        int rc = outs[i] ? wye_output_recover(with_folder(outs[i], buf, sizeof buf)) : WYE_OK;
+        if (rc)
+            return fail_file(c, "cannot clean up after an interrupted run at", outs[i], rc);
+    }
+    return WYE_EXIT_OK;
+}
+
+/* The encoded file, the local map and the summary JSON: one set. */
 static int open_outputs(ctx *c)
 {
     const opts *o = &c->o;
+    char buf[4200];
     int rc;
+    if ((rc = wye_outset_new(&c->set)))
+        return cli_fail(c, "cannot start", rc);
     errno = 0;
-    if ((rc = wye_atomic_open(o->out, 0600, 0, &c->out_a)))
+    if ((rc = wye_outset_open(c->set, with_folder(o->out, buf, sizeof buf), 0600, &c->out_a)))
         return fail_file(c, "cannot write", o->out, rc);
     errno = 0;
-    if ((rc = wye_atomic_open(o->local_map, 0600, 0, &c->map_a)))
+    if ((rc = wye_outset_open(c->set, with_folder(o->local_map, buf, sizeof buf), 0600,
+                              &c->map_a)))
         return fail_file(c, "cannot write", o->local_map, rc);
+    errno = 0;
+    if (o->summary && (rc = wye_outset_open(c->set, with_folder(o->summary, buf, sizeof buf),
+                                            0644, &c->sum_a)))
+        return fail_file(c, "cannot write", o->summary, rc);
     c->out_sink = (out_sink){wye_atomic_file(c->out_a), 0};
     return WYE_EXIT_OK;
 }
 
+/* SIGINT or SIGTERM: stop (wye_hash_run returns WYE_ECANCELLED). */
 static int progress(void *ctx_, uint64_t done, uint64_t total)
 {
     (void)total;
     ctx *c = ctx_;
     wye_progress_update(&c->pg, done);
-    return 0;
+    return wye_cli_cancelled() != 0;
+}
+
+static int cancelled(ctx *c)
+{
+    c->code = WYE_ECANCELLED;
+    return wye_cli_fail(CMD, "stopped, nothing written", WYE_ECANCELLED);
 }
 
 /* The message for a failed wye_hash_run, naming the file at fault. */
@@ -454,17 +515,21 @@ static int run_failed(ctx *c, int rc)
 {
     const opts *o = &c->o;
     char msg[1400];
+    /* a write the signal interrupted is the signal's doing */
+    if (rc == WYE_ECANCELLED || wye_cli_cancelled())
+        return cancelled(c);
     switch (c->res.stage) {
     case WYE_HASH_STAGE_HEADER:
         return fail_file_diag(c, "cannot read", o->input, rc, &c->diag);
     case WYE_HASH_STAGE_BIND:
         if (rc == WYE_EDUPLICATE) { /* the reason says it all, column name included */
-            fprintf(stderr, "wyelink %s: column map '%s' does not fit '%s': %s\n", CMD, o->map,
-                    o->input, c->diag.reason);
+            fprintf(stderr, "wyelink %s: column map '%s' does not fit '%s': %s\n", CMD,
+                    wye_cli_path_shown(o->map), wye_cli_path_shown(o->input), c->diag.reason);
             c->code = rc;
             return WYE_EXIT_FAIL;
         }
-        snprintf(msg, sizeof msg, "column map '%s' does not fit '%s'", o->map, o->input);
+        snprintf(msg, sizeof msg, "column map '%s' does not fit '%s'", wye_cli_path_shown(o->map),
+                 wye_cli_path_shown(o->input));
         return cli_fail_diag(c, msg, rc, &c->diag);
     case WYE_HASH_STAGE_START:
         return fail_file(c, "cannot start the encoded file", o->out, rc);
@@ -513,7 +578,7 @@ static int hash_input(ctx *c, uint64_t size)
     if (c->res.rows_encoded == 0) {
         fprintf(stderr, "wyelink %s: '%s': no row could be encoded (%llu read, %llu "
                         "rejected)\n",
-                CMD, o->input, (unsigned long long)c->res.rows_read,
+                CMD, wye_cli_path_shown(o->input), (unsigned long long)c->res.rows_read,
                 (unsigned long long)c->res.rows_rejected);
         c->code = WYE_EFORMAT;
         return WYE_EXIT_FAIL;
@@ -521,37 +586,37 @@ static int hash_input(ctx *c, uint64_t size)
     return WYE_EXIT_OK;
 }
 
-/* Rename the outputs into place: the local map first, as without the
- * encoded file it is harmless. */
-static int commit_outputs(ctx *c)
+/* Every byte of every output final and on disk, nothing renamed yet: the
+ * audit entry is appended next, and only then are they put in place. */
+static int prepare_outputs(ctx *c)
 {
     const opts *o = &c->o;
     int rc;
+    errno = 0;
     if (o->summary && (rc = write_summary_json(c)))
         return fail_file(c, "cannot write", o->summary, rc);
-    rc = wye_atomic_commit(c->map_a);
-    c->map_a = NULL;
-    if (rc)
-        return fail_file(c, "cannot write", o->local_map, rc);
-    rc = wye_atomic_commit(c->out_a);
-    c->out_a = NULL;
-    if (rc)
-        return fail_file(c, "cannot write", o->out, rc);
-    if (c->sum_a) {
-        rc = wye_atomic_commit(c->sum_a);
-        c->sum_a = NULL;
-        if (rc)
-            return fail_file(c, "cannot write", o->summary, rc);
-    }
+    if (wye_cli_cancelled())
+        return cancelled(c);
+    errno = 0;
+    if ((rc = wye_outset_prepare(c->set)))
+        return cli_fail(c, "cannot finish writing the outputs", rc);
     return WYE_EXIT_OK;
 }
 
 static int run_hash(ctx *c)
 {
     const opts *o = &c->o;
-    int status = load_inputs(c);
-    if (status)
+    int status = recover_outputs(c);
+    if (status || (status = load_inputs(c)))
         return status;
+    /* Before the work: a log that cannot take this agency's entry would
+     * cost the run (an unaudited output is not kept). */
+    if (wye_cli_audit_precheck(CMD, wye_cli_audit_path(o->audit_log), c->party)) {
+        c->log_refused = true;
+        return WYE_EXIT_FAIL;
+    }
+    if (wye_cli_cancelled())
+        return cancelled(c);
     errno = 0;
     c->in = fopen(o->input, "rb");
     if (!c->in)
@@ -561,14 +626,23 @@ static int run_hash(ctx *c)
     uint64_t size = fstat(fileno(c->in), &st) == 0 ? (uint64_t)st.st_size : 0;
     if ((status = open_outputs(c)) || (status = hash_input(c, size)))
         return status;
-    return commit_outputs(c);
+    return prepare_outputs(c);
+}
+
+/* Put the outputs in place, all together, once the entry is in the log. */
+static int commit_outputs(ctx *c)
+{
+    errno = 0;
+    int rc = wye_outset_commit(c->set);
+    c->set = NULL;
+    if (rc)
+        return cli_fail(c, "cannot put the outputs in place", rc);
+    return WYE_EXIT_OK;
 }
 
 static void cleanup(ctx *c)
 {
-    wye_atomic_abort(c->out_a);
-    wye_atomic_abort(c->map_a);
-    wye_atomic_abort(c->sum_a);
+    wye_outset_abort(c->set); /* the previous outputs stay as they were */
     if (c->in)
         fclose(c->in);
     wye_hash_result_clear(&c->res);
@@ -601,8 +675,22 @@ static void audit_inputs(ctx *c)
     }
 }
 
-/* A run that succeeded wrote every output in full: the digests taken as
- * they were written are those of the files. */
+/* The digest of a prepared output, read from its temporary file, recorded
+ * under its final name. */
+static int audit_prepared(ctx *c, const char *path, const wye_atomic *a)
+{
+    uint8_t d[WYE_DIGEST_FILE_BYTES];
+    struct stat st;
+    const char *tmp = wye_atomic_temp_path(a);
+    int rc = wye_file_digest(tmp, d);
+    if (rc == WYE_OK && stat(tmp, &st) != 0)
+        rc = WYE_EIO;
+    return rc ? rc : wye_audit_entry_output_digest(c->au.e, path, (uint64_t)st.st_size, d);
+}
+
+/* A run that succeeded prepared every output in full: the digests of the
+ * encoded file and the local map, taken as they were written, are those of
+ * the files. */
 static void audit_outputs(ctx *c)
 {
     const opts *o = &c->o;
@@ -614,7 +702,7 @@ static void audit_outputs(ctx *c)
         c->au.rc = wye_audit_entry_output_digest(c->au.e, o->local_map, c->res.local_map_bytes,
                                                  c->res.local_map_digest);
     if (c->au.rc == WYE_OK && o->summary)
-        c->au.rc = wye_audit_entry_output(c->au.e, o->summary);
+        c->au.rc = audit_prepared(c, o->summary, c->sum_a);
 }
 
 /* Every run that got as far as the agency's key is audited, failed or not;
@@ -637,13 +725,9 @@ static int audit_run(ctx *c, int status)
                         c->res.rejected_by[WYE_ROW_DUPLICATE_ID]);
     int done = wye_cli_audit_finish(CMD, &c->au, wye_cli_audit_path(o->audit_log), c->party,
                                     status == WYE_EXIT_OK ? WYE_OK : c->code, status);
-    if (done != status && status == WYE_EXIT_OK) { /* outputs without an entry */
-        unlink(o->out);
-        unlink(o->local_map);
-        if (o->summary)
-            unlink(o->summary);
-    }
-    return done;
+    /* An output without its entry is not kept: the set is aborted (by
+     * cleanup) and the previous outputs stay. */
+    return done == WYE_EXIT_OK ? commit_outputs(c) : done;
 }
 
 int wye_cmd_hash(int argc, char **argv)
@@ -659,6 +743,7 @@ int wye_cmd_hash(int argc, char **argv)
         return status < 0 ? WYE_EXIT_OK : status;
     }
     const opts *o = &c->o;
+    wye_cli_signals_install();
     wye_cli_audit_start(&c->au, CMD);
     wye_cli_audit_param_path(&c->au, "input", o->input);
     /* the secret: a path only, no digest of a secret */
@@ -668,7 +753,9 @@ int wye_cmd_hash(int argc, char **argv)
     status = run_hash(c);
     if (status != WYE_EXIT_OK && !c->code)
         c->code = WYE_EIO;
-    if (c->party)
+    if (c->code == WYE_ECANCELLED)
+        status = WYE_EXIT_CANCELLED;
+    if (c->party && !c->log_refused)
         status = audit_run(c, status);
     /* The data lead needs the summary most when nothing could be encoded. */
     if (c->res.read_all && !o->quiet)

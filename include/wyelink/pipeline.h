@@ -133,13 +133,14 @@ typedef struct wye_hash_result {
 } wye_hash_result;
 
 /* Run over the CSV that input yields, as settings say, filling *res (which
- * is overwritten first, and holds the counts so far whatever the run
- * returns). A row that cannot be linked is not an error.
+ * is overwritten first: clear a used one before, with wye_hash_result_clear;
+ * it holds the counts so far whatever the run returns). A row that cannot be linked is not an error.
  * Errors (res->stage says where): WYE_EINVAL (settings incomplete),
  * WYE_ENOMEM, WYE_ECRYPTO; the reader's errors with diag (line, field,
  * reason): WYE_EIO, WYE_ECSV, WYE_EUTF8, WYE_ERANGE, WYE_EFORMAT; the map's
- * WYE_ECOLUMN with diag; the sinks' errors; WYE_ECANCELLED when the progress
- * callback asked. On any error the sinks may hold part of an output, which
+ * WYE_ECOLUMN or WYE_EDUPLICATE with diag; the sinks' errors, passed through
+ * (WYE_ENOSPC for a full disk); WYE_ECANCELLED when the progress callback
+ * asked. On any error the sinks may hold part of an output, which
  * the caller discards. */
 WYE_API int wye_hash_run(wye_source input, const wye_hash_settings *settings,
                          wye_hash_result *res, wye_diag *diag);
@@ -157,7 +158,7 @@ typedef struct wye_hash_summary_info {
 } wye_hash_summary_info;
 
 /* Write the data-quality summary as JSON ("wyelink-hash-summary" version 1,
- * README.md) with a final newline. WYE_ENOMEM, WYE_EIO. */
+ * README.md) with a final newline. WYE_ENOMEM, WYE_ENOSPC, WYE_EIO. */
 WYE_API int wye_hash_write_summary(const wye_hash_result *res,
                                    const wye_hash_summary_info *info, FILE *f);
 

@@ -323,6 +323,16 @@ static int failing_write(void *ctx, const void *buf, size_t n)
     return WYE_EIO;
 }
 
+static int full_disk(void *ctx, const void *buf, size_t n)
+{
+    size_t *left = ctx;
+    (void)buf;
+    if (n > *left)
+        return WYE_ENOSPC;
+    *left -= n;
+    return WYE_OK;
+}
+
 Test(pipeline, failures_name_their_stage)
 {
     wye_hash_settings s;
@@ -350,6 +360,18 @@ Test(pipeline, failures_name_their_stage)
     s.encoded = (wye_sink){failing_write, NULL};
     cr_expect_eq(run_text(csv_small, sizeof csv_small - 1, &s, &r, &d), WYE_EIO);
     cr_expect_eq(r.stage, WYE_HASH_STAGE_START);
+    /* a disk that fills up mid-run: its code comes through */
+    size_t left = 3000;
+    size_t len;
+    char *csv = big_csv(20000, &len);
+    settings_for(&s, &o, 2);
+    s.encoded = (wye_sink){full_disk, &left};
+    cr_expect_eq(run_text(csv, len, &s, &r, &d), WYE_ENOSPC);
+    cr_expect_eq(r.stage, WYE_HASH_STAGE_WRITE);
+    free(csv);
+    free(o.enc.data);
+    free(o.lmap.data);
+    wye_hash_result_clear(&r);
     /* settings without the keys an encoding run needs */
     settings_for(&s, &o, 1);
     s.agency = NULL;
