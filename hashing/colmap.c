@@ -285,6 +285,117 @@ static int parse_columns(json_t *c, const char *path, entry *e, wye_diag *d)
     return WYE_OK;
 }
 
+/* What parse_entry hands its three kinds of entry: the entry's key path,
+ * that of its column, and its optional keys. */
+typedef struct entry_json {
+    const char *path, *cp;
+    json_t *multiple, *date_format, *values;
+    bool is_multiple;
+} entry_json;
+
+/* "field": one protocol field (or, "multiple", the given names). */
+static int entry_field(wye_colmap *m, entry *e, const char *field, const entry_json *j,
+                       wye_diag *d)
+{
+    const char *path = j->path;
+    char p[64];
+    int rc;
+    snprintf(p, sizeof p, "%s.field", path);
+    int fi = wye_protocol_field_index(m->p, field);
+    if (fi < 0)
+        return bad(d, p, "not a field of the protocol");
+    const wye_field_spec *fs = wye_protocol_field(m->p, (size_t)fi);
+    e->field = fi;
+    if (e->ncolumns > 1 &&
+        (j->is_multiple || (fs->type != WYE_TYPE_ADDRESS && fs->type != WYE_TYPE_ID)))
+        return bad(d, j->cp, "a list of columns applies only to address and other_id fields");
+    if (j->is_multiple) {
+        if (strcmp(field, "given_name")) {
+            snprintf(p, sizeof p, "%s.multiple", path);
+            return bad(d, p, "applies only to given_name");
+        }
+        e->role = ROLE_MULTIPLE;
+        e->split = WYE_SPLIT_GIVEN_NAMES;
+        if ((rc = mark_field(m, m->f_given, path, d)) ||
+            (rc = mark_field(m, m->f_other, path, d)))
+            return rc;
+    } else {
+        e->role = ROLE_FIELD;
+        if ((rc = mark_field(m, fi, path, d)))
+            return rc;
+    }
+    snprintf(p, sizeof p, "%s.date_format", path);
+    if (fs->type == WYE_TYPE_DATE) {
+        if (!j->date_format)
+            return bad(d, p, "missing (required for a date)");
+        if (!json_is_string(j->date_format) ||
+            !(e->date_format = wye_date_format_from_name(json_string_value(j->date_format))))
+            return bad(d, p, "must be DD/MM/YYYY, YYYY-MM-DD, DD-Mon-YYYY, DD/MM/YY, "
+                             "YYYYMMDD or DD.MM.YYYY");
+    } else if (j->date_format) {
+        return bad(d, p, "applies only to date fields");
+    }
+    if (j->values) {
+        if (fs->type != WYE_TYPE_SEX) {
+            snprintf(p, sizeof p, "%s.values", path);
+            return bad(d, p, "applies only to sex and attributes");
+        }
+        if ((rc = parse_values(j->values, path, NULL, e, d)))
+            return rc;
+    }
+    return WYE_OK;
+}
+
+/* "split": a whole name into given, other given and family names. */
+static int entry_split(wye_colmap *m, entry *e, const char *split, const entry_json *j,
+                       wye_diag *d)
+{
+    char p[64];
+    int rc;
+    snprintf(p, sizeof p, "%s.split", j->path);
+    e->role = ROLE_SPLIT;
+    if (!strcmp(split, "forename_surname"))
+        e->split = WYE_SPLIT_FORENAME_SURNAME;
+    else if (!strcmp(split, "surname_comma_forename"))
+        e->split = WYE_SPLIT_SURNAME_COMMA_FORENAME;
+    else
+        return bad(d, p, "must be forename_surname or surname_comma_forename");
+    if (m->f_given < 0 && m->f_family < 0)
+        return bad(d, p, "the protocol has neither given_name nor family_name");
+    if (j->values) {
+        snprintf(p, sizeof p, "%s.values", j->path);
+        return bad(d, p, "applies only to sex and attributes");
+    }
+    if ((rc = mark_field(m, m->f_given, j->path, d)) ||
+        (rc = mark_field(m, m->f_other, j->path, d)) ||
+        (rc = mark_field(m, m->f_family, j->path, d)))
+        return rc;
+    return WYE_OK;
+}
+
+/* "attribute": an attribute read from a column. */
+static int entry_attr(wye_colmap *m, entry *e, const char *attr, const entry_json *j,
+                      wye_diag *d)
+{
+    const wye_protocol *pr = m->p;
+    char p[64];
+    snprintf(p, sizeof p, "%s.attribute", j->path);
+    e->role = ROLE_ATTR;
+    for (size_t i = 0; i < wye_protocol_nattrs(pr); i++)
+        if (!strcmp(wye_protocol_attr(pr, i)->name, attr))
+            e->attr = (int)i;
+    if (e->attr < 0)
+        return bad(d, p, "not an attribute of the protocol");
+    const wye_attr_spec *as = wye_protocol_attr(pr, (size_t)e->attr);
+    if (as->source != WYE_ATTR_COLUMN)
+        return bad(d, p, "attribute %s is computed, not read from a column", as->name);
+    if (m->attr_mapped[e->attr])
+        return bad(d, p, "attribute %s is fed by another column too", as->name);
+    m->attr_mapped[e->attr] = true;
+    int rc = j->values ? parse_values(j->values, j->path, as, e, d) : WYE_OK;
+    return rc;
+}
+
 static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
 {
     char path[32];
@@ -318,108 +429,25 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
     snprintf(cp, sizeof cp, "%s.column", path);
     if (e->ncolumns > 1 && !field)
         return bad(d, cp, "a list of columns applies only to address and other_id fields");
-    json_t *multiple = json_object_get(c, "multiple");
-    json_t *date_format = json_object_get(c, "date_format");
-    json_t *values = json_object_get(c, "values");
+    entry_json j = {path, cp, json_object_get(c, "multiple"), json_object_get(c, "date_format"),
+                    json_object_get(c, "values"), false};
     char p[64];
-    if (multiple && !json_is_boolean(multiple)) {
+    if (j.multiple && !json_is_boolean(j.multiple)) {
         snprintf(p, sizeof p, "%s.multiple", path);
         return bad(d, p, "must be true or false");
     }
-    bool is_multiple = multiple && json_is_true(multiple);
-    const wye_protocol *pr = m->p;
-
-    if (field) {
-        snprintf(p, sizeof p, "%s.field", path);
-        int fi = wye_protocol_field_index(pr, field);
-        if (fi < 0)
-            return bad(d, p, "not a field of the protocol");
-        const wye_field_spec *fs = wye_protocol_field(pr, (size_t)fi);
-        e->field = fi;
-        if (e->ncolumns > 1 &&
-            (is_multiple || (fs->type != WYE_TYPE_ADDRESS && fs->type != WYE_TYPE_ID)))
-            return bad(d, cp, "a list of columns applies only to address and other_id fields");
-        if (is_multiple) {
-            if (strcmp(field, "given_name")) {
-                snprintf(p, sizeof p, "%s.multiple", path);
-                return bad(d, p, "applies only to given_name");
-            }
-            e->role = ROLE_MULTIPLE;
-            e->split = WYE_SPLIT_GIVEN_NAMES;
-            if ((rc = mark_field(m, m->f_given, path, d)) ||
-                (rc = mark_field(m, m->f_other, path, d)))
-                return rc;
-        } else {
-            e->role = ROLE_FIELD;
-            if ((rc = mark_field(m, fi, path, d)))
-                return rc;
-        }
-        snprintf(p, sizeof p, "%s.date_format", path);
-        if (fs->type == WYE_TYPE_DATE) {
-            if (!date_format)
-                return bad(d, p, "missing (required for a date)");
-            if (!json_is_string(date_format) ||
-                !(e->date_format = wye_date_format_from_name(json_string_value(date_format))))
-                return bad(d, p, "must be DD/MM/YYYY, YYYY-MM-DD, DD-Mon-YYYY, DD/MM/YY, "
-                                 "YYYYMMDD or DD.MM.YYYY");
-        } else if (date_format) {
-            return bad(d, p, "applies only to date fields");
-        }
-        if (values) {
-            if (fs->type != WYE_TYPE_SEX) {
-                snprintf(p, sizeof p, "%s.values", path);
-                return bad(d, p, "applies only to sex and attributes");
-            }
-            if ((rc = parse_values(values, path, NULL, e, d)))
-                return rc;
-        }
-        return WYE_OK;
-    }
-    if (multiple) {
+    j.is_multiple = j.multiple && json_is_true(j.multiple);
+    if (field)
+        return entry_field(m, e, field, &j, d);
+    if (j.multiple) {
         snprintf(p, sizeof p, "%s.multiple", path);
         return bad(d, p, "applies only to a given_name field");
     }
-    if (date_format) {
+    if (j.date_format) {
         snprintf(p, sizeof p, "%s.date_format", path);
         return bad(d, p, "applies only to date fields");
     }
-    if (split) {
-        snprintf(p, sizeof p, "%s.split", path);
-        e->role = ROLE_SPLIT;
-        if (!strcmp(split, "forename_surname"))
-            e->split = WYE_SPLIT_FORENAME_SURNAME;
-        else if (!strcmp(split, "surname_comma_forename"))
-            e->split = WYE_SPLIT_SURNAME_COMMA_FORENAME;
-        else
-            return bad(d, p, "must be forename_surname or surname_comma_forename");
-        if (m->f_given < 0 && m->f_family < 0)
-            return bad(d, p, "the protocol has neither given_name nor family_name");
-        if (values) {
-            snprintf(p, sizeof p, "%s.values", path);
-            return bad(d, p, "applies only to sex and attributes");
-        }
-        if ((rc = mark_field(m, m->f_given, path, d)) ||
-            (rc = mark_field(m, m->f_other, path, d)) ||
-            (rc = mark_field(m, m->f_family, path, d)))
-            return rc;
-        return WYE_OK;
-    }
-    snprintf(p, sizeof p, "%s.attribute", path);
-    e->role = ROLE_ATTR;
-    for (size_t i = 0; i < wye_protocol_nattrs(pr); i++)
-        if (!strcmp(wye_protocol_attr(pr, i)->name, attr))
-            e->attr = (int)i;
-    if (e->attr < 0)
-        return bad(d, p, "not an attribute of the protocol");
-    const wye_attr_spec *as = wye_protocol_attr(pr, (size_t)e->attr);
-    if (as->source != WYE_ATTR_COLUMN)
-        return bad(d, p, "attribute %s is computed, not read from a column", as->name);
-    if (m->attr_mapped[e->attr])
-        return bad(d, p, "attribute %s is fed by another column too", as->name);
-    m->attr_mapped[e->attr] = true;
-    if (values && (rc = parse_values(values, path, as, e, d)))
-        return rc;
-    return WYE_OK;
+    return split ? entry_split(m, e, split, &j, d) : entry_attr(m, e, attr, &j, d);
 }
 
 /* Parse an age band "A-B" or "A+" (already validated by the protocol). */
@@ -428,6 +456,87 @@ static void parse_band(const char *s, unsigned *lo, unsigned *hi)
     char *end;
     *lo = (unsigned)strtoul(s, &end, 10);
     *hi = *end == '+' ? ~0u : (unsigned)strtoul(end + 1, NULL, 10);
+}
+
+/* The map's header keys: format, version, description, agency, encoding
+ * and local_id. */
+static int parse_head(wye_colmap *m, json_t *root, wye_diag *diag)
+{
+    if (!json_is_object(root))
+        return bad(diag, "", "must be an object");
+    json_t *fmt = json_object_get(root, "format");
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), FORMAT_NAME))
+        return bad(diag, "format", "must be \"" FORMAT_NAME "\"");
+    json_t *ver = json_object_get(root, "version");
+    if (!json_is_integer(ver))
+        return bad(diag, "version", "missing or not a whole number");
+    if (json_integer_value(ver) != WYE_COLMAP_VERSION) {
+        wye_diag_set(diag, 0, "version", "this build reads column-map version %d",
+                     WYE_COLMAP_VERSION);
+        return WYE_EVERSION;
+    }
+    static const char *const keys[] = {"format", "version", "agency", "description",
+                                       "encoding", "local_id", "columns", NULL};
+    int rc = check_keys(root, "", keys, diag);
+    if (rc)
+        return rc;
+    json_t *desc = json_object_get(root, "description");
+    if (desc && (!json_is_string(desc) || json_string_length(desc) > MAX_DESCRIPTION))
+        return bad(diag, "description", "must be a string of at most 65536 bytes");
+    const char *s = get_str(root, "agency", "", false, &rc, diag);
+    if (rc)
+        return rc;
+    if (s)
+        snprintf(m->agency, sizeof m->agency, "%s", s);
+    s = get_str(root, "encoding", "", false, &rc, diag);
+    if (rc)
+        return rc;
+    if (!s || !strcmp(s, "utf-8"))
+        m->enc = WYE_CSV_UTF8;
+    else if (!strcmp(s, "windows-1252"))
+        m->enc = WYE_CSV_WINDOWS1252;
+    else
+        return bad(diag, "encoding", "must be utf-8 or windows-1252");
+    s = get_str(root, "local_id", "", true, &rc, diag);
+    if (rc)
+        return rc;
+    size_t slen = strlen(s);
+    s = wye_norm_trim(s, &slen);
+    if (!slen)
+        return bad(diag, "local_id", "column name is only spaces");
+    snprintf(m->local_id, sizeof m->local_id, "%.*s", (int)slen, s);
+    return WYE_OK;
+}
+
+/* The columns, then what they feed as a whole (computed attributes too). */
+static int parse_body(wye_colmap *m, json_t *root, wye_diag *diag)
+{
+    const wye_protocol *p = m->p;
+    json_t *cols = json_object_get(root, "columns");
+    if (!json_is_array(cols) || json_array_size(cols) < 1 ||
+        json_array_size(cols) > WYE_COLMAP_MAX_COLUMNS)
+        return bad(diag, "columns", "must be a list of 1 to %d column objects",
+                   WYE_COLMAP_MAX_COLUMNS);
+    int rc;
+    for (size_t i = 0; i < json_array_size(cols); i++)
+        if ((rc = parse_entry(m, json_array_get(cols, i), i, diag)))
+            return rc;
+    bool any = false;
+    for (size_t i = 0; i < wye_protocol_nfields(p); i++)
+        any = any || m->field_mapped[i];
+    if (!any)
+        return bad(diag, "columns", "no column feeds a field of the protocol");
+    for (size_t i = 0; i < wye_protocol_nattrs(p); i++) {
+        const wye_attr_spec *a = wye_protocol_attr(p, i);
+        if (a->source == WYE_ATTR_AGE_BAND) {
+            m->attr_mapped[i] = m->f_dob >= 0 && m->field_mapped[m->f_dob];
+            for (unsigned v = 0; v < a->nvalues; v++)
+                parse_band(a->values[v], &m->band_lo[i][v], &m->band_hi[i][v]);
+        } else if (a->source == WYE_ATTR_SEX) {
+            m->attr_mapped[i] = m->f_sex >= 0 && m->field_mapped[m->f_sex];
+        }
+    }
+    return WYE_OK;
 }
 
 int wye_colmap_parse(const char *json, size_t len, const wye_protocol *p, wye_colmap **out,
@@ -462,92 +571,9 @@ int wye_colmap_parse(const char *json, size_t len, const wye_protocol *p, wye_co
     m->f_post = wye_protocol_field_index(p, "postcode");
     m->f_addr = wye_protocol_field_index(p, "address");
     m->f_oid = wye_protocol_field_index(p, "other_id");
-    int rc = WYE_OK;
-
-    if (!json_is_object(root)) {
-        rc = bad(diag, "", "must be an object");
-        goto done;
-    }
-    json_t *fmt = json_object_get(root, "format");
-    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), FORMAT_NAME)) {
-        rc = bad(diag, "format", "must be \"" FORMAT_NAME "\"");
-        goto done;
-    }
-    json_t *ver = json_object_get(root, "version");
-    if (!json_is_integer(ver)) {
-        rc = bad(diag, "version", "missing or not a whole number");
-        goto done;
-    }
-    if (json_integer_value(ver) != WYE_COLMAP_VERSION) {
-        wye_diag_set(diag, 0, "version", "this build reads column-map version %d",
-                     WYE_COLMAP_VERSION);
-        rc = WYE_EVERSION;
-        goto done;
-    }
-    static const char *const keys[] = {"format", "version", "agency", "description",
-                                       "encoding", "local_id", "columns", NULL};
-    if ((rc = check_keys(root, "", keys, diag)))
-        goto done;
-    json_t *desc = json_object_get(root, "description");
-    if (desc && (!json_is_string(desc) || json_string_length(desc) > MAX_DESCRIPTION)) {
-        rc = bad(diag, "description", "must be a string of at most 65536 bytes");
-        goto done;
-    }
-    const char *s = get_str(root, "agency", "", false, &rc, diag);
-    if (rc)
-        goto done;
-    if (s)
-        snprintf(m->agency, sizeof m->agency, "%s", s);
-    s = get_str(root, "encoding", "", false, &rc, diag);
-    if (rc)
-        goto done;
-    if (!s || !strcmp(s, "utf-8")) {
-        m->enc = WYE_CSV_UTF8;
-    } else if (!strcmp(s, "windows-1252")) {
-        m->enc = WYE_CSV_WINDOWS1252;
-    } else {
-        rc = bad(diag, "encoding", "must be utf-8 or windows-1252");
-        goto done;
-    }
-    s = get_str(root, "local_id", "", true, &rc, diag);
-    if (rc)
-        goto done;
-    size_t slen = strlen(s);
-    s = wye_norm_trim(s, &slen);
-    if (!slen) {
-        rc = bad(diag, "local_id", "column name is only spaces");
-        goto done;
-    }
-    snprintf(m->local_id, sizeof m->local_id, "%.*s", (int)slen, s);
-    json_t *cols = json_object_get(root, "columns");
-    if (!json_is_array(cols) || json_array_size(cols) < 1 ||
-        json_array_size(cols) > WYE_COLMAP_MAX_COLUMNS) {
-        rc = bad(diag, "columns", "must be a list of 1 to %d column objects",
-                 WYE_COLMAP_MAX_COLUMNS);
-        goto done;
-    }
-    for (size_t i = 0; i < json_array_size(cols); i++)
-        if ((rc = parse_entry(m, json_array_get(cols, i), i, diag)))
-            goto done;
-
-    bool any = false;
-    for (size_t i = 0; i < wye_protocol_nfields(p); i++)
-        any = any || m->field_mapped[i];
-    if (!any) {
-        rc = bad(diag, "columns", "no column feeds a field of the protocol");
-        goto done;
-    }
-    for (size_t i = 0; i < wye_protocol_nattrs(p); i++) {
-        const wye_attr_spec *a = wye_protocol_attr(p, i);
-        if (a->source == WYE_ATTR_AGE_BAND) {
-            m->attr_mapped[i] = m->f_dob >= 0 && m->field_mapped[m->f_dob];
-            for (unsigned v = 0; v < a->nvalues; v++)
-                parse_band(a->values[v], &m->band_lo[i][v], &m->band_hi[i][v]);
-        } else if (a->source == WYE_ATTR_SEX) {
-            m->attr_mapped[i] = m->f_sex >= 0 && m->field_mapped[m->f_sex];
-        }
-    }
-done:
+    int rc = parse_head(m, root, diag);
+    if (rc == WYE_OK)
+        rc = parse_body(m, root, diag);
     json_decref(root);
     if (rc) {
         wye_colmap_free(m);
@@ -592,8 +618,10 @@ static int bind_one(const wye_csvin *r, const char *name, int *col, wye_diag *d)
         return WYE_ECOLUMN;
     }
     if (k == -2) {
-        wye_diag_set(d, 1, name, "column appears more than once in the csv header");
-        return WYE_ECOLUMN;
+        /* Not "missing": the column is there, twice. Header names are not
+         * identifiers, so the reason may say which. */
+        wye_diag_set(d, 1, name, "column '%.80s' appears twice in the header", name);
+        return WYE_EDUPLICATE;
     }
     *col = k;
     return WYE_OK;
@@ -689,162 +717,160 @@ wye_row_verdict wye_fields_linkable(const wye_protocol *p, const wye_fields *f)
     return linkable(&lf, f);
 }
 
-wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
-                                   const wye_date *extract, wye_fields *f,
-                                   const char **local_id, size_t *local_len)
+/* An entry's cell: its column's, or several columns' non-blank cells,
+ * trimmed, joined with one space (in joined); a join longer than
+ * WYE_NORM_RAW_MAX bytes is too long. */
+static void entry_cell(const entry *e, const wye_csv_row *row, char joined[WYE_NORM_RAW_MAX],
+                       const char **v, size_t *n, bool *too_long)
 {
-    assert(m->bound);
-    wye_fields_clear(f);
-    *local_id = NULL;
-    *local_len = 0;
-    if (row->malformed)
-        return WYE_ROW_MALFORMED;
-    if (row->nfields != m->ncols)
-        return WYE_ROW_FIELD_COUNT;
-    const wye_protocol *p = m->p;
-    size_t idlen = row->len[m->local_col];
-    const char *id = wye_norm_trim(row->field[m->local_col], &idlen);
-    bool all_blank = idlen == 0;
-    wye_date dob = {0, 0, 0};
-    bool have_dob = false;
+    *v = row->field[e->col[0]];
+    *n = row->len[e->col[0]];
+    *too_long = false;
+    if (e->ncolumns < 2)
+        return;
+    size_t jn = 0;
+    for (size_t k = 0; k < e->ncolumns; k++) {
+        size_t cn = row->len[e->col[k]];
+        const char *cv = wye_norm_trim(row->field[e->col[k]], &cn);
+        if (!cn)
+            continue;
+        if (*too_long || cn + (jn > 0) > WYE_NORM_RAW_MAX - jn) {
+            *too_long = true;
+            continue;
+        }
+        if (jn)
+            joined[jn++] = ' ';
+        memcpy(joined + jn, cv, cn);
+        jn += cn;
+    }
+    *v = joined, *n = jn;
+}
 
-    for (size_t i = 0; i < m->n; i++) {
-        const entry *e = &m->e[i];
-        const char *v = row->field[e->col[0]];
-        size_t n = row->len[e->col[0]];
-        /* several columns: their non-blank cells, trimmed, joined with one
-         * space; a join longer than WYE_NORM_RAW_MAX bytes is too long */
-        char joined[WYE_NORM_RAW_MAX];
-        bool too_long = false;
-        if (e->ncolumns > 1) {
-            size_t jn = 0;
-            for (size_t k = 0; k < e->ncolumns; k++) {
-                size_t cn = row->len[e->col[k]];
-                const char *cv = wye_norm_trim(row->field[e->col[k]], &cn);
-                if (!cn)
-                    continue;
-                if (too_long || cn + (jn > 0) > sizeof joined - jn) {
-                    too_long = true;
-                    continue;
-                }
-                if (jn)
-                    joined[jn++] = ' ';
-                memcpy(joined + jn, cv, cn);
-                jn += cn;
-            }
-            v = joined, n = jn;
-        }
-        all_blank = all_blank && blank(v, n) && !too_long;
-        wye_norm_reason why = WYE_NR_NONE;
-        char out[WYE_NORM_MAX];
-        wye_norm_status st;
-        switch (e->role) {
-        case ROLE_FIELD: {
-            const wye_field_spec *fs = wye_protocol_field(p, (size_t)e->field);
-            if (too_long) {
-                st = WYE_NORM_INVALID, why = WYE_NR_TOO_LONG;
-                set_field(f, e->field, st, why, "");
-                break;
-            }
-            switch (fs->type) {
-            case WYE_TYPE_NAME:
-                st = wye_norm_name(v, n, out, &why);
-                break;
-            case WYE_TYPE_DATE:
-                st = wye_norm_date(v, n, e->date_format, extract, &dob, out, &why);
-                have_dob = have_dob || (st == WYE_NORM_PRESENT && e->field == m->f_dob);
-                break;
-            case WYE_TYPE_POSTCODE:
-                st = wye_norm_postcode(v, n, out, &why);
-                break;
-            case WYE_TYPE_NHS:
-                st = wye_norm_nhs(v, n, out, &why);
-                break;
-            case WYE_TYPE_ADDRESS:
-                st = wye_norm_address(v, n, out, &why);
-                break;
-            case WYE_TYPE_ID:
-                st = wye_norm_other_id(v, n, out, &why);
-                break;
-            case WYE_TYPE_SEX:
-            default:
-                if (e->has_values && !blank(v, n)) {
-                    int k = find_code(e, v, n);
-                    if (k < 0) {
-                        st = WYE_NORM_INVALID, why = WYE_NR_CODE_UNKNOWN;
-                    } else if (e->codes[k].target < 0) {
-                        st = WYE_NORM_MISSING;
-                    } else {
-                        st = WYE_NORM_PRESENT;
-                        out[0] = (char)e->codes[k].target, out[1] = 0;
-                    }
-                } else {
-                    st = wye_norm_sex(v, n, out, &why);
-                }
-                break;
-            }
-            set_field(f, e->field, st, why, out);
-            break;
-        }
-        case ROLE_MULTIPLE:
-        case ROLE_SPLIT: {
-            wye_name_parts parts;
-            st = wye_norm_name_split(v, n, e->split, &parts, &why);
-            if (st == WYE_NORM_PRESENT) {
-                set_part(f, m->f_given, parts.given);
-                set_part(f, m->f_other, parts.other);
-                if (e->role == ROLE_SPLIT)
-                    set_part(f, m->f_family, parts.family);
-            } else {
-                /* the whole value is unusable: count it against the main part */
-                set_field(f, e->role == ROLE_SPLIT && m->f_family >= 0 ? m->f_family
-                                                                        : m->f_given,
-                          st, why, "");
-            }
-            break;
-        }
-        case ROLE_ATTR: {
-            const wye_attr_spec *as = wye_protocol_attr(p, (size_t)e->attr);
-            int k = -1;
-            st = WYE_NORM_MISSING;
-            if (!blank(v, n)) {
-                if (e->has_values) {
-                    int c = find_code(e, v, n);
-                    if (c < 0)
-                        st = WYE_NORM_INVALID, why = WYE_NR_CODE_UNKNOWN;
-                    else if ((k = e->codes[c].target) >= 0)
-                        st = WYE_NORM_PRESENT;
-                } else {
-                    /* the allowed values themselves, ignoring case */
-                    char buf[WYE_COLMAP_NAME_MAX], cand[WYE_ATTR_VALUE_MAX];
-                    size_t tn = n;
-                    const char *t = wye_norm_trim(v, &tn);
-                    st = WYE_NORM_INVALID, why = WYE_NR_ATTR_NOT_ALLOWED;
-                    if (tn < sizeof buf) {
-                        fold_code(t, tn, buf);
-                        for (unsigned j = 0; j < as->nvalues; j++) {
-                            fold_code(as->values[j], strlen(as->values[j]), cand);
-                            if (!strcmp(cand, buf)) {
-                                k = (int)j, st = WYE_NORM_PRESENT;
-                                break;
-                            }
-                        }
+/* A sex code through the map's own values, else the usual codes. */
+static wye_norm_status extract_sex(const entry *e, const char *v, size_t n, char *out,
+                                   wye_norm_reason *why)
+{
+    if (!e->has_values || blank(v, n))
+        return wye_norm_sex(v, n, out, why);
+    int k = find_code(e, v, n);
+    if (k < 0) {
+        *why = WYE_NR_CODE_UNKNOWN;
+        return WYE_NORM_INVALID;
+    }
+    if (e->codes[k].target < 0)
+        return WYE_NORM_MISSING;
+    out[0] = (char)e->codes[k].target, out[1] = 0;
+    return WYE_NORM_PRESENT;
+}
+
+/* ROLE_FIELD: one field, normalised as its type says; a date of birth is
+ * kept for the age band. */
+static void extract_field(const wye_colmap *m, const entry *e, const char *v, size_t n,
+                          bool too_long, const wye_date *extract, wye_fields *f,
+                          wye_date *dob, bool *have_dob)
+{
+    const wye_field_spec *fs = wye_protocol_field(m->p, (size_t)e->field);
+    wye_norm_reason why = WYE_NR_NONE;
+    char out[WYE_NORM_MAX];
+    wye_norm_status st;
+    if (too_long) {
+        set_field(f, e->field, WYE_NORM_INVALID, WYE_NR_TOO_LONG, "");
+        return;
+    }
+    switch (fs->type) {
+    case WYE_TYPE_NAME:
+        st = wye_norm_name(v, n, out, &why);
+        break;
+    case WYE_TYPE_DATE:
+        st = wye_norm_date(v, n, e->date_format, extract, dob, out, &why);
+        *have_dob = *have_dob || (st == WYE_NORM_PRESENT && e->field == m->f_dob);
+        break;
+    case WYE_TYPE_POSTCODE:
+        st = wye_norm_postcode(v, n, out, &why);
+        break;
+    case WYE_TYPE_NHS:
+        st = wye_norm_nhs(v, n, out, &why);
+        break;
+    case WYE_TYPE_ADDRESS:
+        st = wye_norm_address(v, n, out, &why);
+        break;
+    case WYE_TYPE_ID:
+        st = wye_norm_other_id(v, n, out, &why);
+        break;
+    case WYE_TYPE_SEX:
+    default:
+        st = extract_sex(e, v, n, out, &why);
+        break;
+    }
+    set_field(f, e->field, st, why, out);
+}
+
+/* ROLE_MULTIPLE and ROLE_SPLIT: a name split into its parts. */
+static void extract_names(const wye_colmap *m, const entry *e, const char *v, size_t n,
+                          wye_fields *f)
+{
+    wye_name_parts parts;
+    wye_norm_reason why = WYE_NR_NONE;
+    wye_norm_status st = wye_norm_name_split(v, n, e->split, &parts, &why);
+    if (st == WYE_NORM_PRESENT) {
+        set_part(f, m->f_given, parts.given);
+        set_part(f, m->f_other, parts.other);
+        if (e->role == ROLE_SPLIT)
+            set_part(f, m->f_family, parts.family);
+    } else {
+        /* the whole value is unusable: count it against the main part */
+        set_field(f, e->role == ROLE_SPLIT && m->f_family >= 0 ? m->f_family : m->f_given, st,
+                  why, "");
+    }
+}
+
+/* ROLE_ATTR: an attribute's value through the map's codes, else one of the
+ * allowed values itself, ignoring case. */
+static void extract_attr(const wye_colmap *m, const entry *e, const char *v, size_t n,
+                         wye_fields *f)
+{
+    const wye_attr_spec *as = wye_protocol_attr(m->p, (size_t)e->attr);
+    wye_norm_reason why = WYE_NR_NONE;
+    wye_norm_status st = WYE_NORM_MISSING;
+    int k = -1;
+    if (!blank(v, n)) {
+        if (e->has_values) {
+            int c = find_code(e, v, n);
+            if (c < 0)
+                st = WYE_NORM_INVALID, why = WYE_NR_CODE_UNKNOWN;
+            else if ((k = e->codes[c].target) >= 0)
+                st = WYE_NORM_PRESENT;
+        } else {
+            char buf[WYE_COLMAP_NAME_MAX], cand[WYE_ATTR_VALUE_MAX];
+            size_t tn = n;
+            const char *t = wye_norm_trim(v, &tn);
+            st = WYE_NORM_INVALID, why = WYE_NR_ATTR_NOT_ALLOWED;
+            if (tn < sizeof buf) {
+                fold_code(t, tn, buf);
+                for (unsigned j = 0; j < as->nvalues; j++) {
+                    fold_code(as->values[j], strlen(as->values[j]), cand);
+                    if (!strcmp(cand, buf)) {
+                        k = (int)j, st = WYE_NORM_PRESENT;
+                        break;
                     }
                 }
             }
-            f->attr_status[e->attr] = (uint8_t)st;
-            f->attr_reason[e->attr] = (uint8_t)(st == WYE_NORM_INVALID ? why : WYE_NR_NONE);
-            f->attr[e->attr] = (uint8_t)(st == WYE_NORM_PRESENT ? k + 1 : 0);
-            break;
-        }
         }
     }
+    f->attr_status[e->attr] = (uint8_t)st;
+    f->attr_reason[e->attr] = (uint8_t)(st == WYE_NORM_INVALID ? why : WYE_NR_NONE);
+    f->attr[e->attr] = (uint8_t)(st == WYE_NORM_PRESENT ? k + 1 : 0);
+}
 
-    /* Computed attributes. */
+/* The attributes computed from fields: the age band, the sex. */
+static void computed_attrs(const wye_colmap *m, const wye_date *extract, const wye_date *dob,
+                           bool have_dob, wye_fields *f)
+{
+    const wye_protocol *p = m->p;
     for (size_t i = 0; i < wye_protocol_nattrs(p); i++) {
         const wye_attr_spec *a = wye_protocol_attr(p, i);
         if (a->source == WYE_ATTR_AGE_BAND && have_dob) {
-            int age = wye_date_age(&dob, extract);
+            int age = wye_date_age(dob, extract);
             for (unsigned v = 0; v < a->nvalues; v++) {
                 if ((unsigned)age >= m->band_lo[i][v] && (unsigned)age <= m->band_hi[i][v]) {
                     f->attr[i] = (uint8_t)(v + 1);
@@ -863,7 +889,41 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
             }
         }
     }
+}
 
+wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
+                                   const wye_date *extract, wye_fields *f,
+                                   const char **local_id, size_t *local_len)
+{
+    assert(m->bound);
+    wye_fields_clear(f);
+    *local_id = NULL;
+    *local_len = 0;
+    if (row->malformed)
+        return WYE_ROW_MALFORMED;
+    if (row->nfields != m->ncols)
+        return WYE_ROW_FIELD_COUNT;
+    size_t idlen = row->len[m->local_col];
+    const char *id = wye_norm_trim(row->field[m->local_col], &idlen);
+    bool all_blank = idlen == 0;
+    wye_date dob = {0, 0, 0};
+    bool have_dob = false;
+    for (size_t i = 0; i < m->n; i++) {
+        const entry *e = &m->e[i];
+        char joined[WYE_NORM_RAW_MAX];
+        const char *v;
+        size_t n;
+        bool too_long;
+        entry_cell(e, row, joined, &v, &n, &too_long);
+        all_blank = all_blank && blank(v, n) && !too_long;
+        if (e->role == ROLE_FIELD)
+            extract_field(m, e, v, n, too_long, extract, f, &dob, &have_dob);
+        else if (e->role == ROLE_ATTR)
+            extract_attr(m, e, v, n, f);
+        else
+            extract_names(m, e, v, n, f);
+    }
+    computed_attrs(m, extract, &dob, have_dob, f);
     *local_id = id;
     *local_len = idlen;
     if (all_blank)

@@ -45,6 +45,7 @@ struct wye_csvin {
     size_t nf, nf_cap;
     bool rec_ready;
     uint64_t rec_line;
+    uint64_t nul_line;     /* line of the record's first NUL byte, 0 = none */
     int cb_err;            /* a limit exceeded inside a callback */
 
     /* The header. */
@@ -56,15 +57,21 @@ struct wye_csvin {
     wye_diag err_diag;
 };
 
-static int fail(wye_csvin *r, int code, uint64_t line, const char *reason, wye_diag *diag)
+static int fail_field(wye_csvin *r, int code, uint64_t line, const char *field,
+                      const char *reason, wye_diag *diag)
 {
     if (!r->err) {
         r->err = code;
-        wye_diag_set(&r->err_diag, line, NULL, "%s", reason);
+        wye_diag_set(&r->err_diag, line, field, "%s", reason);
     }
     if (diag)
         *diag = r->err_diag;
     return r->err;
+}
+
+static int fail(wye_csvin *r, int code, uint64_t line, const char *reason, wye_diag *diag)
+{
+    return fail_field(r, code, line, NULL, reason, diag);
 }
 
 static void on_field(void *s, size_t len, void *ctx)
@@ -236,8 +243,10 @@ static int utf8_ok(wye_csvin *r, const uint8_t *s, size_t n)
             continue;
         }
         if (c < 0x80) {
-            if (c == 0)
-                return 0;
+            /* Valid UTF-8, but no text: refused once the record is whole,
+             * naming its field (check_nul). */
+            if (c == 0 && !r->nul_line)
+                r->nul_line = r->line;
             continue;
         }
         r->lo = 0x80, r->hi = 0xBF;
@@ -360,9 +369,8 @@ static int advance(wye_csvin *r, wye_diag *diag)
         bool starts_line = r->at_line_start;
         uint64_t nf_before = r->nf;
         if (r->enc == WYE_CSV_WINDOWS1252) {
-            for (size_t i = 0; i < n; i++)
-                if (seg[i] == 0)
-                    return fail(r, WYE_ECSV, r->line, "nul byte in the line", diag);
+            if (!r->nul_line && memchr(seg, 0, n))
+                r->nul_line = r->line;
             n = transcode(seg, n, r->tbuf);
             seg = r->tbuf;
         } else if (!utf8_ok(r, seg, n)) {
@@ -389,8 +397,28 @@ static void reset_record(wye_csvin *r)
 {
     r->rec_ready = false;
     r->malformed = false;
+    r->nul_line = 0;
     r->nf = 0;
     r->data_len = 0;
+}
+
+/* A NUL byte in the record just read: an error naming its line and field
+ * (the header's name of the column, or its number). A NUL in the part of a
+ * malformed line that was skipped names no field. */
+static int check_nul(wye_csvin *r, bool header, wye_diag *diag)
+{
+    if (!r->nul_line)
+        return WYE_OK;
+    char num[32] = "";
+    const char *field = NULL;
+    for (size_t i = 0; i < r->nf && !field; i++) {
+        if (!memchr(r->data + r->off[i], 0, r->lens[i]))
+            continue;
+        snprintf(num, sizeof num, "column %zu", i + 1);
+        field = !header && i < r->ncols ? r->cols[i] : num;
+    }
+    return fail_field(r, WYE_ECSV, r->nul_line, field,
+                      header ? "NUL byte in the header" : "NUL byte", diag);
 }
 
 static void trim(char *s)
@@ -450,6 +478,8 @@ int wye_csvin_open(wye_source src, wye_csv_encoding enc, wye_csvin **out, wye_di
         rc = fail(r, WYE_ECSV, 1, "no header row", diag);
     if (rc > 0 && r->malformed)
         rc = fail(r, WYE_ECSV, r->rec_line, "malformed quoting in the header", diag);
+    if (rc > 0 && check_nul(r, true, diag))
+        rc = r->err;
     if (rc < 0) {
         wye_csvin_free(r);
         return rc;
@@ -522,6 +552,8 @@ int wye_csvin_next(wye_csvin *r, wye_csv_row *row, wye_diag *diag)
     reset_record(r);
     int rc = advance(r, diag);
     if (rc <= 0)
+        return rc;
+    if ((rc = check_nul(r, false, diag)))
         return rc;
     for (size_t i = 0; i < r->nf; i++)
         r->ptrs[i] = r->data + r->off[i];

@@ -1,18 +1,15 @@
 /* wyelink hash: the agency's hashing client (hashing/COLUMNMAP.md,
  * protocols/ENCODING.md).
  *
- * Reads the extract in batches; each batch is mapped, normalised and encoded
- * in parallel (OpenMP, one token cache per thread), then written in input
- * order by this thread, so the output is byte-identical for any thread
- * count. Rows that cannot be linked are reported by line and reason and are
- * not encoded. Nothing printed, logged or audited ever holds a value from
- * the extract: only line numbers, column and field names, counts and fixed
- * reasons. */
+ * The run itself is the library's (wye_hash_run, hashing/pipeline.c); this
+ * file reads the options, loads the keys, protocol and map, writes the
+ * outputs through temporary files, prints the messages and the data-quality
+ * summary, and appends the audit entry. Nothing printed, logged or audited
+ * ever holds a value from the extract: only line numbers, column and field
+ * names, counts and fixed reasons. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <jansson.h>
-#include <omp.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,22 +24,15 @@
 #include "profiles.h"
 #include "wyelink/audit.h"
 #include "wyelink/colmap.h"
-#include "wyelink/csvin.h"
 #include "wyelink/encfile.h"
-#include "wyelink/encoder.h"
 #include "wyelink/io.h"
 #include "wyelink/keys.h"
 #include "wyelink/normalise.h"
+#include "wyelink/pipeline.h"
 #include "wyelink/protocol.h"
-#include "wyelink/version.h"
 
 #define CMD "hash"
-#define BATCH 8192               /* rows per parallel batch */
-/* Per-thread row counters sit a cache line apart: counters of two threads
- * in one line would pass it between the cores on every row. */
-#define SHAPED_STRIDE 8
-#define REJECT_LIST_MAX 100000   /* rejected rows listed by line in the JSON */
-#define REJECT_PRINT_MAX 20      /* ... and on stdout */
+#define REJECT_PRINT_MAX 20      /* rejected rows and invalid values listed on stdout */
 #define PROGRESS_MIN_BYTES (16u << 20)
 
 static const char usage_text[] =
@@ -67,6 +57,10 @@ static const char usage_text[] =
     "date of birth or an address), or a name but no date of birth, postcode,\n"
     "address, other id or NHS number.\n"
     "\n"
+    "The outputs (encoded file, local map, summary JSON) are put in place together,\n"
+    "after the audit entry is appended, or not at all: a failed or cancelled run\n"
+    "leaves the previous ones as they were.\n"
+    "\n"
     "   --input FILE         the agency's CSV extract (never modified)\n"
     "   --map FILE           the column map (hashing/COLUMNMAP.md)\n"
     "   --protocol FILE|NAME the linkage protocol: a file, or a built-in profile\n"
@@ -75,8 +69,8 @@ static const char usage_text[] =
     "   --key FILE           the agency's secret key file ('-' = standard input);\n"
     "                        signs the encoded file and the audit entry\n"
     "   --to FILE            the linkage unit's public key file\n"
-    "   --out FILE           the encoded file to write (replaced atomically)\n"
-    "   --local-map FILE     the local map to write (replaced atomically; keep it here)\n"
+    "   --out FILE           the encoded file to write\n"
+    "   --local-map FILE     the local map to write (keep it here)\n"
     "   --summary-json FILE  also write the data-quality summary as JSON\n"
     "   --extract-date DATE  the day the extract was taken (default: today, UTC; not\n"
     "                        in the future); dates of birth after it are invalid,\n"
@@ -87,8 +81,9 @@ static const char usage_text[] =
     "                        quarter smaller, written about twice as slowly\n"
     "   --quiet              no progress bar and no summary on standard output\n"
     "   --audit-log FILE     audit log to append to (else $WYELINK_AUDIT_LOG, else\n"
-    "                        wyelink-audit.log), signed by the agency's key\n"
-    "\n" WYE_CLI_EXIT_HELP;
+    "                        wyelink-audit.log), signed by the agency's key; checked\n"
+    "                        before the work\n"
+    "\n" WYE_CLI_EXIT_HELP "130 cancelled (SIGINT or SIGTERM): no output written.\n";
 
 /* ---- options ---- */
 
@@ -177,345 +172,31 @@ static bool same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* No output, and not the audit log (appended to), may be an input: inputs
+ * are never modified. Nor may two of them be one file. */
 static int check_paths(const opts *o)
 {
-    const char *ins[] = {o->input, o->map, o->protocol, o->secret, o->key, o->to};
-    const char *outs[] = {o->out, o->local_map, o->summary};
-    for (size_t i = 0; i < 3; i++) {
-        for (size_t j = 0; outs[i] && j < 6; j++)
-            if (same_file(outs[i], ins[j]))
-                return wye_cli_usage_error(CMD, "output '%s' would replace an input", outs[i]);
-        for (size_t j = i + 1; outs[i] && j < 3; j++)
+    const char *const ins[] = {o->input, o->map, o->protocol, o->secret, o->key, o->to};
+    const char *outs[] = {o->out, o->local_map, o->summary, wye_cli_audit_path(o->audit_log)};
+    static const char *const names[] = {"--out", "--local-map", "--summary-json",
+                                        "--audit-log"};
+    for (size_t i = 0; i < 4; i++) {
+        int status = wye_cli_refuse_same_file(CMD, names[i], outs[i], ins, 6);
+        if (status)
+            return status;
+        for (size_t j = i + 1; outs[i] && j < 4; j++)
             if (same_file(outs[i], outs[j]))
-                return wye_cli_usage_error(CMD, "'%s' is named as two outputs", outs[i]);
+                return wye_cli_usage_error(CMD, "'%s' is named as two outputs",
+                                           wye_cli_path_shown(outs[i]));
     }
     return WYE_EXIT_OK;
 }
 
-/* ---- statistics ---- */
-
-typedef struct tally {
-    uint64_t present, missing, invalid;
-    uint64_t reason[WYE_NR_COUNT];
-} tally;
-
-typedef struct stats {
-    uint64_t rows_read, rows_encoded, rows_rejected, rows_shaped;
-    uint64_t verdict[WYE_ROW_COUNT];
-    tally field[WYE_MAX_FIELDS], attr[WYE_MAX_ATTRS];
-    uint64_t *rej_line;
-    uint8_t *rej_why;
-    size_t nrej, rej_cap;
-    /* invalid values by line and field (listed up to REJECT_LIST_MAX) */
-    uint64_t *inv_line, ninv_total;
-    uint8_t *inv_field, *inv_why;
-    size_t ninv, inv_cap;
-} stats;
-
-static void tally_add(tally *t, uint8_t status, uint8_t reason)
-{
-    if (status == WYE_NORM_PRESENT) {
-        t->present++;
-    } else if (status == WYE_NORM_INVALID) {
-        t->invalid++;
-        t->reason[reason < WYE_NR_COUNT ? reason : 0]++;
-    } else {
-        t->missing++;
-    }
-}
-
-static void tally_merge(tally *into, const tally *t)
-{
-    into->present += t->present;
-    into->missing += t->missing;
-    into->invalid += t->invalid;
-    for (int r = 0; r < WYE_NR_COUNT; r++)
-        into->reason[r] += t->reason[r];
-}
-
-static int note_reject(stats *s, uint64_t line, wye_row_verdict v)
-{
-    s->rows_rejected++;
-    s->verdict[v]++;
-    if (s->nrej == REJECT_LIST_MAX)
-        return WYE_OK;
-    if (s->nrej == s->rej_cap) {
-        size_t cap = s->rej_cap ? 2 * s->rej_cap : 256;
-        uint64_t *l = realloc(s->rej_line, cap * sizeof *l);
-        if (!l)
-            return WYE_ENOMEM;
-        s->rej_line = l;
-        uint8_t *w = realloc(s->rej_why, cap);
-        if (!w)
-            return WYE_ENOMEM;
-        s->rej_why = w;
-        s->rej_cap = cap;
-    }
-    s->rej_line[s->nrej] = line;
-    s->rej_why[s->nrej] = (uint8_t)v;
-    s->nrej++;
-    return WYE_OK;
-}
-
-static int note_invalid(stats *s, uint64_t line, unsigned field, unsigned why)
-{
-    s->ninv_total++;
-    if (s->ninv == REJECT_LIST_MAX)
-        return WYE_OK;
-    if (s->ninv == s->inv_cap) {
-        size_t cap = s->inv_cap ? 2 * s->inv_cap : 256;
-        uint64_t *l = realloc(s->inv_line, cap * sizeof *l);
-        if (!l)
-            return WYE_ENOMEM;
-        s->inv_line = l;
-        uint8_t *f = realloc(s->inv_field, cap);
-        if (!f)
-            return WYE_ENOMEM;
-        s->inv_field = f;
-        uint8_t *w = realloc(s->inv_why, cap);
-        if (!w)
-            return WYE_ENOMEM;
-        s->inv_why = w;
-        s->inv_cap = cap;
-    }
-    s->inv_line[s->ninv] = line;
-    s->inv_field[s->ninv] = (uint8_t)field;
-    s->inv_why[s->ninv] = (uint8_t)why;
-    s->ninv++;
-    return WYE_OK;
-}
-
-/* ---- duplicate local ids: a set of 64-bit pseudonym prefixes ---- */
-
-typedef struct idset {
-    uint64_t *slot; /* 0 = empty */
-    size_t cap, n;
-} idset;
-
-#define ID_PREFETCH 8 /* rows */
-
-/* A record's key in the set of ids seen: its pseudonym's first 8 bytes. */
-static uint64_t id_key(const uint8_t *rec)
-{
-    uint64_t key = 0;
-    for (int k = 0; k < 8; k++)
-        key |= (uint64_t)rec[k] << (8 * k);
-    return key ? key : 1;
-}
-
-/* 1 if x was already present, 0 if added, WYE_ENOMEM. */
-static int idset_add(idset *s, uint64_t x)
-{
-    x = x ? x : 1;
-    if (2 * (s->n + 1) > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 1u << 16;
-        uint64_t *t = calloc(cap, sizeof *t);
-        if (!t)
-            return WYE_ENOMEM;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i])
-                continue;
-            size_t k = (size_t)(s->slot[i] & (cap - 1));
-            while (t[k])
-                k = (k + 1) & (cap - 1);
-            t[k] = s->slot[i];
-        }
-        free(s->slot);
-        s->slot = t;
-        s->cap = cap;
-    }
-    size_t k = (size_t)(x & (s->cap - 1));
-    while (s->slot[k]) {
-        if (s->slot[k] == x)
-            return 1;
-        k = (k + 1) & (s->cap - 1);
-    }
-    s->slot[k] = x;
-    s->n++;
-    return 0;
-}
-
-/* ---- a batch of rows, copied out of the reader ---- */
-
-typedef struct batch {
-    size_t n;
-    uint64_t line[BATCH];
-    size_t nf[BATCH], first[BATCH]; /* fields of row i: [first, first + nf) */
-    uint8_t malformed[BATCH];
-    uint8_t invalid[BATCH][WYE_MAX_FIELDS]; /* reason of each invalid field, else 0 */
-    size_t *foff, *flen;
-    const char **fptr;
-    size_t nfields, fcap;
-    char *arena;
-    size_t used, cap;
-    /* results of the parallel step */
-    uint8_t verdict[BATCH];
-    const char *lid[BATCH];
-    size_t lidlen[BATCH];
-    uint8_t *recs;
-} batch;
-
-static int batch_add(batch *b, const wye_csv_row *row)
-{
-    if (b->nfields + row->nfields > b->fcap) {
-        size_t cap = b->fcap ? b->fcap : 4096;
-        while (cap < b->nfields + row->nfields)
-            cap *= 2;
-        size_t *o = realloc(b->foff, cap * sizeof *o);
-        if (o)
-            b->foff = o;
-        size_t *l = realloc(b->flen, cap * sizeof *l);
-        if (l)
-            b->flen = l;
-        const char **p = realloc(b->fptr, cap * sizeof *p);
-        if (p)
-            b->fptr = p;
-        if (!o || !l || !p)
-            return WYE_ENOMEM;
-        b->fcap = cap;
-    }
-    size_t bytes = 0;
-    for (size_t i = 0; i < row->nfields; i++)
-        bytes += row->len[i] + 1;
-    if (b->used + bytes > b->cap) {
-        size_t cap = b->cap ? b->cap : 1u << 20;
-        while (cap < b->used + bytes)
-            cap *= 2;
-        char *a = realloc(b->arena, cap);
-        if (!a)
-            return WYE_ENOMEM;
-        b->arena = a;
-        b->cap = cap;
-    }
-    b->line[b->n] = row->line;
-    b->malformed[b->n] = row->malformed != 0;
-    b->nf[b->n] = row->nfields;
-    b->first[b->n] = b->nfields;
-    for (size_t i = 0; i < row->nfields; i++) {
-        b->foff[b->nfields] = b->used;
-        b->flen[b->nfields] = row->len[i];
-        memcpy(b->arena + b->used, row->field[i], row->len[i] + 1);
-        b->used += row->len[i] + 1;
-        b->nfields++;
-    }
-    b->n++;
-    return WYE_OK;
-}
-
-static void batch_reset(batch *b)
-{
-    /* The arena held identifiers: wipe what was used. */
-    if (b->arena)
-        sodium_memzero(b->arena, b->used);
-    b->n = b->nfields = b->used = 0;
-}
-
-static void batch_free(batch *b)
-{
-    batch_reset(b);
-    free(b->foff);
-    free(b->flen);
-    free(b->fptr);
-    free(b->arena);
-    free(b->recs);
-}
-
-/* ---- writing ---- */
-
-/* ---- taps: a file's size and BLAKE2b-256, taken as it is read or written ----
- * The audit entry records the digests of the input, the encoded file (from
- * its writer, wye_encwriter_close_digest) and the local map. Taken as the
- * bytes pass, no large file is read again after the run (a serial pass that
- * cost as much as a fifth of the run on 2 cores). */
-
-typedef struct tap {
-    crypto_generichash_state st; /* 64-byte aligned: ctx is allocated so */
-    uint64_t bytes;
-    bool ended;     /* reading: the end of the input was reached */
-    FILE *f;        /* writing: where the bytes go */
-    wye_source src; /* reading: where they come from (the file, as a source) */
-    /* writing: bytes not yet hashed and written. The local map is written a
-     * few bytes at a time, and each hash update costs as much as hashing a
-     * hundred bytes. */
-    size_t wlen;
-    uint8_t wbuf[1 << 16];
-} tap;
-
-static void tap_init(tap *t, FILE *f)
-{
-    t->wlen = 0;
-    crypto_generichash_init(&t->st, NULL, 0, WYE_AUDIT_DIGEST_BYTES);
-    t->bytes = 0;
-    t->ended = false;
-    t->f = f;
-    t->src = wye_source_file(f);
-}
-
-static ssize_t tap_read(void *ctx, void *buf, size_t n)
-{
-    tap *t = ctx;
-    ssize_t got = t->src.read(t->src.ctx, buf, n);
-    if (got < 0)
-        return got;
-    if (got == 0 && n)
-        t->ended = true;
-    crypto_generichash_update(&t->st, buf, (size_t)got);
-    t->bytes += (uint64_t)got;
-    return got;
-}
-
-/* Hash and write what tap_put holds; 0 or -1. */
-static int tap_flush(tap *t)
-{
-    if (!t->wlen)
-        return 0;
-    crypto_generichash_update(&t->st, t->wbuf, t->wlen);
-    size_t n = t->wlen;
-    t->wlen = 0;
-    return fwrite(t->wbuf, 1, n, t->f) == n ? 0 : -1;
-}
-
-static int tap_put(tap *t, const void *buf, size_t n)
-{
-    if (t->wlen + n > sizeof t->wbuf && tap_flush(t))
-        return -1;
-    if (n > sizeof t->wbuf) {
-        if (fwrite(buf, 1, n, t->f) != n)
-            return -1;
-        crypto_generichash_update(&t->st, buf, n);
-    } else {
-        memcpy(t->wbuf + t->wlen, buf, n);
-        t->wlen += n;
-    }
-    t->bytes += n;
-    return 0;
-}
-
-/* The local map's local_id column, quoted as RFC 4180 needs. */
-static int write_csv_field(tap *t, const char *s, size_t n)
-{
-    bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!quote)
-        return tap_put(t, s, n);
-    if (tap_put(t, "\"", 1))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' && tap_put(t, "\"", 1))
-            return -1;
-        if (tap_put(t, s + i, 1))
-            return -1;
-    }
-    return tap_put(t, "\"", 1);
-}
-
-
-/* The encoded file's sink. Every 32 MiB it asks the kernel to start writing
- * what it has (Linux sync_file_range, without waiting), so that the fsync
- * before the file is renamed into place (wye_atomic_commit) finds little
- * left to write: on 1,000,000 records (335 MB) that fsync took 0.20 s of a
- * 3.5 s run. */
+/* ---- the encoded file's sink ----
+ * Every 32 MiB it asks the kernel to start writing what it has (Linux
+ * sync_file_range, without waiting), so that the fsync before the file is
+ * renamed into place (wye_atomic_commit) finds little left to write: on
+ * 1,000,000 records (335 MB) that fsync took 0.20 s of a 3.5 s run. */
 #define WRITEBACK_BYTES (32u << 20)
 
 typedef struct out_sink {
@@ -527,109 +208,49 @@ static int sink_atomic_write(void *ctx, const void *buf, size_t n)
 {
     out_sink *o = ctx;
     if (fwrite(buf, 1, n, o->f) != n)
-        return WYE_EIO;
+        return wye_io_write_error(errno); /* a full disk is WYE_ENOSPC */
     o->since += n;
 #ifdef SYNC_FILE_RANGE_WRITE
     if (o->since >= WRITEBACK_BYTES) {
         o->since = 0;
         if (fflush(o->f) != 0)
-            return WYE_EIO;
+            return wye_io_write_error(errno);
         (void)sync_file_range(fileno(o->f), 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint */
     }
 #endif
     return WYE_OK;
 }
 
-/* ---- the summary ---- */
+/* ---- the run ---- */
 
-static json_t *tally_json(const tally *t, bool mapped)
-{
-    json_t *o = json_object(), *r = json_object();
-    json_object_set_new(o, "mapped", json_boolean(mapped));
-    json_object_set_new(o, "present", json_integer((json_int_t)t->present));
-    json_object_set_new(o, "missing", json_integer((json_int_t)t->missing));
-    json_object_set_new(o, "invalid", json_integer((json_int_t)t->invalid));
-    for (int k = 1; k < WYE_NR_COUNT; k++)
-        if (t->reason[k])
-            json_object_set_new(r, wye_norm_reason_text((wye_norm_reason)k),
-                                json_integer((json_int_t)t->reason[k]));
-    json_object_set_new(o, "invalid_reasons", r);
-    return o;
-}
-
-typedef struct run_info {
-    const opts *o;
-    const wye_protocol *p;
-    const wye_colmap *m;
-    const stats *s;
-    uint64_t blank_lines;
+typedef struct ctx {
+    opts o;
+    wye_protocol *p;
+    wye_colmap *m;
+    wye_secret *secret;
+    wye_party *party;
+    wye_party_public to;
+    FILE *in;
+    out_sink out_sink;
+    wye_outset *set;     /* the outputs, put in place together or not at all */
+    wye_atomic *out_a, *map_a, *sum_a; /* members of set */
+    wye_hash_result res;
+    wye_diag diag;
+    wye_progress pg;
+    wye_date extract;
     char fingerprint[2 * WYE_FINGERPRINT_BYTES + 1];
     char key_id[2 * WYE_KEY_ID_BYTES + 1];
-    char extract[11];
+    char extract_text[11];
     char agency[WYE_PARTY_NAME_MAX];
-    unsigned threads;
-} run_info;
+    wye_cli_audit au;    /* the audit entry, appended if the agency's key loaded */
+    bool log_refused;    /* the audit log cannot take this agency's entry */
+    int code;            /* the WYE_E* code of the failure, for the audit entry */
+    char inbuf[1 << 16];
+} ctx;
 
-static json_t *summary_json(const run_info *ri)
-{
-    const stats *s = ri->s;
-    json_t *root = json_object(), *fields = json_object(), *attrs = json_object();
-    json_t *rej = json_object(), *rows = json_array();
-    json_object_set_new(root, "format", json_string("wyelink-hash-summary"));
-    json_object_set_new(root, "version", json_integer(1));
-    json_object_set_new(root, "input", json_string(ri->o->input));
-    json_object_set_new(root, "encoded_file", json_string(ri->o->out));
-    json_object_set_new(root, "local_map", json_string(ri->o->local_map));
-    json_object_set_new(root, "agency", json_string(ri->agency));
-    json_object_set_new(root, "protocol", json_string(wye_protocol_name(ri->p)));
-    json_object_set_new(root, "fingerprint", json_string(ri->fingerprint));
-    json_object_set_new(root, "key_id", json_string(ri->key_id));
-    json_object_set_new(root, "extract_date", json_string(ri->extract));
-    json_object_set_new(root, "rows_read", json_integer((json_int_t)s->rows_read));
-    json_object_set_new(root, "rows_encoded", json_integer((json_int_t)s->rows_encoded));
-    json_object_set_new(root, "rows_rejected", json_integer((json_int_t)s->rows_rejected));
-    json_object_set_new(root, "blank_lines", json_integer((json_int_t)ri->blank_lines));
-    for (int v = 1; v < WYE_ROW_COUNT; v++)
-        if (s->verdict[v])
-            json_object_set_new(rej, wye_row_verdict_text((wye_row_verdict)v),
-                                json_integer((json_int_t)s->verdict[v]));
-    json_object_set_new(root, "rejected_by_reason", rej);
-    for (size_t i = 0; i < s->nrej; i++) {
-        json_t *r = json_object();
-        json_object_set_new(r, "line", json_integer((json_int_t)s->rej_line[i]));
-        json_object_set_new(r, "reason",
-                            json_string(wye_row_verdict_text((wye_row_verdict)s->rej_why[i])));
-        json_array_append_new(rows, r);
-    }
-    json_object_set_new(root, "rejected_rows", rows);
-    json_object_set_new(root, "rejected_rows_complete",
-                        json_boolean(s->nrej == s->rows_rejected));
-    json_t *inv = json_array();
-    for (size_t i = 0; i < s->ninv; i++) {
-        json_t *r = json_object();
-        json_object_set_new(r, "line", json_integer((json_int_t)s->inv_line[i]));
-        json_object_set_new(r, "field",
-                            json_string(wye_protocol_field(ri->p, s->inv_field[i])->name));
-        json_object_set_new(r, "reason",
-                            json_string(wye_norm_reason_text((wye_norm_reason)s->inv_why[i])));
-        json_array_append_new(inv, r);
-    }
-    json_object_set_new(root, "invalid_values", inv);
-    json_object_set_new(root, "invalid_values_complete", json_boolean(s->ninv == s->ninv_total));
-    json_object_set_new(root, "rows_with_fields_counted",
-                        json_integer((json_int_t)s->rows_shaped));
-    for (size_t i = 0; i < wye_protocol_nfields(ri->p); i++)
-        json_object_set_new(fields, wye_protocol_field(ri->p, i)->name,
-                            tally_json(&s->field[i], wye_colmap_field_mapped(ri->m, i)));
-    for (size_t i = 0; i < wye_protocol_nattrs(ri->p); i++)
-        json_object_set_new(attrs, wye_protocol_attr(ri->p, i)->name,
-                            tally_json(&s->attr[i], wye_colmap_attr_mapped(ri->m, i)));
-    json_object_set_new(root, "fields", fields);
-    json_object_set_new(root, "attributes", attrs);
-    return root;
-}
+/* ---- the summary ---- */
 
-static void print_tally(const char *name, const tally *t, bool mapped)
+static void print_tally(const char *name, const wye_hash_tally *t, bool mapped)
 {
     if (!mapped) {
         printf("  %-20s (no column in the map)\n", name);
@@ -643,105 +264,73 @@ static void print_tally(const char *name, const tally *t, bool mapped)
                    (unsigned long long)t->reason[k]);
 }
 
-static void print_summary(const run_info *ri)
+static void print_lists(const ctx *c)
 {
-    const stats *s = ri->s;
-    printf("%s: data-quality summary (protocol %s, extract date %s)\n", ri->o->input,
-           wye_protocol_name(ri->p), ri->extract);
+    const wye_hash_result *s = &c->res;
+    const char *more = c->o.summary ? " (listed in the summary JSON)" : " (use --summary-json)";
+    if (s->invalid_total) {
+        printf("\n  invalid values (line, field: reason)\n");
+        size_t n = s->ninvalid < REJECT_PRINT_MAX ? s->ninvalid : REJECT_PRINT_MAX;
+        for (size_t i = 0; i < n; i++)
+            printf("    line %llu, %s: %s\n", (unsigned long long)s->invalid[i].line,
+                   wye_protocol_field(c->p, s->invalid[i].field)->name,
+                   wye_norm_reason_text((wye_norm_reason)s->invalid[i].reason));
+        if (s->invalid_total > n)
+            printf("    ... and %llu more%s\n", (unsigned long long)(s->invalid_total - n), more);
+    }
+    if (s->rows_rejected) {
+        printf("\n  rejected rows (line: reason)\n");
+        size_t n = s->nrejected < REJECT_PRINT_MAX ? s->nrejected : REJECT_PRINT_MAX;
+        for (size_t i = 0; i < n; i++)
+            printf("    line %llu: %s\n", (unsigned long long)s->rejected[i].line,
+                   wye_row_verdict_text((wye_row_verdict)s->rejected[i].reason));
+        if (s->rows_rejected > n)
+            printf("    ... and %llu more%s\n", (unsigned long long)(s->rows_rejected - n), more);
+    }
+}
+
+static void print_summary(const ctx *c)
+{
+    const wye_hash_result *s = &c->res;
+    printf("%s: data-quality summary (protocol %s, extract date %s)\n",
+           wye_cli_path_shown(c->o.input),
+           wye_protocol_name(c->p), c->extract_text);
     printf("  rows read      %llu\n", (unsigned long long)s->rows_read);
     printf("  rows encoded   %llu\n", (unsigned long long)s->rows_encoded);
     printf("  rows rejected  %llu\n", (unsigned long long)s->rows_rejected);
     for (int v = 1; v < WYE_ROW_COUNT; v++)
-        if (s->verdict[v])
+        if (s->rejected_by[v])
             printf("    %s: %llu\n", wye_row_verdict_text((wye_row_verdict)v),
-                   (unsigned long long)s->verdict[v]);
-    if (ri->blank_lines)
-        printf("  blank lines skipped  %llu\n", (unsigned long long)ri->blank_lines);
+                   (unsigned long long)s->rejected_by[v]);
+    if (s->blank_lines)
+        printf("  blank lines skipped  %llu\n", (unsigned long long)s->blank_lines);
     printf("\n  %-20s %10s %10s %10s\n", "field", "present", "missing", "invalid");
-    for (size_t i = 0; i < wye_protocol_nfields(ri->p); i++)
-        print_tally(wye_protocol_field(ri->p, i)->name, &s->field[i],
-                    wye_colmap_field_mapped(ri->m, i));
-    if (wye_protocol_nattrs(ri->p))
+    for (size_t i = 0; i < wye_protocol_nfields(c->p); i++)
+        print_tally(wye_protocol_field(c->p, i)->name, &s->field[i],
+                    wye_colmap_field_mapped(c->m, i));
+    if (wye_protocol_nattrs(c->p))
         printf("\n  %-20s %10s %10s %10s\n", "attribute", "present", "missing", "invalid");
-    for (size_t i = 0; i < wye_protocol_nattrs(ri->p); i++)
-        print_tally(wye_protocol_attr(ri->p, i)->name, &s->attr[i],
-                    wye_colmap_attr_mapped(ri->m, i));
-    if (s->ninv_total) {
-        printf("\n  invalid values (line, field: reason)\n");
-        size_t n = s->ninv < REJECT_PRINT_MAX ? s->ninv : REJECT_PRINT_MAX;
-        for (size_t i = 0; i < n; i++)
-            printf("    line %llu, %s: %s\n", (unsigned long long)s->inv_line[i],
-                   wye_protocol_field(ri->p, s->inv_field[i])->name,
-                   wye_norm_reason_text((wye_norm_reason)s->inv_why[i]));
-        if (s->ninv_total > n)
-            printf("    ... and %llu more%s\n", (unsigned long long)(s->ninv_total - n),
-                   ri->o->summary ? " (listed in the summary JSON)" : " (use --summary-json)");
-    }
-    if (s->rows_rejected) {
-        printf("\n  rejected rows (line: reason)\n");
-        size_t n = s->nrej < REJECT_PRINT_MAX ? s->nrej : REJECT_PRINT_MAX;
-        for (size_t i = 0; i < n; i++)
-            printf("    line %llu: %s\n", (unsigned long long)s->rej_line[i],
-                   wye_row_verdict_text((wye_row_verdict)s->rej_why[i]));
-        if (s->rows_rejected > n)
-            printf("    ... and %llu more%s\n", (unsigned long long)(s->rows_rejected - n),
-                   ri->o->summary ? " (listed in the summary JSON)" : " (use --summary-json)");
-    }
+    for (size_t i = 0; i < wye_protocol_nattrs(c->p); i++)
+        print_tally(wye_protocol_attr(c->p, i)->name, &s->attr[i],
+                    wye_colmap_attr_mapped(c->m, i));
+    print_lists(c);
     fflush(stdout);
 }
 
-static int write_summary_json(const run_info *ri, wye_atomic **out)
+static int write_summary_json(ctx *c)
 {
-    json_t *root = summary_json(ri);
-    if (!root)
-        return WYE_ENOMEM;
-    int rc = wye_atomic_open(ri->o->summary, 0644, 0, out);
-    if (rc == WYE_OK) {
-        FILE *f = wye_atomic_file(*out);
-        if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || fputc('\n', f) == EOF)
-            rc = WYE_EIO;
-    }
-    json_decref(root);
-    return rc;
+    const opts *o = &c->o;
+    wye_hash_summary_info info = {c->p,
+                                  c->m,
+                                  wye_cli_path_shown(o->input),
+                                  wye_cli_path_shown(o->out),
+                                  wye_cli_path_shown(o->local_map),
+                                  c->agency,
+                                  c->fingerprint,
+                                  c->key_id,
+                                  c->extract_text};
+    return wye_hash_write_summary(&c->res, &info, wye_atomic_file(c->sum_a));
 }
-
-/* ---- the run ---- */
-
-typedef struct ctx {
-    opts o;
-    wye_protocol *p;
-    wye_colmap *m;
-    wye_secret *secret;
-    wye_party *party;
-    wye_party_public to;
-    wye_encoder *enc;
-    wye_encoder_cache **caches;
-    unsigned threads;
-    FILE *in;
-    tap in_tap;          /* digest of the input, taken as it is read */
-    tap map_tap;         /* digest of the local map, taken as it is written */
-    out_sink out_sink;   /* the encoded file's sink */
-    uint8_t out_digest[WYE_ENCFILE_DIGEST_BYTES]; /* of the encoded file, by its writer */
-    uint64_t out_bytes;
-    wye_csvin *r;
-    wye_atomic *out_a, *map_a, *sum_a;
-    wye_encwriter *w;
-    batch b[3];          /* being read, encoded and written, in rotation */
-    stats s;
-    tally (*tf)[WYE_MAX_FIELDS], (*ta)[WYE_MAX_ATTRS]; /* per thread */
-    uint64_t *shaped;    /* per thread, SHAPED_STRIDE apart */
-    wye_fields **fields; /* per thread */
-    bool eof;
-    wye_diag read_diag;
-    wye_progress pg;
-    idset ids;
-    wye_date extract;
-    run_info ri;
-    wye_cli_audit au;    /* the audit entry, appended if the agency's key loaded */
-    int code;           /* the WYE_E* code of the failure, for the audit entry */
-    bool read_all;      /* the whole input was read: the summary is complete */
-    char inbuf[1 << 16];
-} ctx;
 
 /* Failure messages; each remembers the code for the audit entry. */
 static int cli_fail(ctx *c, const char *what, int rc)
@@ -756,10 +345,12 @@ static int cli_fail_diag(ctx *c, const char *what, int rc, const wye_diag *d)
     return wye_cli_fail_diag(CMD, what, rc, d);
 }
 
+/* A path is never echoed if it looks like key material (a secret passed
+ * where its file was expected). */
 static int fail_file(ctx *c, const char *what, const char *path, int rc)
 {
     char msg[1200];
-    snprintf(msg, sizeof msg, "%s '%s'", what, path);
+    snprintf(msg, sizeof msg, "%s '%s'", what, wye_cli_path_shown(path));
     return cli_fail(c, msg, rc);
 }
 
@@ -767,8 +358,62 @@ static int fail_file_diag(ctx *c, const char *what, const char *path, int rc,
                           const wye_diag *d)
 {
     char msg[1200];
-    snprintf(msg, sizeof msg, "%s '%s'", what, path);
+    snprintf(msg, sizeof msg, "%s '%s'", what, wye_cli_path_shown(path));
     return cli_fail_diag(c, msg, rc, d);
+}
+
+/* The extract date: given (a real day, not after tomorrow: any time zone's
+ * today is allowed) or today (UTC). */
+static int set_extract_date(ctx *c)
+{
+    time_t now = time(NULL) + 86400;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    wye_date tomorrow = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+    if (c->o.extract_date) {
+        if (wye_date_parse_iso(c->o.extract_date, &c->extract) != WYE_OK)
+            return wye_cli_usage_error(CMD, "--extract-date must be a real day as YYYY-MM-DD");
+        if (wye_date_cmp(&c->extract, &tomorrow) > 0)
+            return wye_cli_usage_error(CMD, "--extract-date is in the future");
+    } else {
+        now = time(NULL);
+        gmtime_r(&now, &tm);
+        c->extract = (wye_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+    }
+    snprintf(c->extract_text, sizeof c->extract_text, "%04d-%02d-%02d", c->extract.year,
+             c->extract.month, c->extract.day);
+    return WYE_EXIT_OK;
+}
+
+/* The agency's key and the linkage unit's public key, each of its role. */
+static int load_parties(ctx *c)
+{
+    const opts *o = &c->o;
+    int rc;
+    errno = 0;
+    if ((rc = wye_party_load(o->key, &c->party)))
+        return fail_file(c, "cannot load the key", o->key, rc);
+    const wye_party_public *me = wye_party_public_part(c->party);
+    if (strcmp(me->role, "agency")) {
+        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'agency'\n", CMD,
+                wye_cli_path_shown(o->key), me->role);
+        /* not the agency's key: it signs nothing, not even an audit entry */
+        wye_party_free(c->party);
+        c->party = NULL;
+        c->code = WYE_EINVAL;
+        return WYE_EXIT_FAIL;
+    }
+    snprintf(c->agency, sizeof c->agency, "%s", me->name);
+    errno = 0;
+    if ((rc = wye_public_load(o->to, &c->to)))
+        return fail_file(c, "cannot load the public key", o->to, rc);
+    if (strcmp(c->to.role, "linkage-unit")) {
+        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'linkage-unit'\n", CMD,
+                wye_cli_path_shown(o->to), c->to.role);
+        c->code = WYE_EINVAL;
+        return WYE_EXIT_FAIL;
+    }
+    return WYE_EXIT_OK;
 }
 
 static int load_inputs(ctx *c)
@@ -778,263 +423,188 @@ static int load_inputs(ctx *c)
     int rc;
     if (wye_crypto_init() != WYE_OK)
         return cli_fail(c, "cannot initialise libsodium", WYE_ECRYPTO);
-    time_t now = time(NULL) + 86400; /* tomorrow: any time zone's today is allowed */
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    wye_date tomorrow = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
-    if (o->extract_date) {
-        if (wye_date_parse_iso(o->extract_date, &c->extract) != WYE_OK)
-            return wye_cli_usage_error(CMD, "--extract-date must be a real day as YYYY-MM-DD");
-        if (wye_date_cmp(&c->extract, &tomorrow) > 0)
-            return wye_cli_usage_error(CMD, "--extract-date is in the future");
-    } else {
-        now = time(NULL);
-        gmtime_r(&now, &tm);
-        c->extract = (wye_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
-    }
-    snprintf(c->ri.extract, sizeof c->ri.extract, "%04d-%02d-%02d", c->extract.year,
-             c->extract.month, c->extract.day);
+    int status = set_extract_date(c);
+    if (status)
+        return status;
     errno = 0;
     if ((rc = wye_cli_protocol_load(o->protocol, &c->p, &d)))
         return fail_file_diag(c, "cannot load the protocol", o->protocol, rc, &d);
     errno = 0;
     if ((rc = wye_colmap_load(o->map, c->p, &c->m, &d)))
         return fail_file_diag(c, "cannot load the column map", o->map, rc, &d);
-    errno = 0;
-    if ((rc = wye_party_load(o->key, &c->party)))
-        return fail_file(c, "cannot load the key", o->key, rc);
-    const wye_party_public *me = wye_party_public_part(c->party);
-    if (strcmp(me->role, "agency")) {
-        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'agency'\n", CMD, o->key, me->role);
-        /* not the agency's key: it signs nothing, not even an audit entry */
-        wye_party_free(c->party);
-        c->party = NULL;
-        c->code = WYE_EINVAL;
-        return WYE_EXIT_FAIL;
-    }
-    snprintf(c->ri.agency, sizeof c->ri.agency, "%s", me->name);
-    errno = 0;
-    if ((rc = wye_public_load(o->to, &c->to)))
-        return fail_file(c, "cannot load the public key", o->to, rc);
-    if (strcmp(c->to.role, "linkage-unit")) {
-        fprintf(stderr, "wyelink %s: '%s' has role '%s', not 'linkage-unit'\n", CMD, o->to,
-                c->to.role);
-        c->code = WYE_EINVAL;
-        return WYE_EXIT_FAIL;
-    }
+    if ((status = load_parties(c)))
+        return status;
     errno = 0;
     if ((rc = wye_secret_load(o->secret, &c->secret)))
         return fail_file(c, "cannot load the linkage secret", o->secret, rc);
     uint8_t fp[WYE_FINGERPRINT_BYTES], kid[WYE_KEY_ID_BYTES];
     wye_protocol_fingerprint(c->p, fp);
     wye_secret_key_id(c->secret, kid);
-    wye_hex(fp, sizeof fp, c->ri.fingerprint);
-    wye_hex(kid, sizeof kid, c->ri.key_id);
+    wye_hex(fp, sizeof fp, c->fingerprint);
+    wye_hex(kid, sizeof kid, c->key_id);
     if (c->au.e && c->au.rc == WYE_OK)
         c->au.rc = wye_audit_entry_protocol(c->au.e, fp, kid);
-
-    uint8_t *pk = sodium_malloc(32);
-    if (!pk)
-        return cli_fail(c, "cannot derive the pseudonym key", WYE_ENOMEM);
-    rc = wye_pseudonym_key(c->party, pk);
-    if (rc == WYE_OK)
-        rc = wye_encoder_new(c->p, c->secret, pk, &c->enc);
-    sodium_free(pk);
-    if (rc)
-        return cli_fail(c, "cannot derive the hashing keys", rc);
     return WYE_EXIT_OK;
 }
 
+/* Before anything is written: finish the set of outputs an interrupted run
+ * was putting in place, and remove stale temporary files of a killed one. */
+static int recover_outputs(ctx *c)
+{
+    const char *outs[] = {c->o.out, c->o.local_map, c->o.summary};
+    for (size_t i = 0; i < 3; i++) {
+        errno = 0;
+        int rc = outs[i] ? wye_output_recover(outs[i]) : WYE_OK;
+        if (rc)
+            return fail_file(c, "cannot clean up after an interrupted run at", outs[i], rc);
+    }
+    return WYE_EXIT_OK;
+}
+
+/* The encoded file, the local map and the summary JSON: one set. */
 static int open_outputs(ctx *c)
 {
     const opts *o = &c->o;
     int rc;
+    if ((rc = wye_outset_new(&c->set)))
+        return cli_fail(c, "cannot start", rc);
     errno = 0;
-    if ((rc = wye_atomic_open(o->out, 0600, 0, &c->out_a)))
+    if ((rc = wye_outset_open(c->set, o->out, 0600, &c->out_a)))
         return fail_file(c, "cannot write", o->out, rc);
     errno = 0;
-    if ((rc = wye_atomic_open(o->local_map, 0600, 0, &c->map_a)))
+    if ((rc = wye_outset_open(c->set, o->local_map, 0600,
+                              &c->map_a)))
         return fail_file(c, "cannot write", o->local_map, rc);
-    tap_init(&c->map_tap, wye_atomic_file(c->map_a));
-    if (tap_put(&c->map_tap, "local_id,record\n", 16))
-        return fail_file(c, "cannot write", o->local_map, WYE_EIO);
-
-    wye_encfile_meta meta;
-    memset(&meta, 0, sizeof meta);
-    meta.format_version = WYE_ENCFILE_VERSION;
-    wye_protocol_fingerprint(c->p, meta.fingerprint);
-    wye_secret_key_id(c->secret, meta.key_id);
-    snprintf(meta.agency, sizeof meta.agency, "%s", c->ri.agency);
-    meta.created = (int64_t)time(NULL);
-    memcpy(meta.extract_date, c->ri.extract, sizeof meta.extract_date);
-    meta.record_size = (uint32_t)wye_encoder_record_size(c->enc);
+    errno = 0;
+    if (o->summary && (rc = wye_outset_open(c->set, o->summary,
+                                            0644, &c->sum_a)))
+        return fail_file(c, "cannot write", o->summary, rc);
     c->out_sink = (out_sink){wye_atomic_file(c->out_a), 0};
-    wye_sink sink = {sink_atomic_write, &c->out_sink};
-    if ((rc = wye_encwriter_open(sink, &meta, c->party, &c->to, &c->w)) ||
-        (rc = wye_encwriter_set_compression(c->w, o->compress ? WYE_ENC_RLE : WYE_ENC_STORED)))
-        return fail_file(c, "cannot start the encoded file", o->out, rc);
     return WYE_EXIT_OK;
 }
 
-/* Read up to BATCH rows into b (this thread only). */
-static int read_batch(ctx *c, batch *b)
+/* SIGINT or SIGTERM: stop (wye_hash_run returns WYE_ECANCELLED). */
+static int progress(void *ctx_, uint64_t done, uint64_t total)
 {
-    wye_csv_row row;
-    int more = 1, rc = WYE_OK;
-    while (b->n < BATCH && (more = wye_csvin_next(c->r, &row, &c->read_diag)) == 1)
-        if ((rc = batch_add(b, &row)))
-            return rc;
-    if (more < 0)
-        return more;
-    if (more == 0)
-        c->eof = true;
-    for (size_t i = 0; i < b->nfields; i++)
-        b->fptr[i] = b->arena + b->foff[i];
-    wye_progress_update(&c->pg, wye_csvin_bytes_read(c->r));
-    return WYE_OK;
+    (void)total;
+    ctx *c = ctx_;
+    wye_progress_update(&c->pg, done);
+    return wye_cli_cancelled() != 0;
 }
 
-/* Map, normalise and encode row i of b (any thread). */
-static int encode_row(ctx *c, batch *b, size_t i, int t)
+static int cancelled(ctx *c)
 {
-    const size_t rs = wye_encoder_record_size(c->enc);
-    const size_t nf = wye_protocol_nfields(c->p), na = wye_protocol_nattrs(c->p);
-    wye_fields *f = c->fields[t];
-    wye_csv_row row = {b->line[i], 0, b->nf[i], b->fptr + b->first[i], b->flen + b->first[i],
-                       b->malformed[i]};
-    wye_row_verdict v = wye_colmap_extract(c->m, &row, &c->extract, f, &b->lid[i], &b->lidlen[i]);
-    b->verdict[i] = (uint8_t)v;
-    memset(b->invalid[i], 0, sizeof b->invalid[i]);
-    if (v != WYE_ROW_FIELD_COUNT && v != WYE_ROW_MALFORMED) {
-        c->shaped[(size_t)t * SHAPED_STRIDE]++;
-        for (size_t k = 0; k < nf; k++) {
-            tally_add(&c->tf[t][k], f->status[k], f->reason[k]);
-            if (f->status[k] == WYE_NORM_INVALID)
-                b->invalid[i][k] = f->reason[k] ? f->reason[k] : (uint8_t)WYE_NR_COUNT;
-        }
-        for (size_t k = 0; k < na; k++)
-            tally_add(&c->ta[t][k], f->attr_status[k], f->attr_reason[k]);
-    }
-    if (v != WYE_ROW_OK)
-        return WYE_OK;
-    return wye_encoder_encode(c->enc, c->caches[t], f, b->lid[i], b->lidlen[i],
-                              b->recs + i * rs);
+    c->code = WYE_ECANCELLED;
+    return wye_cli_fail(CMD, "stopped, nothing written", WYE_ECANCELLED);
 }
 
-/* Write b in input order (this thread only): duplicates, rejects, records,
- * local map. */
-static int write_batch(ctx *c, batch *b)
+/* The message for a failed wye_hash_run, naming the file at fault. */
+static int run_failed(ctx *c, int rc)
 {
-    const size_t rs = wye_encoder_record_size(c->enc);
-    char hex[2 * WYE_PSEUDONYM_BYTES + 2];
-    for (size_t i = 0; i < b->n; i++) {
-        /* The set of ids seen is megabytes: start loading the slot of a row
-         * a few ahead, so its lookup does not wait on memory. */
-        size_t ahead = i + ID_PREFETCH;
-        if (ahead < b->n && b->verdict[ahead] == WYE_ROW_OK && c->ids.cap)
-            __builtin_prefetch(&c->ids.slot[id_key(b->recs + ahead * rs) & (c->ids.cap - 1)]);
-        c->s.rows_read++;
-        for (unsigned k = 0; k < WYE_MAX_FIELDS; k++) {
-            if (b->invalid[i][k]) {
-                int rc = note_invalid(&c->s, b->line[i], k, b->invalid[i][k]);
-                if (rc)
-                    return rc;
-            }
+    const opts *o = &c->o;
+    char msg[1400];
+    /* a write the signal interrupted is the signal's doing */
+    if (rc == WYE_ECANCELLED || wye_cli_cancelled())
+        return cancelled(c);
+    switch (c->res.stage) {
+    case WYE_HASH_STAGE_HEADER:
+        return fail_file_diag(c, "cannot read", o->input, rc, &c->diag);
+    case WYE_HASH_STAGE_BIND:
+        if (rc == WYE_EDUPLICATE) { /* the reason says it all, column name included */
+            fprintf(stderr, "wyelink %s: column map '%s' does not fit '%s': %s\n", CMD,
+                    wye_cli_path_shown(o->map), wye_cli_path_shown(o->input), c->diag.reason);
+            c->code = rc;
+            return WYE_EXIT_FAIL;
         }
-        wye_row_verdict v = (wye_row_verdict)b->verdict[i];
-        const uint8_t *rec = b->recs + i * rs;
-        if (v == WYE_ROW_OK) {
-            int dup = idset_add(&c->ids, id_key(rec));
-            if (dup < 0)
-                return dup;
-            if (dup)
-                v = WYE_ROW_DUPLICATE_ID;
-        }
-        if (v != WYE_ROW_OK) {
-            int rc = note_reject(&c->s, b->line[i], v);
-            if (rc)
-                return rc;
-            continue;
-        }
-        int rc = wye_encwriter_add(c->w, rec);
-        if (rc)
-            return rc;
-        wye_hex(rec, WYE_PSEUDONYM_BYTES, hex);
-        hex[2 * WYE_PSEUDONYM_BYTES] = '\n';
-        if (write_csv_field(&c->map_tap, b->lid[i], b->lidlen[i]) ||
-            tap_put(&c->map_tap, ",", 1) || tap_put(&c->map_tap, hex, sizeof hex - 1))
-            return WYE_EIO;
-        c->s.rows_encoded++;
+        snprintf(msg, sizeof msg, "column map '%s' does not fit '%s'", wye_cli_path_shown(o->map),
+                 wye_cli_path_shown(o->input));
+        return cli_fail_diag(c, msg, rc, &c->diag);
+    case WYE_HASH_STAGE_START:
+        return fail_file(c, "cannot start the encoded file", o->out, rc);
+    case WYE_HASH_STAGE_READ:
+        if (rc == WYE_ENOMEM)
+            return cli_fail(c, "cannot read the input", rc);
+        return fail_file_diag(c, "cannot read", o->input, rc, &c->diag);
+    case WYE_HASH_STAGE_WRITE:
+        return fail_file(c, "cannot write", o->out, rc);
+    case WYE_HASH_STAGE_FINISH:
+        return fail_file(c, "cannot finish", o->out, rc);
+    case WYE_HASH_STAGE_LOCAL_MAP:
+        return fail_file(c, "cannot write", o->local_map, rc);
+    case WYE_HASH_STAGE_KEYS:
+        return cli_fail(c, "cannot derive the hashing keys", rc);
+    default:
+        return cli_fail(c, "cannot start", rc);
     }
-    sodium_memzero(b->recs, b->n * rs);
-    return WYE_OK;
 }
 
-/* The pipeline. In each round one thread writes the previous batch and one
- * (or the same) reads the next, while every thread (those too, when they are
- * done) encodes the current batch. Each row's record depends on the row alone
- * and batches are written in order, so the output is the same for any
- * number of threads. */
-static int pipeline(ctx *c, int *read_rc)
+/* Hash the opened input into the opened outputs. */
+static int hash_input(ctx *c, uint64_t size)
 {
-    int cur = 0, prev = 2;
-    bool have_prev = false;
-    int rc = read_batch(c, &c->b[0]);
-    if (rc) {
-        *read_rc = rc;
-        return rc;
+    const opts *o = &c->o;
+    wye_hash_settings hs;
+    wye_hash_default_settings(&hs);
+    hs.protocol = c->p;
+    hs.map = c->m;
+    hs.extract_date = c->extract;
+    hs.threads = (unsigned)o->threads;
+    hs.input_size = size;
+    hs.progress = progress;
+    hs.progress_ctx = c;
+    hs.secret = c->secret;
+    hs.agency = c->party;
+    hs.recipient = &c->to;
+    hs.created = (int64_t)time(NULL);
+    hs.compress = o->compress;
+    hs.encoded = (wye_sink){sink_atomic_write, &c->out_sink};
+    hs.local_map = wye_sink_file(wye_atomic_file(c->map_a));
+    wye_progress_start(&c->pg, "hashing", size, PROGRESS_MIN_BYTES, o->quiet);
+    int rc = wye_hash_run(wye_source_file(c->in), &hs, &c->res, &c->diag);
+    wye_progress_end(&c->pg);
+    if (rc)
+        return run_failed(c, rc);
+    if (c->res.rows_encoded == 0) {
+        fprintf(stderr, "wyelink %s: '%s': no row could be encoded (%llu read, %llu "
+                        "rejected)\n",
+                CMD, wye_cli_path_shown(o->input), (unsigned long long)c->res.rows_read,
+                (unsigned long long)c->res.rows_rejected);
+        c->code = WYE_EFORMAT;
+        return WYE_EXIT_FAIL;
     }
-    for (;;) {
-        batch *bc = &c->b[cur], *bp = &c->b[prev], *bn = &c->b[(cur + 1) % 3];
-        bool have_cur = bc->n > 0;
-        if (!have_cur && !have_prev)
-            return WYE_OK;
-        int io_rc = WYE_OK, enc_rc = WYE_OK, r_rc = WYE_OK;
-        const long n = (long)bc->n;
-#pragma omp parallel num_threads((int)c->threads)
-        {
-            const int t = omp_get_thread_num();
-#pragma omp sections nowait
-            {
-#pragma omp section
-                if (have_prev) {
-                    io_rc = write_batch(c, bp);
-                    batch_reset(bp);
-                }
-#pragma omp section
-                if (!c->eof)
-                    r_rc = read_batch(c, bn);
-            }
-            int my_rc = WYE_OK;
-#pragma omp for schedule(dynamic, 64) nowait
-            for (long i = 0; i < n; i++)
-                if (!my_rc)
-                    my_rc = encode_row(c, bc, (size_t)i, t);
-            if (my_rc) {
-#pragma omp critical
-                enc_rc = enc_rc ? enc_rc : my_rc;
-            }
-        }
-        if (io_rc || enc_rc)
-            return io_rc ? io_rc : enc_rc;
-        if (r_rc) {
-            *read_rc = r_rc;
-            return r_rc;
-        }
-        have_prev = have_cur;
-        prev = cur;
-        cur = (cur + 1) % 3;
-    }
+    return WYE_EXIT_OK;
+}
+
+/* Every byte of every output final and on disk, nothing renamed yet: the
+ * audit entry is appended next, and only then are they put in place. */
+static int prepare_outputs(ctx *c)
+{
+    const opts *o = &c->o;
+    int rc;
+    errno = 0;
+    if (o->summary && (rc = write_summary_json(c)))
+        return fail_file(c, "cannot write", o->summary, rc);
+    if (wye_cli_cancelled())
+        return cancelled(c);
+    errno = 0;
+    if ((rc = wye_outset_prepare(c->set)))
+        return cli_fail(c, "cannot finish writing the outputs", rc);
+    return WYE_EXIT_OK;
 }
 
 static int run_hash(ctx *c)
 {
     const opts *o = &c->o;
-    int status = load_inputs(c);
-    if (status)
+    int status = recover_outputs(c);
+    if (status || (status = load_inputs(c)))
         return status;
-    c->ri.p = c->p;
-    c->ri.m = c->m;
+    /* Before the work: a log that cannot take this agency's entry would
+     * cost the run (an unaudited output is not kept). */
+    if (wye_cli_audit_precheck(CMD, wye_cli_audit_path(o->audit_log), c->party)) {
+        c->log_refused = true;
+        return WYE_EXIT_FAIL;
+    }
+    if (wye_cli_cancelled())
+        return cancelled(c);
     errno = 0;
     c->in = fopen(o->input, "rb");
     if (!c->in)
@@ -1042,127 +612,28 @@ static int run_hash(ctx *c)
     setvbuf(c->in, c->inbuf, _IOFBF, sizeof c->inbuf);
     struct stat st;
     uint64_t size = fstat(fileno(c->in), &st) == 0 ? (uint64_t)st.st_size : 0;
-    wye_diag d;
-    tap_init(&c->in_tap, c->in);
-    int rc = wye_csvin_open((wye_source){tap_read, &c->in_tap}, wye_colmap_encoding(c->m),
-                            &c->r, &d);
-    if (rc)
-        return fail_file_diag(c, "cannot read", o->input, rc, &d);
-    if ((rc = wye_colmap_bind(c->m, c->r, &d))) {
-        char msg[1400];
-        snprintf(msg, sizeof msg, "column map '%s' does not fit '%s'", o->map, o->input);
-        return cli_fail_diag(c, msg, rc, &d);
-    }
-    if ((status = open_outputs(c)))
+    if ((status = open_outputs(c)) || (status = hash_input(c, size)))
         return status;
+    return prepare_outputs(c);
+}
 
-    c->threads = o->threads ? (unsigned)o->threads : (unsigned)omp_get_num_procs();
-    const unsigned nt = c->threads;
-    c->caches = calloc(nt, sizeof *c->caches);
-    c->fields = calloc(nt, sizeof *c->fields);
-    c->tf = calloc(nt, sizeof *c->tf);
-    c->ta = calloc(nt, sizeof *c->ta);
-    c->shaped = calloc((size_t)nt * SHAPED_STRIDE, sizeof *c->shaped);
-    if (!c->caches || !c->fields || !c->tf || !c->ta || !c->shaped)
-        return cli_fail(c, "cannot start", WYE_ENOMEM);
-    for (int k = 0; k < 3; k++)
-        if (!(c->b[k].recs = malloc((size_t)BATCH * wye_encoder_record_size(c->enc))))
-            return cli_fail(c, "cannot start", WYE_ENOMEM);
-    for (unsigned t = 0; t < nt; t++) {
-        if ((rc = wye_encoder_cache_new(&c->caches[t])))
-            return cli_fail(c, "cannot start", rc);
-        if (!(c->fields[t] = malloc(sizeof *c->fields[t])))
-            return cli_fail(c, "cannot start", WYE_ENOMEM);
-    }
-
-    wye_progress_start(&c->pg, "hashing", size, PROGRESS_MIN_BYTES, o->quiet);
-    int read_rc = WYE_OK;
-    rc = pipeline(c, &read_rc);
-    wye_progress_end(&c->pg);
-    for (unsigned t = 0; t < nt; t++) {
-        for (size_t k = 0; k < WYE_MAX_FIELDS; k++)
-            tally_merge(&c->s.field[k], &c->tf[t][k]);
-        for (size_t k = 0; k < WYE_MAX_ATTRS; k++)
-            tally_merge(&c->s.attr[k], &c->ta[t][k]);
-        c->s.rows_shaped += c->shaped[(size_t)t * SHAPED_STRIDE];
-    }
-    if (read_rc == WYE_ENOMEM)
-        return cli_fail(c, "cannot read the input", read_rc);
-    if (read_rc)
-        return fail_file_diag(c, "cannot read", o->input, read_rc, &c->read_diag);
+/* Put the outputs in place, all together, once the entry is in the log. */
+static int commit_outputs(ctx *c)
+{
+    errno = 0;
+    int rc = wye_outset_commit(c->set);
+    c->set = NULL;
     if (rc)
-        return fail_file(c, "cannot write", o->out, rc);
-    c->ri.blank_lines = wye_csvin_blank_lines(c->r);
-    c->read_all = true;
-
-    if (c->s.rows_encoded == 0) {
-        fprintf(stderr, "wyelink %s: '%s': no row could be encoded (%llu read, %llu "
-                        "rejected)\n",
-                CMD, o->input, (unsigned long long)c->s.rows_read,
-                (unsigned long long)c->s.rows_rejected);
-        c->code = WYE_EFORMAT;
-        return WYE_EXIT_FAIL;
-    }
-    rc = wye_encwriter_close_digest(c->w, c->out_digest, &c->out_bytes);
-    c->w = NULL;
-    if (rc)
-        return fail_file(c, "cannot finish", o->out, rc);
-    if (o->summary && (rc = write_summary_json(&c->ri, &c->sum_a)))
-        return fail_file(c, "cannot write", o->summary, rc);
-    /* The local map first: without the encoded file it is harmless. */
-    if (tap_flush(&c->map_tap)) /* cleanup removes the temporary file */
-        return fail_file(c, "cannot write", o->local_map, WYE_EIO);
-    rc = wye_atomic_commit(c->map_a);
-    c->map_a = NULL;
-    if (rc)
-        return fail_file(c, "cannot write", o->local_map, rc);
-    rc = wye_atomic_commit(c->out_a);
-    c->out_a = NULL;
-    if (rc)
-        return fail_file(c, "cannot write", o->out, rc);
-    if (c->sum_a) {
-        rc = wye_atomic_commit(c->sum_a);
-        c->sum_a = NULL;
-        if (rc)
-            return fail_file(c, "cannot write", o->summary, rc);
-    }
+        return cli_fail(c, "cannot put the outputs in place", rc);
     return WYE_EXIT_OK;
 }
 
 static void cleanup(ctx *c)
 {
-    /* The local map's buffer held local ids, whether or not the run got as
-     * far as writing them out. */
-    sodium_memzero(c->map_tap.wbuf, sizeof c->map_tap.wbuf);
-    wye_encwriter_abort(c->w);
-    wye_atomic_abort(c->out_a);
-    wye_atomic_abort(c->map_a);
-    wye_atomic_abort(c->sum_a);
-    wye_csvin_free(c->r);
+    wye_outset_abort(c->set); /* the previous outputs stay as they were */
     if (c->in)
         fclose(c->in);
-    for (unsigned t = 0; t < c->threads; t++) {
-        if (c->caches)
-            wye_encoder_cache_free(c->caches[t]);
-        if (c->fields && c->fields[t]) {
-            sodium_memzero(c->fields[t], sizeof *c->fields[t]);
-            free(c->fields[t]);
-        }
-    }
-    free(c->caches);
-    free(c->fields);
-    free(c->tf);
-    free(c->ta);
-    free(c->shaped);
-    wye_encoder_free(c->enc);
-    for (int k = 0; k < 3; k++)
-        batch_free(&c->b[k]);
-    free(c->s.rej_line);
-    free(c->s.inv_line);
-    free(c->s.inv_field);
-    free(c->s.inv_why);
-    free(c->s.rej_why);
-    free(c->ids.slot);
+    wye_hash_result_clear(&c->res);
     wye_colmap_free(c->m);
     wye_protocol_free(c->p);
     wye_secret_free(c->secret);
@@ -1170,12 +641,90 @@ static void cleanup(ctx *c)
     wye_audit_entry_free(c->au.e); /* a run that never reached the key */
 }
 
+/* The inputs of the entry: each file's digest, or its path alone when it
+ * cannot be read; the extract's digest as it was read, if it was read
+ * through. */
+static void audit_inputs(ctx *c)
+{
+    const opts *o = &c->o;
+    const char *ins[] = {o->input, o->map, o->protocol, o->to};
+    const char *in_names[] = {"input_missing", "map_missing", "protocol_missing", "to_missing"};
+    for (size_t i = 0; i < 4; i++) {
+        if (i == 2 && wye_cli_protocol_is_builtin(ins[i])) {
+            wye_cli_audit_param(&c->au, "protocol", ins[i]); /* built in: no file */
+        } else if (access(ins[i], R_OK) != 0) {
+            /* a failed run: path only */
+            wye_cli_audit_param_path(&c->au, in_names[i], ins[i]);
+        } else if (c->au.e && c->au.rc == WYE_OK) {
+            if (i == 0 && c->res.input_complete)
+                c->au.rc = wye_audit_entry_input_digest(c->au.e, ins[i], c->res.input_bytes,
+                                                        c->res.input_digest);
+            else
+                c->au.rc = wye_audit_entry_input(c->au.e, ins[i]);
+        }
+    }
+}
+
+/* The digest of a prepared output, read from its temporary file, recorded
+ * under its final name. */
+static int audit_prepared(ctx *c, const char *path, const wye_atomic *a)
+{
+    uint8_t d[WYE_DIGEST_FILE_BYTES];
+    struct stat st;
+    const char *tmp = wye_atomic_temp_path(a);
+    int rc = wye_file_digest(tmp, d);
+    if (rc == WYE_OK && stat(tmp, &st) != 0)
+        rc = WYE_EIO;
+    return rc ? rc : wye_audit_entry_output_digest(c->au.e, path, (uint64_t)st.st_size, d);
+}
+
+/* A run that succeeded prepared every output in full: the digests of the
+ * encoded file and the local map, taken as they were written, are those of
+ * the files. */
+static void audit_outputs(ctx *c)
+{
+    const opts *o = &c->o;
+    if (!c->au.e || c->au.rc != WYE_OK)
+        return;
+    c->au.rc = wye_audit_entry_output_digest(c->au.e, o->out, c->res.encoded_bytes,
+                                             c->res.encoded_digest);
+    if (c->au.rc == WYE_OK)
+        c->au.rc = wye_audit_entry_output_digest(c->au.e, o->local_map, c->res.local_map_bytes,
+                                                 c->res.local_map_digest);
+    if (c->au.rc == WYE_OK && o->summary)
+        c->au.rc = audit_prepared(c, o->summary, c->sum_a);
+}
+
+/* Every run that got as far as the agency's key is audited, failed or not;
+ * an unaudited output is not kept. */
+static int audit_run(ctx *c, int status)
+{
+    const opts *o = &c->o;
+    char threads[24];
+    snprintf(threads, sizeof threads, "%u", c->res.threads);
+    wye_cli_audit_param(&c->au, "extract_date", c->extract_text);
+    wye_cli_audit_param(&c->au, "threads", threads);
+    wye_cli_audit_param(&c->au, "agency", c->agency);
+    audit_inputs(c);
+    if (status == WYE_EXIT_OK)
+        audit_outputs(c);
+    wye_cli_audit_count(&c->au, "rows_read", c->res.rows_read);
+    wye_cli_audit_count(&c->au, "rows_encoded", c->res.rows_encoded);
+    wye_cli_audit_count(&c->au, "rows_rejected", c->res.rows_rejected);
+    wye_cli_audit_count(&c->au, "duplicate_local_ids",
+                        c->res.rejected_by[WYE_ROW_DUPLICATE_ID]);
+    int done = wye_cli_audit_finish(CMD, &c->au, wye_cli_audit_path(o->audit_log), c->party,
+                                    status == WYE_EXIT_OK ? WYE_OK : c->code, status);
+    /* An output without its entry is not kept: the set is aborted (by
+     * cleanup) and the previous outputs stay. */
+    return done == WYE_EXIT_OK ? commit_outputs(c) : done;
+}
+
 int wye_cmd_hash(int argc, char **argv)
 {
-    ctx *c = aligned_alloc(_Alignof(ctx), sizeof *c); /* the taps' BLAKE2b states */
+    ctx *c = calloc(1, sizeof *c);
     if (!c)
         return wye_cli_fail(CMD, "cannot start", WYE_ENOMEM);
-    memset(c, 0, sizeof *c);
     int status = parse_opts(argc, argv, &c->o);
     if (status == 0)
         status = check_paths(&c->o);
@@ -1184,8 +733,7 @@ int wye_cmd_hash(int argc, char **argv)
         return status < 0 ? WYE_EXIT_OK : status;
     }
     const opts *o = &c->o;
-    c->ri.o = o;
-    c->ri.s = &c->s;
+    wye_cli_signals_install();
     wye_cli_audit_start(&c->au, CMD);
     wye_cli_audit_param_path(&c->au, "input", o->input);
     /* the secret: a path only, no digest of a secret */
@@ -1195,66 +743,13 @@ int wye_cmd_hash(int argc, char **argv)
     status = run_hash(c);
     if (status != WYE_EXIT_OK && !c->code)
         c->code = WYE_EIO;
-
-    /* Every run that got as far as the agency's key is audited, failed or
-     * not; an unaudited output is not kept. */
-    if (c->party) {
-        char threads[24];
-        snprintf(threads, sizeof threads, "%u", c->threads);
-        wye_cli_audit_param(&c->au, "extract_date", c->ri.extract);
-        wye_cli_audit_param(&c->au, "threads", threads);
-        wye_cli_audit_param(&c->au, "agency", c->ri.agency);
-        const char *ins[] = {o->input, o->map, o->protocol, o->to};
-        const char *in_names[] = {"input_missing", "map_missing", "protocol_missing",
-                                  "to_missing"};
-        for (size_t i = 0; i < 4; i++) {
-            if (i == 2 && wye_cli_protocol_is_builtin(ins[i])) {
-                wye_cli_audit_param(&c->au, "protocol", ins[i]); /* built in: no file */
-            } else if (access(ins[i], R_OK) != 0) {
-                /* a failed run: path only */
-                wye_cli_audit_param_path(&c->au, in_names[i], ins[i]);
-            } else if (c->au.e && c->au.rc == WYE_OK) {
-                uint8_t d[WYE_AUDIT_DIGEST_BYTES];
-                if (i == 0 && c->in_tap.ended) { /* the whole input went through */
-                    crypto_generichash_final(&c->in_tap.st, d, sizeof d);
-                    c->au.rc =
-                        wye_audit_entry_input_digest(c->au.e, ins[i], c->in_tap.bytes, d);
-                } else {
-                    c->au.rc = wye_audit_entry_input(c->au.e, ins[i]);
-                }
-            }
-        }
-        /* A run that succeeded wrote every output in full: the digests taken
-         * as they were written are those of the files. */
-        if (status == WYE_EXIT_OK && c->au.e && c->au.rc == WYE_OK) {
-            c->au.rc =
-                wye_audit_entry_output_digest(c->au.e, o->out, c->out_bytes, c->out_digest);
-            if (c->au.rc == WYE_OK) {
-                uint8_t d[WYE_AUDIT_DIGEST_BYTES];
-                crypto_generichash_final(&c->map_tap.st, d, sizeof d);
-                c->au.rc =
-                    wye_audit_entry_output_digest(c->au.e, o->local_map, c->map_tap.bytes, d);
-            }
-            if (c->au.rc == WYE_OK && o->summary)
-                c->au.rc = wye_audit_entry_output(c->au.e, o->summary);
-        }
-        wye_cli_audit_count(&c->au, "rows_read", c->s.rows_read);
-        wye_cli_audit_count(&c->au, "rows_encoded", c->s.rows_encoded);
-        wye_cli_audit_count(&c->au, "rows_rejected", c->s.rows_rejected);
-        wye_cli_audit_count(&c->au, "duplicate_local_ids", c->s.verdict[WYE_ROW_DUPLICATE_ID]);
-        int done = wye_cli_audit_finish(CMD, &c->au, wye_cli_audit_path(o->audit_log), c->party,
-                                        status == WYE_EXIT_OK ? WYE_OK : c->code, status);
-        if (done != status && status == WYE_EXIT_OK) { /* outputs without an entry */
-            unlink(o->out);
-            unlink(o->local_map);
-            if (o->summary)
-                unlink(o->summary);
-        }
-        status = done;
-    }
+    if (c->code == WYE_ECANCELLED)
+        status = WYE_EXIT_CANCELLED;
+    if (c->party && !c->log_refused)
+        status = audit_run(c, status);
     /* The data lead needs the summary most when nothing could be encoded. */
-    if (c->read_all && !o->quiet)
-        print_summary(&c->ri);
+    if (c->res.read_all && !o->quiet)
+        print_summary(c);
     cleanup(c);
     free(c);
     return status;

@@ -370,7 +370,7 @@ static char *absolute_in_dir(const char *path, const char *name)
     char dir[PATH_MAX], real[PATH_MAX];
     if (dirlen >= sizeof dir)
         return NULL;
-    snprintf(dir, sizeof dir, "%.*s", (int)dirlen, dirlen ? path : ".");
+    snprintf(dir, sizeof dir, "%.*s", (int)(dirlen ? dirlen : 1), dirlen ? path : ".");
     if (!realpath(dir, real))
         return NULL;
     size_t need = strlen(real) + 1 + strlen(name) + 1;
@@ -730,7 +730,7 @@ int wye_output_recover(const char *path)
     if (!*base || strlen(path) >= PATH_MAX - 32)
         return WYE_EINVAL;
     char dir[PATH_MAX], prefix[PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s", (int)dirlen, dirlen ? path : ".");
+    snprintf(dir, sizeof dir, "%.*s", (int)(dirlen ? dirlen : 1), dirlen ? path : ".");
     char *jp = journal_path(path);
     if (!jp)
         return WYE_ENOMEM;

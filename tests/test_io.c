@@ -225,6 +225,25 @@ static void crashed_set(crashed *c, const char *name)
     }
 }
 
+/* A bare file name lives in the current folder: its set must commit and
+ * recover there (the folder was taken as "" and every call failed). */
+Test(io, an_output_set_of_bare_file_names_works_in_the_current_folder)
+{
+    char here[1024];
+    cr_assert_not_null(getcwd(here, sizeof here));
+    cr_assert_eq(chdir(dir), 0);
+    cr_assert_eq(wye_output_recover("bare.csv"), WYE_OK);
+    wye_outset *s;
+    wye_atomic *f;
+    cr_assert_eq(wye_outset_new(&s), WYE_OK);
+    cr_assert_eq(wye_outset_open(s, "bare.csv", 0600, &f), WYE_OK);
+    fputs("bare", wye_atomic_file(f));
+    cr_assert_eq(wye_outset_prepare(s), WYE_OK);
+    cr_assert_eq(wye_outset_commit(s), WYE_OK);
+    expect_text("bare.csv", "bare");
+    cr_assert_eq(chdir(here), 0);
+}
+
 Test(io, recovery_completes_a_set_whose_commit_a_crash_interrupted)
 {
     /* The crash came after both journals and the first rename. */

@@ -56,8 +56,9 @@ WYE_API bool wye_colmap_field_mapped(const wye_colmap *m, size_t i);
 WYE_API bool wye_colmap_attr_mapped(const wye_colmap *m, size_t i);
 
 /* Resolve the map's column names against the reader's header.
- * WYE_ECOLUMN if a column is missing or appears twice; diag's field is the
- * column name (from the map), its reason which of the two. */
+ * WYE_ECOLUMN if a column is missing, WYE_EDUPLICATE if it appears more than
+ * once; diag's line is 1, its field the column name (from the map), its
+ * reason says which ("column 'X' appears twice in the header"). */
 WYE_API int wye_colmap_bind(wye_colmap *m, const wye_csvin *r, wye_diag *diag);
 
 /* Why a row cannot be encoded. Values are pinned (they index summaries). */

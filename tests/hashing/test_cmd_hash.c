@@ -4,13 +4,17 @@
  * search of every output for every input identifier. */
 #include <criterion/criterion.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hashtest.h"
 #include "wyelink/audit.h"
@@ -628,13 +632,32 @@ Test(cmd_hash, failures)
     static const char none[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
                                "A1,Zebulonia,,,,,,,\n";
     expect_failure(none, sizeof none - 1, NULL, 1, "no row could be encoded");
-    char *out = slurp("stdout.txt", NULL);
+    char *out = slurp("stdout.txt", NULL), *err;
     cr_expect(strstr(out, "line 2: a name but no date of birth") != NULL,
               "the summary still says why: %s", out);
     free(out);
     static const char ok[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
                              "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,\n";
     expect_failure(ok, sizeof ok - 1, "--threads x", 2, "--threads");
+    /* a NUL byte is no encoding error: named as such, with its line and
+     * column */
+    static const char nul[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+                              "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,\n"
+                              "A2,Marigoldine,Thistle\0waite,03/02/1985,F,,,,\n";
+    expect_failure(nul, sizeof nul - 1, NULL, 1, "line 3 field 'Surname': malformed CSV: NUL byte");
+    err = slurp("stderr.txt", NULL);
+    cr_expect(!strstr(err, "utf-8") && !strstr(err, "windows-1252"), "stderr: %s", err);
+    free(err);
+    /* a mapped column twice in the header is not "missing" */
+    static const char twice[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Surname\n"
+                                "A1,Zebulonia,Quillfeather,17/08/1991,F,,,,Quillfeather\n";
+    expect_failure(twice, sizeof twice - 1, NULL, 1,
+                   "does not fit '" /* the input */);
+    err = slurp("stderr.txt", NULL);
+    cr_expect(strstr(err, ": column 'Surname' appears twice in the header\n") != NULL, "stderr: %s",
+              err);
+    cr_expect(!strstr(err, "missing"), "stderr: %s", err);
+    free(err);
     expect_failure(ok, sizeof ok - 1, "--no-such-option", 2, "no-such-option");
     expect_failure(ok, sizeof ok - 1, "--extract-date 2023-02-30", 2, "--extract-date");
     expect_failure(ok, sizeof ok - 1, "--extract-date 2999-01-01", 2, "in the future");
@@ -844,4 +867,323 @@ Test(cmd_hash, synthetic_data_run_leaks_nothing)
     free(voc2);
     free(voc3);
     free(ctl);
+}
+
+/* ---- nothing lost, nothing leaked (issue 14) ---- */
+
+/* Names in dir holding a temporary file or a set journal. */
+static int count_temps(void)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += strstr(e->d_name, ".~tmp.") != NULL || strstr(e->d_name, ".~set") != NULL;
+    closedir(d);
+    return n;
+}
+
+typedef struct kept {
+    char *name, *data;
+    size_t n;
+} kept;
+
+/* Good outputs of a first run: the bytes a failed or cancelled run must
+ * leave as they are. */
+static void make_good_outputs(kept k[3])
+{
+    char *in = P("good.csv");
+    ht_write(in, csv_small, sizeof csv_small - 1, 0600);
+    cr_assert_eq(run_hash(in, "g.wye", "g.local.csv", "--summary-json g.json --quiet"), 0);
+    static const char *const names[] = {"g.wye", "g.local.csv", "g.json"};
+    for (int i = 0; i < 3; i++) {
+        k[i].name = P(names[i]);
+        k[i].data = slurp(names[i], &k[i].n);
+    }
+    free(in);
+}
+
+static void expect_kept(kept k[3])
+{
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        char *now = slurp(k[i].name, &n);
+        cr_expect(n == k[i].n && memcmp(now, k[i].data, n) == 0, "%s changed", k[i].name);
+        free(now);
+        free(k[i].name);
+        free(k[i].data);
+    }
+}
+
+/* Another party's log: an intact log whose entries another agency signed. */
+static char *other_partys_log(void)
+{
+    char cmd[8192], *other = P("other.log");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' keys create --name gp --role agency --out otherkeys "
+             "--audit-log '%s' >/dev/null",
+             dir, getenv("WYELINK"), other);
+    cr_assert_eq(system(cmd), 0);
+    return other;
+}
+
+/* The audit log is checked before the work: another party's log, or a log
+ * that is not intact, stops the run with the reason before a row is hashed,
+ * and the previous outputs stay byte for byte. */
+Test(cmd_hash, audit_log_checked_first_and_old_outputs_kept)
+{
+    kept k[3];
+    make_good_outputs(k);
+    char *in = P("good.csv");
+    char *other = other_partys_log();
+    size_t on;
+    char *other_before = slurp(other, &on);
+    char extra[4400];
+    snprintf(extra, sizeof extra, "--summary-json g.json --audit-log '%s'", other);
+    cr_expect_eq(run_hash(in, "g.wye", "g.local.csv", extra), 1);
+    char *err = slurp("stderr.txt", NULL), *out = slurp("stdout.txt", NULL);
+    cr_expect(strstr(err, "belongs to another party") != NULL, "stderr: %s", err);
+    cr_expect(strstr(err, "not intact") == NULL, "another party's intact log: %s", err);
+    cr_expect(strstr(out, "rows read") == NULL, "nothing was hashed: %s", out);
+    free(err);
+    free(out);
+    size_t n;
+    char *other_after = slurp(other, &n);
+    cr_expect(n == on && memcmp(other_before, other_after, n) == 0, "the other log changed");
+    free(other_before);
+    free(other_after);
+
+    /* our own log, tampered with */
+    char *bad = P("bad.log");
+    size_t ln;
+    char *log = slurp(log_path, &ln);
+    char *digit = strstr(log, "\"rows_read\":");
+    cr_assert_not_null(digit);
+    digit[12] = digit[12] == '1' ? '2' : '1';
+    ht_write(bad, log, ln, 0600);
+    free(log);
+    snprintf(extra, sizeof extra, "--summary-json g.json --audit-log '%s'", bad);
+    cr_expect_eq(run_hash(in, "g.wye", "g.local.csv", extra), 1);
+    err = slurp("stderr.txt", NULL);
+    cr_expect(strstr(err, "is not intact: line 1") != NULL, "stderr: %s", err);
+    free(err);
+    expect_kept(k);
+    cr_expect_eq(count_temps(), 0);
+    free(bad);
+    free(other);
+    free(in);
+}
+
+/* --audit-log naming an input is refused before any work: the input is
+ * never modified (an extract without a final newline would otherwise get
+ * an entry appended to its last line). */
+Test(cmd_hash, audit_log_never_an_input)
+{
+    static const char csv[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"
+                              "A1,Zebulonia,Quillfeather,17/08/1991,F,HR1 2AB,,,";
+    char *in = P("in.csv");
+    ht_write(in, csv, sizeof csv - 1, 0600);
+    const char *inputs[] = {in, map_path, secret_path, agency_key, lu_pub};
+    for (size_t i = 0; i < 5; i++) {
+        char extra[4400];
+        snprintf(extra, sizeof extra, "--audit-log '%s'", inputs[i]);
+        size_t before_n;
+        char *before = slurp(inputs[i], &before_n);
+        cr_expect_eq(run_hash(in, "x.wye", "x.csv", extra), 2, "input %zu", i);
+        char *err = slurp("stderr.txt", NULL);
+        cr_expect(strstr(err, "--audit-log") && strstr(err, "also an input"), "stderr: %s", err);
+        free(err);
+        size_t n;
+        char *after = slurp(inputs[i], &n);
+        cr_expect(n == before_n && memcmp(before, after, n) == 0, "input %zu modified", i);
+        free(before);
+        free(after);
+    }
+    char *x = P("x.wye");
+    cr_expect_neq(access(x, F_OK), 0);
+    free(x);
+    free(in);
+}
+
+/* A secret pasted where its file's path belongs is never echoed, nor
+ * recorded in the audit log, even when its base64 holds a '/'. */
+Test(cmd_hash, secret_like_path_never_echoed)
+{
+    char b64[64] = "";
+    uint8_t key[32];
+    for (uint8_t seed = 0; !strchr(b64 + 8, '/') || strchr(b64 + 36, '/'); seed++) {
+        crypto_generichash(key, sizeof key, &seed, 1, NULL, 0);
+        sodium_bin2base64(b64, sizeof b64, key, sizeof key, sodium_base64_VARIANT_ORIGINAL);
+    }
+    char *slash = strchr(b64 + 8, '/');
+    char first[64], second[64];
+    snprintf(first, sizeof first, "%.*s", (int)(slash - b64), b64);
+    snprintf(second, sizeof second, "%s", slash + 1);
+    char *in = P("in.csv");
+    ht_write(in, csv_small, sizeof csv_small - 1, 0600);
+    char *saved = secret_path;
+    secret_path = b64; /* relative: a folder named by the first part */
+    cr_expect_eq(run_hash(in, "s.wye", "s.csv", NULL), 1);
+    secret_path = saved;
+    size_t n;
+    char *err = slurp("stderr.txt", &n);
+    cr_expect(strstr(err, "(a path that looks like key material)") != NULL, "stderr: %s", err);
+    char *lg = slurp(log_path, NULL);
+    const char *parts[] = {b64, first, second};
+    for (int i = 0; i < 3; i++) {
+        cr_expect(!strstr(err, parts[i]), "stderr holds part %d of the secret: %s", i, err);
+        cr_expect(!strstr(lg, parts[i]), "the audit log holds part %d of the secret", i);
+    }
+    free(lg);
+    free(err);
+    free(in);
+}
+
+/* Start `wyelink hash` in the background (its own pid, not a shell's). */
+static pid_t spawn_hash(const char *input, const char *out, const char *local_map,
+                        const char *extra)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && exec '%s' hash --input '%s' --map '%s' --secret '%s' --key '%s' "
+             "--to '%s' --out '%s' --local-map '%s' --extract-date 2024-03-31 "
+             "--audit-log '%s' --threads 2 --quiet %s >stdout.txt 2>stderr.txt",
+             dir, getenv("WYELINK"), input, map_path, secret_path, agency_key, lu_pub, out,
+             local_map, log_path, extra ? extra : "");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait until the run has its temporary files (it is past its checks and
+ * hashing) and the stale file, if any, is gone; false if it ended first. */
+static bool wait_for_temps(pid_t pid, const char *stale)
+{
+    for (int i = 0; i < 60000; i++) {
+        if (count_temps() > 0 && (!stale || access(stale, F_OK) != 0))
+            return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return false;
+}
+
+static json_t *last_entry(void)
+{
+    char *lg = slurp(log_path, NULL);
+    char *last = lg, *nl;
+    while ((nl = strchr(last, '\n')) && nl[1])
+        last = nl + 1;
+    json_t *e = json_loads(last, JSON_DISABLE_EOF_CHECK, NULL);
+    cr_assert_not_null(e);
+    free(lg);
+    return e;
+}
+
+static void expect_log_intact(void)
+{
+    wye_audit_result ar;
+    FILE *lf = fopen(log_path, "rb");
+    cr_assert_not_null(lf);
+    cr_expect_eq(wye_audit_verify(wye_source_file(lf), wye_party_public_part(agency)->sign_pk,
+                                  &ar),
+                 WYE_OK, "audit: %s", ar.reason);
+    fclose(lf);
+}
+
+/* SIGTERM mid-run: exit 130, no temporary file left, the previous outputs
+ * as they were, and a "cancelled" entry in a log that verifies. A stale
+ * temporary file of an earlier killed run is cleaned by the next run. */
+Test(cmd_hash, sigterm_cancels_cleanly, .timeout = 240)
+{
+    kept k[3];
+    make_good_outputs(k);
+    char *stale = P(".g.wye.~tmp.AbC123");
+    ht_write(stale, "partial", 7, 0600);
+    char *big = P("big.csv");
+    write_big(big, 400000);
+    pid_t pid = spawn_hash(big, "g.wye", "g.local.csv", "--summary-json g.json");
+    cr_assert(wait_for_temps(pid, stale), "the run ended before it was signalled");
+    cr_expect_neq(access(stale, F_OK), 0, "the stale temp file was cleaned first");
+    kill(pid, SIGTERM);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *err = slurp("stderr.txt", NULL);
+    cr_assert(WIFEXITED(st), "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    cr_expect_eq(WEXITSTATUS(st), 130, "exit %d: %s", WEXITSTATUS(st), err);
+    cr_expect(strstr(err, "cancelled") != NULL, "stderr: %s", err);
+    free(err);
+    cr_expect_eq(count_temps(), 0);
+    expect_kept(k);
+    expect_log_intact();
+    json_t *e = last_entry();
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(e, "outcome"), "code")),
+                 WYE_ECANCELLED);
+    cr_expect_eq(json_array_size(json_object_get(e, "outputs")), 0);
+    json_decref(e);
+    free(stale);
+    free(big);
+}
+
+/* The log turns out to be another party's only at the append (swapped
+ * during the run): the new outputs are not put in place, the previous ones
+ * stay. */
+Test(cmd_hash, failed_append_keeps_old_outputs, .timeout = 240)
+{
+    kept k[3];
+    make_good_outputs(k);
+    char *other = other_partys_log();
+    char *big = P("big.csv");
+    write_big(big, 300000);
+    pid_t pid = spawn_hash(big, "g.wye", "g.local.csv", "--summary-json g.json");
+    cr_assert(wait_for_temps(pid, NULL), "the run ended before the log was swapped");
+    cr_assert_eq(rename(other, log_path), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char *err = slurp("stderr.txt", NULL);
+    cr_assert(WIFEXITED(st));
+    cr_expect_eq(WEXITSTATUS(st), 1, "stderr: %s", err);
+    cr_expect(strstr(err, "belongs to another party") != NULL, "stderr: %s", err);
+    free(err);
+    expect_kept(k);
+    cr_expect_eq(count_temps(), 0);
+    free(other);
+    free(big);
+}
+
+/* A full disk is "no space left", not an input/output error. Needs a small
+ * tmpfs: in a user and mount namespace (unshare -rm), else skipped. */
+Test(cmd_hash, full_disk_says_no_space)
+{
+    if (system("unshare -rm true 2>/dev/null") != 0)
+        cr_skip_test("no user namespaces here (unshare -rm)");
+    char *in = P("big.csv");
+    write_big(in, 20000);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir -p full && unshare -rm sh -c \"mount -t tmpfs -o size=256k "
+             "tmpfs full && '%s' hash --input '%s' --map '%s' --secret '%s' --key '%s' --to "
+             "'%s' --out full/a.wye --local-map full/a.csv --extract-date 2024-03-31 "
+             "--audit-log '%s' --quiet 2>stderr.txt; echo \\$? >rc.txt; ls -A full "
+             ">listing.txt\"",
+             dir, getenv("WYELINK"), in, map_path, secret_path, agency_key, lu_pub, log_path);
+    cr_assert_eq(system(cmd), 0);
+    char *rc = slurp("rc.txt", NULL), *err = slurp("stderr.txt", NULL);
+    char *listing = slurp("listing.txt", NULL);
+    cr_expect_str_eq(rc, "1\n");
+    cr_expect(strstr(err, "no space left on the device") != NULL, "stderr: %s", err);
+    cr_expect(strstr(err, "input/output error") == NULL, "stderr: %s", err);
+    cr_expect_str_eq(listing, "", "nothing left on the full disk");
+    free(rc);
+    free(err);
+    free(listing);
+    expect_log_intact();
+    free(in);
 }

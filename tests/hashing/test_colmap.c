@@ -173,9 +173,15 @@ Test(colmap, bind_names_missing_column)
     cr_expect_str_eq(d.field, "Surname");
     rc = run(HEAD "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"}]}",
              "Forename,Ref,Forename\n1,Ann,Lee\n", &extract, &rs, &d);
-    cr_expect_eq(rc, WYE_ECOLUMN);
+    cr_expect_eq(rc, WYE_EDUPLICATE, "twice is not missing");
     cr_expect_str_eq(d.field, "Forename");
-    cr_expect(strstr(d.reason, "more than once") != NULL);
+    cr_expect_eq(d.line, 1);
+    cr_expect_str_eq(d.reason, "column 'Forename' appears twice in the header");
+    /* the local id's column too */
+    rc = run(HEAD "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"}]}",
+             "Ref,Forename,Ref\n1,Ann,Lee\n", &extract, &rs, &d);
+    cr_expect_eq(rc, WYE_EDUPLICATE);
+    cr_expect_str_eq(d.reason, "column 'Ref' appears twice in the header");
     rc = run("{\"format\":\"wyelink-column-map\",\"version\":1,\"local_id\":\"ID\","
              "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"}]}",
              "Forename,Ref\nAnn,1\n", &extract, &rs, &d);

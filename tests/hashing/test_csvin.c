@@ -147,10 +147,53 @@ Test(csvin, invalid_utf8_names_the_line)
     CSV("id\n1\n\xED\xA0\x80\n", "H:[id]\nL2:[1]\nERR -15 3");   /* a surrogate */
     CSV("id\n1\n\xC0\xAF\n", "H:[id]\nL2:[1]\nERR -15 3");       /* overlong */
     CSV("id\n1\nab\xE2\x82", "H:[id]\nL2:[1]\nERR -15 3");       /* cut at the end */
-    CSV("id\n1\na\0b\n", "H:[id]\nL2:[1]\nERR -15 3");            /* NUL */
     CSV("na\xFFme\n1\n", "ERR -15 1");
     /* UTF-16 (Excel "Unicode text") is refused on line 1 */
     CSV("\xFF\xFEi\0d\0\n\0", "ERR -15 1");
+}
+
+/* A NUL byte is valid UTF-8 but no text: refused as a NUL byte on its own
+ * line, naming the column it is in, not as an encoding error. */
+static void expect_nul(const char *in, size_t size, wye_csv_encoding enc, uint64_t line,
+                       const char *field, const char *reason)
+{
+    static const size_t steps[] = {1, 3, 8, 1 << 20};
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        trickle t = {in, size, 0, steps[s]};
+        wye_csvin *r;
+        wye_csv_row row;
+        wye_diag d;
+        int rc = wye_csvin_open((wye_source){trickle_read, &t}, enc, &r, &d);
+        if (rc == WYE_OK) {
+            while ((rc = wye_csvin_next(r, &row, &d)) == 1)
+                ;
+            wye_csvin_free(r);
+        }
+        cr_expect_eq(rc, WYE_ECSV, "step %zu: %d", steps[s], rc);
+        cr_expect_eq(d.line, line, "step %zu", steps[s]);
+        cr_expect_str_eq(d.field, field, "step %zu", steps[s]);
+        cr_expect_str_eq(d.reason, reason, "step %zu", steps[s]);
+    }
+}
+
+#define NUL(s, line, field) expect_nul(s, sizeof(s) - 1, WYE_CSV_UTF8, line, field, "NUL byte")
+
+Test(csvin, nul_byte_names_line_and_field)
+{
+    NUL("id,name,dob\n1,Ann,x\n2,A\0n,y\n", 3, "name");
+    NUL("id,name,dob\n1,Ann,x\n2,Ann,\0\n", 3, "dob");
+    /* inside a quoted field over three lines: the NUL's own line */
+    NUL("id,note\n1,\"a\nb\0\nc\"\n", 3, "note");
+    /* in a field beyond the header's columns: its number */
+    NUL("id,name\n1,Ann,\0\n", 2, "column 3");
+    /* after eight plain bytes (the fast path of the UTF-8 check) */
+    NUL("id,name\n1,abcdefghijklmnop\0q\n", 2, "name");
+    const char hdr[] = "id,na\0me\n1,2\n";
+    expect_nul(hdr, sizeof hdr - 1, WYE_CSV_UTF8, 1, "column 2", "NUL byte in the header");
+    const char latin[] = "id,name\n1,Ren\xE9\n2,R\0n\n";
+    expect_nul(latin, sizeof latin - 1, WYE_CSV_WINDOWS1252, 3, "name", "NUL byte");
+    /* the rows before it are read */
+    CSV("id\n1\na\0b\n", "H:[id]\nL2:[1]\nERR -14 3");
 }
 
 Test(csvin, windows_1252)
@@ -282,8 +325,8 @@ Test(csvin, utf8_after_long_ascii_runs)
     /* a NUL, an invalid byte, a stray continuation byte, a sequence cut by
      * ASCII, a surrogate: each after 8 or more ASCII bytes, refused on its
      * line */
-    CSV_STEPS("id\n1\nabcdefghijklmnop\0q\n", "H:[id]\nL2:[1]\nERR -15 3");
-    CSV_STEPS("id\n1\nabcdefgh\0ijklmnop\n", "H:[id]\nL2:[1]\nERR -15 3");
+    CSV_STEPS("id\n1\nabcdefghijklmnop\0q\n", "H:[id]\nL2:[1]\nERR -14 3");
+    CSV_STEPS("id\n1\nabcdefgh\0ijklmnop\n", "H:[id]\nL2:[1]\nERR -14 3");
     CSV_STEPS("id\n1\nabcdefghijklmnop\xFFq\n", "H:[id]\nL2:[1]\nERR -15 3");
     CSV_STEPS("id\n1\nabcdefghijk\x80lmnopqrstu\n", "H:[id]\nL2:[1]\nERR -15 3");
     CSV_STEPS("id\n1\nabcdefghij\xE2\x82klmnopqrstu\n", "H:[id]\nL2:[1]\nERR -15 3");
@@ -299,7 +342,7 @@ Test(csvin, utf8_after_long_ascii_runs)
         memset(in + o, 'a', 24);
         in[o + k] = 0;
         in[o + 24] = '\n';
-        expect_csv_steps(in, o + 25, "H:[id]\nL2:[1]\nERR -15 3");
+        expect_csv_steps(in, o + 25, "H:[id]\nL2:[1]\nERR -14 3");
     }
 }
 
