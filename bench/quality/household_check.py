@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""How many household members the linker merges wrongly (issue 15).
+
+Household members are different persons in the truth whose records share a
+family name and an address (postcode), the case a linker must never merge:
+twins (the same date of birth as well), a partner with the same family name,
+adult children, siblings. This script finds them in a `wyelink demo` folder
+from the extracts themselves (read through their column maps, not from the
+generator's internals), then counts the pairs the linker put into one
+person, split by whether the two share a date of birth (twins) or not.
+
+Only counts are printed, never a value from an extract.
+
+Usage (from the source root, after `build/programs/wyelink demo --out D`):
+  python3 bench/quality/household_check.py D [D2 ...]
+"""
+import csv
+import itertools
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+
+MONTHS = {m: i + 1 for i, m in enumerate(
+    "jan feb mar apr may jun jul aug sep oct nov dec".split())}
+TITLES = {"MR", "MRS", "MISS", "MS", "DR"}
+
+
+def letters(s):
+    return re.sub(r"[^A-Z]", "", s.upper())
+
+
+def parse_date(s, fmt, extract_year):
+    s = s.strip()
+    try:
+        if fmt == "DD/MM/YYYY":
+            d, m, y = s.split("/")
+        elif fmt == "DD.MM.YYYY":
+            d, m, y = s.split(".")
+        elif fmt == "YYYY-MM-DD":
+            y, m, d = s.split("-")
+        elif fmt == "YYYYMMDD":
+            y, m, d = s[:4], s[4:6], s[6:8]
+        elif fmt == "DD-Mon-YYYY":
+            d, mon, y = s.split("-")
+            m = MONTHS[mon.lower()]
+        elif fmt == "DD/MM/YY":
+            d, m, yy = s.split("/")
+            y = int(yy) + (2000 if int(yy) <= extract_year % 100 else 1900)
+        else:
+            return None
+        return (int(y), int(m), int(d))
+    except (ValueError, KeyError):
+        return None
+
+
+def family_from(entry, value):
+    """The family name of a row, from a family_name field or a split one."""
+    if entry.get("field") == "family_name":
+        return letters(value)
+    split = entry.get("split")
+    if split == "surname_comma_forename":
+        return letters(value.split(",")[0])
+    if split == "forename_surname":
+        words = [w for w in value.split() if letters(w) not in TITLES]
+        return letters(words[-1]) if len(words) > 1 else ""
+    return None
+
+
+def read_agency(data, agency, extract_year=2023):
+    """(local_id, family, postcode, dob) for each row of an extract."""
+    with open(os.path.join(data, agency + ".map.json"), encoding="utf-8") as f:
+        cmap = json.load(f)
+    enc = "cp1252" if cmap.get("encoding") == "windows-1252" else "utf-8-sig"
+    rows = []
+    with open(os.path.join(data, agency + ".csv"), encoding=enc, newline="") as f:
+        for r in csv.DictReader(f):
+            fam = pc = dob = None
+            for e in cmap["columns"]:
+                v = r.get(e["column"], "")
+                got = family_from(e, v)
+                if got is not None:
+                    fam = got
+                elif e.get("field") == "postcode":
+                    p = re.sub(r"\s", "", v.upper())
+                    pc = p if re.fullmatch(r"[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}", p) else ""
+                elif e.get("field") == "date_of_birth":
+                    dob = parse_date(v, e.get("date_format"), extract_year)
+            rows.append((r[cmap["local_id"]], fam or "", pc or "", dob))
+    return rows
+
+
+def check(demo):
+    data = os.path.join(demo, "data")
+    truth = {}
+    with open(os.path.join(data, "truth.csv"), newline="") as f:
+        for r in csv.DictReader(f):
+            truth[(r["agency"], r["local_id"])] = r["person"]
+    pred = {}
+    with open(os.path.join(demo, "linkage-unit", "result", "persons.csv"), newline="") as f:
+        for r in csv.DictReader(f):
+            pred[(r["agency"], r["record"])] = r["person"]
+    agencies = sorted({a for a, _ in truth})
+    # (family, postcode) -> {true person: set of dates of birth}
+    homes = defaultdict(lambda: defaultdict(set))
+    # true person -> predicted persons of its records
+    pred_of = defaultdict(set)
+    for a in agencies:
+        lmap = {}
+        with open(os.path.join(demo, "keys", a, a + ".local-map.csv"), newline="") as f:
+            for r in csv.DictReader(f):
+                lmap[r["local_id"]] = r["record"]
+        for lid, fam, pc, dob in read_agency(data, a):
+            person = truth[(a, lid)]
+            rec = lmap.get(lid)
+            if rec is not None and (a, rec) in pred:
+                pred_of[person].add(pred[(a, rec)])
+            if fam and pc:
+                homes[(fam, pc)][person].add(dob)
+    pairs = {}
+    for people in homes.values():
+        if len(people) < 2:
+            continue
+        for p, q in itertools.combinations(sorted(people), 2):
+            twin = bool((people[p] & people[q]) - {None})
+            pairs[(p, q)] = pairs.get((p, q), False) or twin
+    counts = {True: [0, 0], False: [0, 0]}
+    for (p, q), twin in pairs.items():
+        counts[twin][0] += 1
+        counts[twin][1] += bool(pred_of[p] & pred_of[q])
+    return counts
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if len(sys.argv) > 1 else 2
+    print("%-28s %22s %26s" % ("demo", "same-DOB pairs merged", "other household merged"))
+    for demo in sys.argv[1:]:
+        c = check(demo)
+        print("%-28s %12d of %6d %16d of %6d" % (os.path.basename(demo.rstrip("/")),
+                                                c[True][1], c[True][0],
+                                                c[False][1], c[False][0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
