@@ -7,7 +7,9 @@ twins (the same date of birth as well), a partner with the same family name,
 adult children, siblings. This script finds them in a `wyelink demo` folder
 from the extracts themselves (read through their column maps, not from the
 generator's internals), then counts the pairs the linker put into one
-person, split by whether the two share a date of birth (twins) or not.
+person: twins (a shared date of birth), partners (different sexes), and the
+rest (adult children, siblings); and, of all the pairs of different persons
+the linker joined, how many are household members.
 
 Only counts are printed, never a value from an extract.
 
@@ -69,14 +71,14 @@ def family_from(entry, value):
 
 
 def read_agency(data, agency, extract_year=2023):
-    """(local_id, family, postcode, dob) for each row of an extract."""
+    """(local_id, family, postcode, dob, sex) for each row of an extract."""
     with open(os.path.join(data, agency + ".map.json"), encoding="utf-8") as f:
         cmap = json.load(f)
     enc = "cp1252" if cmap.get("encoding") == "windows-1252" else "utf-8-sig"
     rows = []
     with open(os.path.join(data, agency + ".csv"), encoding=enc, newline="") as f:
         for r in csv.DictReader(f):
-            fam = pc = dob = None
+            fam = pc = dob = sex = None
             for e in cmap["columns"]:
                 v = r.get(e["column"], "")
                 got = family_from(e, v)
@@ -87,7 +89,9 @@ def read_agency(data, agency, extract_year=2023):
                     pc = p if re.fullmatch(r"[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}", p) else ""
                 elif e.get("field") == "date_of_birth":
                     dob = parse_date(v, e.get("date_format"), extract_year)
-            rows.append((r[cmap["local_id"]], fam or "", pc or "", dob))
+                elif e.get("field") == "sex":
+                    sex = e["values"].get(v) if "values" in e else v.strip().upper()[:1]
+            rows.append((r[cmap["local_id"]], fam or "", pc or "", dob, sex))
     return rows
 
 
@@ -104,20 +108,25 @@ def check(demo):
     agencies = sorted({a for a, _ in truth})
     # (family, postcode) -> {true person: set of dates of birth}
     homes = defaultdict(lambda: defaultdict(set))
-    # true person -> predicted persons of its records
+    sexes = defaultdict(set)
+    # true person -> predicted persons of its records, and back
     pred_of = defaultdict(set)
+    true_of = defaultdict(set)
     for a in agencies:
         lmap = {}
         with open(os.path.join(demo, "keys", a, a + ".local-map.csv"), newline="") as f:
             for r in csv.DictReader(f):
                 lmap[r["local_id"]] = r["record"]
-        for lid, fam, pc, dob in read_agency(data, a):
+        for lid, fam, pc, dob, sex in read_agency(data, a):
             person = truth[(a, lid)]
             rec = lmap.get(lid)
             if rec is not None and (a, rec) in pred:
                 pred_of[person].add(pred[(a, rec)])
+                true_of[pred[(a, rec)]].add(person)
             if fam and pc:
                 homes[(fam, pc)][person].add(dob)
+            if sex in ("F", "M"):
+                sexes[person].add(sex)
     pairs = {}
     for people in homes.values():
         if len(people) < 2:
@@ -125,23 +134,31 @@ def check(demo):
         for p, q in itertools.combinations(sorted(people), 2):
             twin = bool((people[p] & people[q]) - {None})
             pairs[(p, q)] = pairs.get((p, q), False) or twin
-    counts = {True: [0, 0], False: [0, 0]}
+    # kind -> [pairs, merged]
+    counts = {"twins": [0, 0], "partners": [0, 0], "other": [0, 0]}
     for (p, q), twin in pairs.items():
-        counts[twin][0] += 1
-        counts[twin][1] += bool(pred_of[p] & pred_of[q])
-    return counts
+        kind = "twins" if twin else \
+            "partners" if len(sexes[p]) == 1 and len(sexes[q]) == 1 and sexes[p] != sexes[q] \
+            else "other"
+        counts[kind][0] += 1
+        counts[kind][1] += bool(pred_of[p] & pred_of[q])
+    wrong = set()
+    for people in true_of.values():
+        wrong.update(itertools.combinations(sorted(people), 2))
+    return counts, len(wrong), len(wrong & set(pairs))
 
 
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if len(sys.argv) > 1 else 2
-    print("%-28s %22s %26s" % ("demo", "same-DOB pairs merged", "other household merged"))
+    print("%-12s %15s %15s %15s %22s" % ("demo", "twins merged", "partners merged",
+                                            "others merged", "wrong person pairs"))
     for demo in sys.argv[1:]:
-        c = check(demo)
-        print("%-28s %12d of %6d %16d of %6d" % (os.path.basename(demo.rstrip("/")),
-                                                c[True][1], c[True][0],
-                                                c[False][1], c[False][0]))
+        c, wrong, household = check(demo)
+        cells = ["%5d of %5d" % (c[k][1], c[k][0]) for k in ("twins", "partners", "other")]
+        print("%-12s %15s %15s %15s %9d (%d household)" % (
+            os.path.basename(demo.rstrip("/"))[:12], *cells, wrong, household))
     return 0
 
 
