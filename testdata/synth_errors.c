@@ -228,13 +228,13 @@ static void set_from_days(record *rec, int64_t day)
 }
 
 /* Two neighbouring digits of DD MM YYYY swapped (13 -> 31, 1987 -> 1978,
- * 12/03 -> 13/02): the first of the candidates, from a random one, that
+ * 11/02 -> 10/12): the first of the candidates, from a random one, that
  * gives another valid date no later than the extract. 0 if none does. */
 static int transpose_digits(const wye_synth *g, synth_rng *r, record *rec)
 {
     char t[9];
-    put_digits(put_digits(put_digits(t, rec->bd, 2), rec->bm, 2),
-               (unsigned)(rec->by < 0 ? 0 : rec->by % 10000), 4);
+    *put_digits(put_digits(put_digits(t, rec->bd, 2), rec->bm, 2),
+                (unsigned)(rec->by < 0 ? 0 : rec->by % 10000), 4) = '\0';
     static const int at[] = {0, 1, 2, 6}; /* day, day-month, month, year's last two */
     const int n = (int)(sizeof at / sizeof at[0]), start = (int)synth_below(r, (uint64_t)n);
     for (int k = 0; k < n; k++) {
