@@ -95,6 +95,9 @@ typedef struct synth_list {
     uint32_t *nick_start;
     uint16_t *nick_count;
     const char **accent;
+    /* Given-name lists: cumulative weights raised to the power 5/4, for
+     * people born before the lists' years (synth_lists.c). */
+    uint64_t *cum_old;
 } synth_list;
 
 typedef struct synth_lists {
@@ -105,12 +108,20 @@ typedef struct synth_lists {
     char *out_text;
     const char **out_local, **out_all; /* outward codes */
     uint32_t nlocal, nall;
+    /* The Welsh-border surnames common in the county: indices into
+     * surname, with cumulative national weights. */
+    uint32_t border[24];
+    uint64_t border_cum[24];
+    uint32_t nborder;
 } synth_lists;
 
 int synth_lists_load(synth_lists *l);
 void synth_lists_free(synth_lists *l);
-/* Index of a weighted draw from l. */
+/* Index of a weighted draw from l, or (old) from its sharpened weights. */
 uint32_t synth_list_draw(const synth_list *l, synth_rng *r);
+uint32_t synth_list_draw_old(const synth_list *l, synth_rng *r);
+/* Index into l->surname of a draw from the county's border surnames. */
+uint32_t synth_border_draw(const synth_lists *l, synth_rng *r);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t synth_days_from_civil(int y, unsigned m, unsigned d);
@@ -124,14 +135,15 @@ enum { POL = WYE_SYNTH_POLICE, GP = WYE_SYNTH_GP, ASC = WYE_SYNTH_ASC, WMWA = WY
        MARAC = WYE_SYNTH_MARAC, IDVA = WYE_SYNTH_IDVA, HOUS = WYE_SYNTH_HOUSING, NA = 7 };
 
 /* The purposes of the random streams: see synth_rng_init. */
-enum { STREAM_MEMBER = 1, STREAM_PERSON = 2, STREAM_RECORD = 3, STREAM_SHUFFLE = 4 };
+enum { STREAM_MEMBER = 1, STREAM_PERSON = 2, STREAM_RECORD = 3, STREAM_SHUFFLE = 4,
+       STREAM_HOUSE = 5 };
 
 /* Error and variation rates by agency (synth_errors.c). */
 typedef struct rates {
-    double typo_given, typo_family, nickname, former_used, former_col, swap, dbl_var,
-        prefix_var, accent_drop, middle_drop, dob_missing, dob_swap, dob_typo, pc_missing,
-        pc_old, pc_typo, pc_format, sex_missing, nhs_missing, nhs_typo, case_var, title,
-        withheld;
+    double typo_given, typo_family, nickname, nick_pref, former_used, former_col, rename_seen,
+        swap, dbl_var, prefix_var, accent_drop, middle_drop, dob_missing, dob_jan1, dob_swap,
+        dob_typo, pc_missing, pc_old, pc_typo, pc_format, sex_missing, nhs_missing, nhs_typo,
+        case_var, title, withheld, name_only;
 } rates;
 
 /* dst[a] = agency a's rates at error level lv. */
@@ -156,10 +168,16 @@ struct wye_synth {
  * g->s.scale (synth_population.c). */
 void synth_population_plan(wye_synth *g);
 
-/* Cohort, sex and the number of records in each agency of person p. */
+/* How a person is related to the person before them (their anchor), who
+ * lives at the same address (synth_population.c, "households"). */
+enum { KIN_NONE = 0, KIN_TWIN, KIN_PARTNER, KIN_CHILD, KIN_SIBLING, KIN_COUNT };
+
+/* Cohort, sex, household and the number of records in each agency of
+ * person p. */
 typedef struct membership {
     int cohort;
     char sex;
+    uint8_t kin;     /* KIN_*: p is this to p - 1 */
     uint8_t nrec[NA];
 } membership;
 
@@ -179,6 +197,12 @@ typedef struct person {
     int nmiddle;
     const char *fam1, *fam2; /* fam2: the second half of a double-barrelled name */
     const char *former;      /* NULL: no other family name */
+    const char *nick;        /* a nickname the person goes by, or NULL */
+    /* renamed: the person left a partner on rename_day and went back from
+     * former (the partner's name) to fam1; records after it use fam1. */
+    bool renamed;
+    int64_t rename_day;
+    int kin;                 /* KIN_*: related to person id - 1 */
     char nhs[11];
     char pc[2][9];           /* current, previous */
     bool moved, refuge;
@@ -289,6 +313,7 @@ typedef struct record {
     bool withheld;
     char nhs[11];
     bool nhs_missing;
+    bool name_only;    /* a helpline contact: a name, sex and age band only */
     int64_t event_day; /* the incident, referral or approach */
     unsigned choice;   /* a free draw for the agency's own columns */
     unsigned choice2;

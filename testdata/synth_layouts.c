@@ -16,7 +16,7 @@ static const char *const date_format_names[] = {"DD/MM/YYYY", "YYYY-MM-DD",  "DD
 enum kind {
     K_ID, K_GIVEN, K_GIVEN_ALL, K_MIDDLE, K_FAMILY, K_FORMER, K_FULL_FS, K_FULL_SCF, K_DOB,
     K_SEX, K_POSTCODE, K_NHS_SPACED, K_NHS, K_SERVICE, K_EVENT, K_TITLE, K_CHOICE, K_PRACTICE,
-    K_REPEAT, K_COUNT,
+    K_REPEAT, K_COUNT, K_AGEBAND,
 };
 
 /* How the column map describes it. */
@@ -101,6 +101,7 @@ static const layout layouts[NA] = {
         {"Date of Birth", K_DOB, M_FIELD, "date_of_birth", NULL, NULL},
         {"Gender", K_SEX, M_FIELD, "sex",
          V("Woman", "F", "Man", "M", "Prefer not to say", NULL), NULL},
+        {"Age Band", K_AGEBAND, M_NONE, NULL, NULL, NULL},
         {"Postcode", K_POSTCODE, M_FIELD, "postcode", NULL, NULL},
         {"Referral Date", K_EVENT, M_NONE, NULL, NULL, NULL},
         {"Referral Source", K_CHOICE, M_NONE, NULL, NULL,
@@ -382,8 +383,16 @@ static void name_value(sbuf *v, enum kind kind, const person *x, const record *r
 
 /* The text of column c of a row in agency a's layout L, for every kind of
  * column but the local id. */
-static void cell_value(sbuf *v, const layout *L, unsigned c, int a, const person *x,
-                       unsigned rep, const record *rec, const sbuf *fam)
+/* The age band a helpline records, from the age at the extract date. */
+static const char *age_band(const wye_synth *g, const person *x)
+{
+    int age = g->ey - x->by - (g->em < x->bm || (g->em == x->bm && g->ed < x->bd));
+    return age < 18 ? "16-17" : age < 25 ? "18-24" : age < 35 ? "25-34" : age < 45 ? "35-44"
+         : age < 55 ? "45-54" : age < 65 ? "55-64" : "65+";
+}
+
+static void cell_value(sbuf *v, const wye_synth *g, const layout *L, unsigned c, int a,
+                       const person *x, unsigned rep, const record *rec, const sbuf *fam)
 {
     const column *col = &L->cols[c];
     char t[32];
@@ -420,7 +429,8 @@ static void cell_value(sbuf *v, const layout *L, unsigned c, int a, const person
             sb_set(v, rec->nhs);
         break;
     case K_SERVICE: {
-        unsigned k = x->refuge && a == WMWA ? 0
+        unsigned k = rec->name_only           ? 2
+                     : x->refuge && a == WMWA ? 0
                      : a == WMWA            ? (rec->choice < 700 ? 1 : 2)
                      : rec->choice < 600    ? 0
                      : rec->choice < 850    ? 1
@@ -453,6 +463,7 @@ static void cell_value(sbuf *v, const layout *L, unsigned c, int a, const person
         v->s[0] = (char)('0' + rec->choice % 4);
         v->s[1] = '\0';
         break;
+    case K_AGEBAND: sb_set(v, age_band(g, x)); break;
     default: name_value(v, col->kind, x, rec, fam); break;
     }
 }
@@ -475,7 +486,7 @@ void synth_write_row(out *o, const wye_synth *g, int a, const person *x, unsigne
                 out_str(o, "\"");
             continue;
         }
-        cell_value(&v, L, c, a, x, rep, rec, &fam);
+        cell_value(&v, g, L, c, a, x, rep, rec, &fam);
         out_field(o, v.s, L->quote_all);
     }
     out_str(o, L->crlf ? "\r\n" : "\n");

@@ -33,6 +33,14 @@ static const char *const accents[][2] = {
     {"Siobhan", "Siobh\u00e1n"}, {"Zoe", "Zo\u00eb"},
 };
 
+/* Surnames common on the Welsh border, where the county lies (a share of its
+ * people draw from these: synth_population.c). Each is in surnames.csv. */
+static const char *const border_names[] = {
+    "Jones",  "Davies",  "Williams", "Evans",  "Thomas",    "Roberts", "Hughes", "Lewis",
+    "Morgan", "Griffiths", "Price",  "Powell", "Edwards",   "Pritchard", "Watkins", "Bowen",
+    "Preece", "Probert", "Meredith", "Parry",  "Rees",      "Howells",
+};
+
 /* Split a copy of an embedded CSV into lines and fields in place: returns
  * the number of data lines (header skipped); fields[i*2], fields[i*2+1]. */
 static int split_csv2(const char *data, size_t len, char **text, char ***fields, uint32_t *n)
@@ -96,6 +104,41 @@ static int load_weighted(synth_list *l, const char *data, size_t len)
     return l->n && total ? WYE_OK : WYE_EFORMAT;
 }
 
+/* floor(sqrt(x)), exactly: the sharpened weights must be the same bytes on
+ * every machine, which a libm pow() does not promise. */
+static uint64_t isqrt64(uint64_t x)
+{
+    uint64_t r = 0;
+    for (uint64_t bit = (uint64_t)1 << 62; bit; bit >>= 2) {
+        if (x >= r + bit) {
+            x -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+    }
+    return r;
+}
+
+/* Weights raised to the power 5/4 (w times its fourth root, in 1/256ths):
+ * the names of people born before the lists' years (1996-2018) were more
+ * concentrated on the common ones, so their given names collide more. */
+static int sharpen(synth_list *l)
+{
+    l->cum_old = malloc(l->n * sizeof *l->cum_old);
+    if (!l->cum_old)
+        return WYE_ENOMEM;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        uint64_t w = l->cum[i] - (i ? l->cum[i - 1] : 0);
+        if (w > UINT32_MAX)
+            return WYE_EFORMAT;
+        total += w * isqrt64(isqrt64(w << 32));
+        l->cum_old[i] = total;
+    }
+    return total ? WYE_OK : WYE_EFORMAT;
+}
+
 static int nick_cmp(const void *a, const void *b)
 {
     const char *const *x = a, *const *y = b;
@@ -139,8 +182,22 @@ int synth_lists_load(synth_lists *l)
     int rc;
     if ((rc = load_weighted(&l->female, synth_given_female_csv, synth_given_female_csv_len)) ||
         (rc = load_weighted(&l->male, synth_given_male_csv, synth_given_male_csv_len)) ||
-        (rc = load_weighted(&l->surname, synth_surnames_csv, synth_surnames_csv_len)))
+        (rc = load_weighted(&l->surname, synth_surnames_csv, synth_surnames_csv_len)) ||
+        (rc = sharpen(&l->female)) || (rc = sharpen(&l->male)))
         goto fail;
+    for (size_t b = 0; b < sizeof border_names / sizeof border_names[0]; b++)
+        for (uint32_t i = 0; i < l->surname.n; i++)
+            if (!strcmp(l->surname.names[i], border_names[b])) {
+                uint64_t w = l->surname.cum[i] - (i ? l->surname.cum[i - 1] : 0);
+                l->border[l->nborder] = i;
+                l->border_cum[l->nborder] = (l->nborder ? l->border_cum[l->nborder - 1] : 0) + w;
+                l->nborder++;
+                break;
+            }
+    if (!l->nborder || !l->border_cum[l->nborder - 1]) {
+        rc = WYE_EFORMAT;
+        goto fail;
+    }
 
     char **pairs;
     uint32_t npairs;
@@ -201,6 +258,7 @@ static void list_free(synth_list *l)
     free(l->nick_start);
     free(l->nick_count);
     free(l->accent);
+    free(l->cum_old);
 }
 
 void synth_lists_free(synth_lists *l)
@@ -218,18 +276,34 @@ void synth_lists_free(synth_lists *l)
     memset(l, 0, sizeof *l);
 }
 
-uint32_t synth_list_draw(const synth_list *l, synth_rng *r)
+/* The first i with cum[i] > a uniform draw below cum[n - 1]. */
+static uint32_t draw_cum(const uint64_t *cum, uint32_t n, synth_rng *r)
 {
-    uint64_t x = synth_below(r, l->cum[l->n - 1]);
-    uint32_t lo = 0, hi = l->n - 1;
-    while (lo < hi) { /* first i with cum[i] > x */
+    uint64_t x = synth_below(r, cum[n - 1]);
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (l->cum[mid] > x)
+        if (cum[mid] > x)
             hi = mid;
         else
             lo = mid + 1;
     }
     return lo;
+}
+
+uint32_t synth_list_draw(const synth_list *l, synth_rng *r)
+{
+    return draw_cum(l->cum, l->n, r);
+}
+
+uint32_t synth_list_draw_old(const synth_list *l, synth_rng *r)
+{
+    return l->cum_old ? draw_cum(l->cum_old, l->n, r) : draw_cum(l->cum, l->n, r);
+}
+
+uint32_t synth_border_draw(const synth_lists *l, synth_rng *r)
+{
+    return l->border[draw_cum(l->border_cum, l->nborder, r)];
 }
 
 /* Howard Hinnant's civil-calendar algorithms. */

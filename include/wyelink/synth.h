@@ -5,9 +5,13 @@
  * Women's Aid, MARAC, IDVA, housing), each in the agency's own CSV layout
  * with its column map, plus the ground truth: which rows are one person.
  * Records carry the errors real extracts carry, at rates that differ by
- * agency (typos, nicknames, former family names, swapped names, missing and
- * day/month-swapped dates of birth, moved and withheld postcodes, missing
- * sex, mistyped NHS numbers).
+ * agency (typos, nicknames, former family names and a name changed after a
+ * partner is left, swapped names, missing, day/month-swapped and mistyped
+ * dates of birth, moved and withheld postcodes, missing sex, mistyped NHS
+ * numbers, a charity's sparse rows). The population holds the hard cases:
+ * different people with one name or one date of birth, and households at one
+ * address with one family name (twins, partners, adult children, siblings),
+ * who are different persons in the truth.
  *
  * Everything is a function of the settings: the same seed, scale, extract
  * date and error level give the same bytes, on any machine, for any order in
@@ -59,7 +63,8 @@ typedef struct wye_synth_settings {
      * event dates are relative to it. Years 1950..2100. */
     uint32_t extract_date;
     /* Multiplies every error and variation rate: 1 = realistic (default),
-     * 0 = clean (every record of a person carries the same details).
+     * 0 = clean (every record of a person carries the same details; the
+     * population, households and shared names included, is the same).
      * 0..WYE_SYNTH_MAX_ERROR_LEVEL. */
     double error_level;
     /* Threads that format rows (OpenMP; 0 = all cores). The bytes written
