@@ -42,6 +42,7 @@ typedef struct cell {
     int state;
     int64_t shown;
     bool fixed;    /* published already: cannot change */
+    bool pinned;   /* the same count as a fixed one: published already */
     int prio;
     int64_t floor; /* a priori least value (1 where structure implies it) */
     size_t t0, nt;
@@ -701,12 +702,14 @@ static int quality_model(model *m, json_t *q, wye_diag *d)
     json_t *enc = json_object_get(q, "rows_encoded");
     uint32_t R = new_var(m), J = new_var(m), C = new_var(m);
     uint32_t E = encoded_var(m, q, json_integer_value(enc));
-    long cr = cell_on(m, q, "rows_read", "rows_read", PRIO_AGENCY, R, d, &rc);
+    /* rows encoded are the agency's records in the summary: given up last */
+    long cr = cell_on(m, q, "rows_read", "rows_read", PRIO_PROFILE, R, d, &rc);
     long ce = cr < 0 ? -1 : cell_on(m, q, "rows_encoded", "rows_encoded", PRIO_AGENCY, E, d, &rc);
-    long cj = ce < 0 ? -1 : cell_on(m, q, "rows_rejected", "rows_rejected", PRIO_AGENCY, J, d, &rc);
+    long cj = ce < 0 ? -1
+                     : cell_on(m, q, "rows_rejected", "rows_rejected", PRIO_PROFILE, J, d, &rc);
     long cc = cj < 0 ? -1
                      : cell_on(m, q, "rows_with_fields_counted", "rows_with_fields_counted",
-                               PRIO_AGENCY, C, d, &rc);
+                               PRIO_PROFILE, C, d, &rc);
     if (cc < 0)
         return rc;
     const cell *c = m->cells;
@@ -780,15 +783,24 @@ static void set_cell_bounds(audit *a, const cell *c)
     set_bounds(a->lp, (int)c->col, lo, hi >= INF ? get_infinite(a->lp) : hi);
 }
 
+/* A cell that is one variable bounds that variable's column; any other has
+ * a column of its own, tied to its sum by an equality row. */
+static bool own_column(const model *m, const cell *c)
+{
+    return !(c->nt == 1 && m->terms[c->t0].coef == 1);
+}
+
 static int build_program(audit *a)
 {
     model *m = a->m;
-    a->ncols = (int)(m->nvars + m->ncells);
-    size_t maxt = 1;
-    for (size_t i = 0; i < m->ncells; i++)
+    size_t extra = 0, maxt = 1;
+    for (size_t i = 0; i < m->ncells; i++) {
+        extra += own_column(m, &m->cells[i]);
         maxt = m->cells[i].nt + 1 > maxt ? m->cells[i].nt + 1 : maxt;
+    }
     for (size_t i = 0; i < m->nrows; i++)
         maxt = m->rows[i].nt > maxt ? m->rows[i].nt : maxt;
+    a->ncols = (int)(m->nvars + extra);
     size_t n = (size_t)a->ncols + 1 > maxt ? (size_t)a->ncols + 1 : maxt;
     a->val = malloc(n * sizeof *a->val);
     a->idx = malloc(n * sizeof *a->idx);
@@ -798,9 +810,14 @@ static int build_program(audit *a)
     set_break_at_first(a->lp, TRUE); /* feasibility: any solution will do */
     set_timeout(a->lp, (long)ceil(a->p->solve_seconds));
     set_add_rowmode(a->lp, TRUE);
+    uint32_t next = m->nvars + 1;
     for (size_t i = 0; i < m->ncells; i++) {
         cell *c = &m->cells[i];
-        c->col = m->nvars + (uint32_t)i + 1;
+        if (!own_column(m, c)) {
+            c->col = (uint32_t)col_of_var(m->terms[c->t0].var);
+            continue;
+        }
+        c->col = next++;
         int k = 0;
         for (size_t t = 0; t < c->nt; t++, k++) {
             a->idx[k] = col_of_var(m->terms[c->t0 + t].var);
@@ -866,6 +883,48 @@ static int feasible(audit *a, size_t i, double lo, double hi)
     return r == OPTIMAL || r == SUBOPTIMAL ? 1 : r == INFEASIBLE ? 0 : WYE_ERANGE;
 }
 
+/* Settle many small counts at once: push the sum of those not yet known
+ * to reach their top (or floor) there, and harvest the whole-number
+ * solution; again while that settles more. */
+static void settle_in_bulk(audit *a)
+{
+    model *m = a->m;
+    for (int dir = 0; dir < 2; dir++) {
+        for (int round = 0; round < 8; round++) {
+            int k = 0;
+            size_t before = 0;
+            for (size_t i = 0; i < m->ncells; i++) {
+                const cell *c = &m->cells[i];
+                if (c->state != ST_SMALL || (dir ? c->hi_ok : c->lo_ok))
+                    continue;
+                a->idx[k] = (int)c->col;
+                a->val[k++] = 1;
+                before++;
+            }
+            if (!k)
+                break;
+            set_obj_fnex(a->lp, k, a->val, a->idx);
+            if (dir)
+                set_maxim(a->lp);
+            else
+                set_minim(a->lp);
+            default_basis(a->lp);
+            int r = solve(a->lp);
+            a->st->solves++;
+            if (r != OPTIMAL && r != SUBOPTIMAL)
+                break;
+            harvest(a);
+            size_t after = 0;
+            for (size_t i = 0; i < m->ncells; i++) {
+                const cell *c = &m->cells[i];
+                after += c->state == ST_SMALL && !(dir ? c->hi_ok : c->lo_ok);
+            }
+            if (after == before)
+                break;
+        }
+    }
+}
+
 /* The least and greatest value of cell i in the relaxed program (real
  * numbers): a range no narrower than the whole-number one. *hi is INF when
  * unbounded. With duals on, the reduced costs are left in the solver. */
@@ -906,7 +965,7 @@ static void suppress(audit *a, size_t j)
     model *m = a->m;
     for (size_t i = 0; i < m->ncells; i++) {
         cell *c = &m->cells[i];
-        if (i != j && (c->fixed || (c->state != ST_ROUNDED && c->state != ST_SMALL) ||
+        if (i != j && (c->fixed || c->pinned || (c->state != ST_ROUNDED && c->state != ST_SMALL) ||
                        !same_terms(m, c, &m->cells[j])))
             continue;
         c->state = ST_SECONDARY;
@@ -921,7 +980,7 @@ static void suppress(audit *a, size_t j)
  * rounded one helps) that is not fixed. */
 static bool candidate(const cell *c, int state)
 {
-    return !c->fixed && c->state == state;
+    return !c->fixed && !c->pinned && c->state == state;
 }
 
 static bool better(const model *m, long best, size_t j)
@@ -994,11 +1053,15 @@ static long nearest_candidate(const model *m, size_t i)
  * the least important and smallest rounded one, else a small one (cell i
  * itself included), shown as suppressed instead of <5; failing that (the
  * narrowing comes from whole numbers alone), the nearest by shared
- * variables. -1 if none can be. */
+ * variables. A narrowed small count is first itself shown as suppressed:
+ * it then needs 5 possible values, not all of 0 to 4, and nothing larger
+ * is hidden. -1 if none can be. */
 static long choose_secondary(audit *a, size_t i)
 {
     model *m = a->m;
     long best = -1, small = -1;
+    if (candidate(&m->cells[i], ST_SMALL))
+        return (long)i; /* "suppressed" in place of "<5" hides the least */
     set_presolve(a->lp, PRESOLVE_SENSDUALS, get_presolveloops(a->lp));
     for (int dir = 0; dir < 2; dir++) {
         double v;
@@ -1080,6 +1143,7 @@ static int run_audit(model *m, const wye_disclosure_params *p, wye_disclosure_st
             rc = WYE_EFORMAT;
         } else {
             harvest(&a);
+            settle_in_bulk(&a);
         }
     }
     for (bool again = true; !rc && again;) {
@@ -1137,6 +1201,7 @@ static void initial_states(model *m, bool exact)
             if (m->cells[j].fixed && same_terms(m, c, &m->cells[j])) {
                 c->state = m->cells[j].state;
                 c->shown = m->cells[j].shown;
+                c->pinned = true;
                 break;
             }
     }
