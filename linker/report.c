@@ -577,7 +577,7 @@ static void quality_tables(wye_report *r)
     rtable *why = table(r, "quality_refused.csv", "Rows refused per agency, by reason", 3,
                         "agency", "reason", "rows");
     rtable *inv = table(r, "quality_invalid.csv", "Invalid values per agency and field, by reason",
-                        4, "agency", "field", "reason", "rows");
+                        5, "agency", "kind", "name", "reason", "rows");
     for (size_t q = 0; q < r->nq; q++) {
         const json_t *Q = r->quality[q];
         const char *ag = json_string_value(json_object_get(Q, "agency"));
@@ -597,7 +597,7 @@ static void quality_tables(wye_report *r)
                     mapped ? field(f, "present", b1) : "no column",
                     mapped ? field(f, "missing", b2) : "", mapped ? field(f, "invalid", b3) : "");
                 json_object_foreach(json_object_get(f, "invalid_reasons"), k, v)
-                    row(r, inv, ag, name, k, text(v, b1));
+                    row(r, inv, ag, g ? "attribute" : "field", name, k, text(v, b1));
             }
         }
     }

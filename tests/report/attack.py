@@ -25,11 +25,12 @@ can take. It is written independently of the C code (linker/disclosure.c), so
 that each checks the other.
 
     attack.py SUMMARY.json [QUALITY.json...]   exit 0: nothing recovered
+    attack.py --tables DIR                     the same, on a report's CSV tables
     attack.py --expect-recovery SUMMARY.json   exit 0: something recovered
                                                 (the test of the attacker)
 Prints only paths of counts and ranges, never a value from an extract.
 """
-import itertools, json, math, sys
+import csv, itertools, json, math, os, sys
 
 try:
     import numpy as np
@@ -243,10 +244,88 @@ def attack(summary, qualities):
     return len(p.cells), recovered
 
 
+def _csv(folder, name):
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        lines = [l for l in f if not l.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def _count(v):
+    return int(v) if v.lstrip("-").isdigit() else v
+
+
+def trees_from_tables(folder):
+    """The report's CSV tables, read back into the shapes of the summary and
+    the quality summaries: the attacker sees exactly what was published."""
+    head = {r["measure"]: r["value"] for r in _csv(folder, "headline.csv")}
+    ag = _csv(folder, "agencies.csv")
+    s = {"disclosure": "wyelink-sdc-1 (report tables)",
+         "records": {r["agency"]: _count(r["records"]) for r in ag},
+         "records_total": _count(head["records"]),
+         "unique_persons": _count(head["unique persons"]),
+         "persons_per_agency": {r["agency"]: _count(r["persons"]) for r in ag},
+         "persons_by_number_of_agencies": {r["agencies"]: _count(r["persons"])
+                                           for r in _csv(folder, "persons_by_number_of_agencies.csv")},
+         "overlaps": [{"agencies": [r["agency_a"], r["agency_b"]], "persons": _count(r["persons"])}
+                      for r in _csv(folder, "overlaps.csv")],
+         "intersections": [{"agencies": r["agencies"].split(" + "), "persons": _count(r["persons"])}
+                           for r in _csv(folder, "intersections.csv")],
+         "persons_by_attribute": {}, "persons_by_attribute_per_agency": {}, "links": {}}
+    names = list(s["records"])
+    for fn in sorted(os.listdir(folder)):
+        if not fn.startswith("profile_"):
+            continue
+        rows = _csv(folder, fn)
+        attr = fn[len("profile_"):-len(".csv")]
+        for col in ["all agencies"] + names:
+            if rows and col not in rows[0]:
+                continue
+            o = {"values": {r["value"]: _count(r[col]) for r in rows if r["value"] != "missing"},
+                 "missing": _count([r[col] for r in rows if r["value"] == "missing"][0])}
+            if col == "all agencies":
+                s["persons_by_attribute"][attr] = o
+            else:
+                s["persons_by_attribute_per_agency"].setdefault(col, {})[attr] = o
+    link = {r["measure"]: r["value"] for r in _csv(folder, "linkage.csv")}
+    if "merges (records - persons)" in link:
+        s["links"]["merges"] = _count(link["merges (records - persons)"])
+    if "records of the largest person" in link:
+        s["links"]["largest_person_records"] = _count(link["records of the largest person"])
+    qs = {}
+    for r in _csv(folder, "quality_rows.csv"):
+        qs[r["agency"]] = {"agency": r["agency"], "rows_read": _count(r["rows_read"]),
+                           "rows_encoded": _count(r["rows_encoded"]),
+                           "rows_rejected": _count(r["rows_refused"]),
+                           "rows_with_fields_counted": _count(r["rows_read"]),
+                           "rejected_by_reason": {}, "fields": {}, "attributes": {}}
+    for r in _csv(folder, "quality_refused.csv"):
+        qs[r["agency"]]["rejected_by_reason"][r["reason"]] = _count(r["rows"])
+    for r in _csv(folder, "quality_fields.csv"):
+        group = "fields" if r["kind"] == "field" else "attributes"
+        mapped = r["present"] != "no column"
+        t = {"mapped": mapped}
+        if mapped:
+            t.update(present=_count(r["present"]), missing=_count(r["missing"]),
+                     invalid=_count(r["invalid"]), invalid_reasons={})
+        qs[r["agency"]][group][r["name"]] = t
+    for r in _csv(folder, "quality_invalid.csv"):
+        q = qs[r["agency"]]
+        t = q["fields" if r["kind"] == "field" else "attributes"][r["name"]]
+        t["invalid_reasons"][r["reason"]] = _count(r["rows"])
+    return s, list(qs.values())
+
+
 def main(argv):
     expect = argv[1:2] == ["--expect-recovery"]
     files = argv[2:] if expect else argv[1:]
-    trees = [json.load(open(f)) for f in files]
+    if files[:1] == ["--tables"]:
+        summary, qualities = trees_from_tables(files[1])
+        trees = [summary] + qualities
+    else:
+        trees = [json.load(open(f)) for f in files]
     summary = trees[0] if trees and "records" in trees[0] else None
     qualities = [t for t in trees if t is not summary]
     for t in trees:
