@@ -490,6 +490,8 @@ static void profile_tables(wye_report *r)
         char file[96], title[128];
         snprintf(file, sizeof file, "profile_%s.csv", attr);
         snprintf(title, sizeof title, "Unique persons by %s", attr);
+        for (char *c = title; *c; c++)
+            *c = *c == '_' ? ' ' : *c; /* age_band: age band */
         rtable *t = table(r, file, title, 2, "value", "all agencies");
         char **h = t ? realloc(t->head, MAXC * sizeof *h) : NULL;
         if (!h) {
