@@ -1370,3 +1370,44 @@ int wye_disclosure_apply(const json_t *exact_summary, const wye_disclosure_param
     *published = copy;
     return WYE_OK;
 }
+
+/* Advance idx (k agency numbers, increasing) to the next combination of k
+ * of n in lexicographic order; 0 after the last. */
+static int next_combination(unsigned *idx, unsigned k, unsigned n)
+{
+    unsigned i = k;
+    while (i-- > 0)
+        if (idx[i] < n - k + i) {
+            idx[i]++;
+            for (unsigned j = i + 1; j < k; j++)
+                idx[j] = idx[j - 1] + 1;
+            return 1;
+        }
+    return 0;
+}
+
+json_t *wye_disclosure_intersections(const char *const *agency, size_t n, const uint64_t *count)
+{
+    json_t *list = n && n <= WYE_DISCLOSURE_MAX_AGENCIES ? json_array() : NULL;
+    int bad = !list;
+    for (unsigned size = 1; !bad && size <= n; size++) {
+        unsigned idx[WYE_DISCLOSURE_MAX_AGENCIES];
+        for (unsigned i = 0; i < size; i++)
+            idx[i] = i;
+        do {
+            uint32_t m = 0;
+            json_t *ag = json_array();
+            for (unsigned i = 0; i < size; i++) {
+                m |= 1u << idx[i];
+                bad |= json_array_append_new(ag, json_string(agency[idx[i]]));
+            }
+            bad |= json_array_append_new(list, json_pack("{s:o,s:I}", "agencies", ag, "persons",
+                                                         (json_int_t)count[m]));
+        } while (!bad && next_combination(idx, size, (unsigned)n));
+    }
+    if (bad) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}

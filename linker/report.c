@@ -263,21 +263,6 @@ static int person_line(void *ctx, char *line, uint64_t no, wye_diag *d)
     return WYE_OK;
 }
 
-/* Advance idx (k agency numbers, increasing) to the next combination of
- * k of n in lexicographic order; 0 after the last. */
-static int next_combination(unsigned *idx, unsigned k, unsigned n)
-{
-    unsigned i = k;
-    while (i-- > 0)
-        if (idx[i] < n - k + i) {
-            idx[i]++;
-            for (unsigned j = i + 1; j < k; j++)
-                idx[j] = idx[j - 1] + 1;
-            return 1;
-        }
-    return 0;
-}
-
 int wye_report_intersections(json_t *summary, wye_source persons_csv, wye_diag *diag)
 {
     wye_diag_clear(diag);
@@ -290,38 +275,21 @@ int wye_report_intersections(json_t *summary, wye_source persons_csv, wye_diag *
     persons_ctx p = {records, NULL, 0};
     int rc = each_line(persons_csv, "agency,record,person", person_line, &p, diag);
     uint64_t *count = rc ? NULL : calloc((size_t)1 << n, sizeof *count);
-    json_t *list = count ? json_array() : NULL;
-    if (!rc && !list)
+    const char *names[WYE_DISCLOSURE_MAX_AGENCIES];
+    size_t a = 0;
+    const char *k;
+    json_t *v, *list = NULL;
+    json_object_foreach(records, k, v) names[a++] = k;
+    if (!rc && !count)
         rc = WYE_ENOMEM;
     for (size_t i = 0; !rc && i < p.cap; i++)
         count[p.mask[i]]++;
-    json_t *names = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(records, k, v) json_array_append_new(names, json_string(k));
-    for (unsigned size = 1; !rc && size <= n; size++) {
-        unsigned idx[WYE_DISCLOSURE_MAX_AGENCIES];
-        for (unsigned i = 0; i < size; i++)
-            idx[i] = i;
-        do {
-            uint32_t m = 0;
-            json_t *ag = json_array();
-            for (unsigned i = 0; i < size; i++) {
-                m |= 1u << idx[i];
-                json_array_append(ag, json_array_get(names, idx[i]));
-            }
-            if (json_array_append_new(list, json_pack("{s:o,s:I}", "agencies", ag, "persons",
-                                                      (json_int_t)count[m])))
-                rc = WYE_ENOMEM;
-        } while (!rc && next_combination(idx, size, n));
-    }
-    json_decref(names);
+    if (!rc && !(list = wye_disclosure_intersections(names, n, count)))
+        rc = WYE_ENOMEM;
     if (!rc && (json_object_set_new(summary, "intersections", list) ||
                 (!wye_disclosure_is_exact(summary) &&
                  json_object_set_new(summary, "intersections_exact", json_true()))))
         rc = WYE_ENOMEM;
-    else if (rc)
-        json_decref(list);
     free(count);
     free(p.mask);
     return rc;

@@ -96,6 +96,15 @@ WYE_API int wye_disclosure_publish(json_t *summary, json_t *const *quality, size
                                    const wye_disclosure_params *p, wye_disclosure_stats *st,
                                    wye_diag *diag);
 
+/* A summary's "intersections" list, exact: for every combination of the n
+ * agencies (names in the order of the summary's "records"), in order of
+ * size and then of the agencies, {"agencies": [...], "persons":
+ * count[mask]}, bit a of mask standing for agency a; count has 2^n
+ * entries. A new array owned by the caller; NULL if n is 0 or above
+ * WYE_DISCLOSURE_MAX_AGENCIES, or out of memory. */
+WYE_API json_t *wye_disclosure_intersections(const char *const *agency, size_t n,
+                                             const uint64_t *count);
+
 /* 1 if tree says its counts are exact ("disclosure" or "small_counts" is
  * "exact"), 0 if not. */
 WYE_API int wye_disclosure_is_exact(const json_t *tree);
