@@ -8,6 +8,7 @@ const wye_command wye_commands[] = {
     {"hash", "agency", "encode an extract into a signed, sealed encoded file", wye_cmd_hash},
 #ifndef WYE_AGENCY_ONLY
     {"link", "linkage unit", "link encoded files from all agencies into persons", wye_cmd_link},
+    {"report", "linkage unit", "make the report: one HTML page and its tables as CSV", wye_cmd_report},
 #endif
     {"audit", "governance", "verify, show and trace audit logs", wye_cmd_audit},
     {"keys", "keys and protocol", "create key pairs and the linkage secret; seal and open it",

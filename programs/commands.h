@@ -13,6 +13,7 @@ int wye_cmd_synth(int argc, char **argv);
 int wye_cmd_eval(int argc, char **argv);
 #ifndef WYE_AGENCY_ONLY
 int wye_cmd_link(int argc, char **argv);
+int wye_cmd_report(int argc, char **argv);
 int wye_cmd_demo(int argc, char **argv);
 #endif
 
