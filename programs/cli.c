@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,9 @@ int wye_cli_bad_option(const char *cmd, char **argv)
     const char *word = (optind > 0) ? argv[optind - 1] : "?";
     if (optopt && optopt != '?' && word[0] == '-' && word[1] != '-')
         return wye_cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
-    return wye_cli_usage_error(cmd, "option '%s' is unknown or needs a value", word);
+    /* "--secrt=KEY": the word may carry key material. */
+    return wye_cli_usage_error(cmd, "option '%s' is unknown or needs a value",
+                               wye_cli_path_shown(word));
 }
 
 static void print_why(int code)
@@ -34,6 +38,91 @@ static void print_why(int code)
         fprintf(stderr, "%s\n", strerror(errno));
     else
         fprintf(stderr, "%s\n", wye_strerror(code));
+}
+
+const char *wye_cli_path_shown(const char *path)
+{
+    if (!path)
+        return "(none)";
+    return wye_audit_path_is_secret(path) ? "(a path that looks like key material)" : path;
+}
+
+int wye_cli_refuse_same_file(const char *cmd, const char *opt, const char *path,
+                             const char *const *inputs, size_t n)
+{
+    struct stat out;
+    if (!path || !strcmp(path, "-") || stat(path, &out) != 0)
+        return WYE_EXIT_OK; /* a new file replaces nothing */
+    for (size_t i = 0; i < n; i++) {
+        struct stat in;
+        if (!inputs[i] || !strcmp(inputs[i], "-") || stat(inputs[i], &in) != 0)
+            continue;
+        if (in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+            fprintf(stderr,
+                    "wyelink %s: option '%s' names '%s', which is also an input "
+                    "(never modified): choose another file\ntry 'wyelink %s --help'\n",
+                    cmd, opt, wye_cli_path_shown(path), cmd);
+            return WYE_EXIT_USAGE;
+        }
+    }
+    return WYE_EXIT_OK;
+}
+
+static volatile sig_atomic_t cancelled_by;
+
+static void on_signal(int sig)
+{
+    if (cancelled_by) {
+        /* Second signal: the user insists. Leave nothing half-written. */
+        wye_io_remove_temps();
+        _exit(128 + sig);
+    }
+    cancelled_by = sig;
+}
+
+void wye_cli_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int wye_cli_cancelled(void) { return cancelled_by; }
+
+int wye_cli_audit_precheck(const char *cmd, const char *log, const wye_party *signer)
+{
+    const wye_party_public *pub = signer ? wye_party_public_part(signer) : NULL;
+    if (!pub)
+        return wye_cli_fail(cmd, "cannot check the audit log", WYE_EINVAL);
+    wye_diag d;
+    errno = 0;
+    int rc = wye_audit_check_appendable(log, pub->sign_pk, &d);
+    if (rc == WYE_OK)
+        return WYE_EXIT_OK;
+    int saved = errno;
+    const char *shown = wye_cli_path_shown(log);
+    if (rc == WYE_EAUDITOWNER)
+        fprintf(stderr,
+                "wyelink %s: the audit log '%s' belongs to another party (its entries are "
+                "signed by another key): give this party's own log with --audit-log\n",
+                cmd, shown);
+    else if (rc == WYE_EAUDIT)
+        fprintf(stderr,
+                "wyelink %s: the audit log '%s' is not intact: line %llu: %s "
+                "(run 'wyelink audit verify')\n",
+                cmd, shown, (unsigned long long)d.line, d.reason);
+    else {
+        char what[4200];
+        snprintf(what, sizeof what, "the audit log '%s' cannot be written", shown);
+        errno = saved;
+        wye_cli_fail(cmd, what, rc);
+    }
+    return WYE_EXIT_FAIL;
 }
 
 int wye_cli_fail(const char *cmd, const char *what, int code)
@@ -122,7 +211,7 @@ void wye_cli_audit_param(wye_cli_audit *a, const char *name, const char *value)
 void wye_cli_audit_param_path(wye_cli_audit *a, const char *name, const char *path)
 {
     if (a->e && a->rc == WYE_OK)
-        a->rc = wye_audit_entry_path(a->e, name, path);
+        a->rc = wye_audit_entry_path(a->e, name, wye_cli_path_shown(path));
 }
 
 void wye_cli_audit_count(wye_cli_audit *a, const char *name, uint64_t n)
@@ -153,16 +242,25 @@ int wye_cli_audit_finish(const char *cmd, wye_cli_audit *a, const char *log,
     wye_audit_entry_outcome(a->e, outcome != WYE_OK          ? outcome
                                   : status == WYE_EXIT_OK ? WYE_OK
                                                           : WYE_EIO);
+    errno = 0;
     int rc = a->rc == WYE_OK ? wye_audit_append(log, a->e, signer) : a->rc;
     wye_audit_entry_free(a->e);
     a->e = NULL;
     if (rc != WYE_OK) {
-        char what[4200];
-        snprintf(what, sizeof what, "cannot append to the audit log '%s'", log);
-        wye_cli_fail(cmd, what, rc);
+        const char *shown = wye_cli_path_shown(log);
+        if (rc == WYE_EAUDITOWNER)
+            fprintf(stderr,
+                    "wyelink %s: cannot append to the audit log '%s': it belongs to another "
+                    "party (its entries are signed by another key)\n",
+                    cmd, shown);
+        else {
+            char what[4200];
+            snprintf(what, sizeof what, "cannot append to the audit log '%s'", shown);
+            wye_cli_fail(cmd, what, rc);
+        }
         return WYE_EXIT_FAIL;
     }
-    return status;
+    return outcome == WYE_ECANCELLED ? WYE_EXIT_CANCELLED : status;
 }
 
 static double now_seconds(void)

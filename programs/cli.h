@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -21,6 +22,7 @@
 #define WYE_EXIT_OK 0
 #define WYE_EXIT_FAIL 1
 #define WYE_EXIT_USAGE 2
+#define WYE_EXIT_CANCELLED 130 /* a run cancelled by SIGINT or SIGTERM (128 + SIGINT) */
 
 /* The exit-code paragraph every command's help ends with. */
 #define WYE_CLI_EXIT_HELP                                                      \
@@ -59,6 +61,31 @@ int wye_cli_parse_u64(const char *cmd, const char *opt, const char *arg,
 int wye_cli_parse_double(const char *cmd, const char *opt, const char *arg,
                          double min, double max, double *out);
 
+/* A path safe to print or record: path itself, or "(a path that looks like
+ * key material)" when wye_audit_path_is_secret(path). Every message that
+ * names a file the user gave goes through this. */
+const char *wye_cli_path_shown(const char *path);
+
+/* Refuse an output that is one of the inputs: if path exists and is the same
+ * file (device and inode) as any of inputs[0..n) (NULL entries and "-" are
+ * skipped), print "wyelink CMD: option 'OPT' names 'PATH', which is also an
+ * input (never modified): choose another file" and return WYE_EXIT_USAGE;
+ * else WYE_EXIT_OK. For --audit-log and every output option. */
+int wye_cli_refuse_same_file(const char *cmd, const char *opt, const char *path,
+                             const char *const *inputs, size_t n);
+
+/* Install SIGINT and SIGTERM handlers (sigaction): the first signal sets a
+ * flag that wye_cli_cancelled() returns; a second one removes this process's
+ * temp files (wye_io_remove_temps) and exits with 128 + the signal number at
+ * once. Long loops poll wye_cli_cancelled() (their progress callbacks) and
+ * stop with WYE_ECANCELLED; the command then aborts its outputs, appends a
+ * "cancelled" audit entry (wye_cli_audit_finish with outcome WYE_ECANCELLED)
+ * and exits WYE_EXIT_CANCELLED. Call once, from main's thread. */
+void wye_cli_signals_install(void);
+/* The number of the first SIGINT or SIGTERM received, else 0.
+ * Async-signal-safe and thread-safe. */
+int wye_cli_cancelled(void);
+
 /* The audit log this run appends to: the --audit-log option if given, else
  * $WYELINK_AUDIT_LOG, else "wyelink-audit.log" in the current folder. */
 const char *wye_cli_audit_path(const char *option);
@@ -80,10 +107,21 @@ void wye_cli_audit_input(wye_cli_audit *a, const char *path);
 void wye_cli_audit_output(wye_cli_audit *a, const char *path);
 /* Record the outcome (outcome if not WYE_OK, else WYE_OK when status is
  * WYE_EXIT_OK, else WYE_EIO), append the entry to log signed by signer and
- * free it. Returns status, or WYE_EXIT_FAIL (with a message) if the entry
- * could not be built or appended. */
+ * free it. Returns status (WYE_EXIT_CANCELLED when outcome is
+ * WYE_ECANCELLED: the entry records a "cancelled" outcome, code -26), or
+ * WYE_EXIT_FAIL (with a message naming what is wrong with the log) if the
+ * entry could not be built or appended. A path parameter that looks like
+ * key material is recorded as "(a path that looks like key material)". */
 int wye_cli_audit_finish(const char *cmd, wye_cli_audit *a, const char *log,
                          const wye_party *signer, int outcome, int status);
+
+/* Before the work: check that the log can take signer's entry
+ * (wye_audit_check_appendable). On failure print exactly what is wrong,
+ * "wyelink CMD: the audit log 'LOG' belongs to another party (its entries
+ * are signed by another key)", "... is not intact: line N: why (run 'wyelink
+ * audit verify')", "... cannot be written: no space left on the device", and
+ * return WYE_EXIT_FAIL; else WYE_EXIT_OK. */
+int wye_cli_audit_precheck(const char *cmd, const char *log, const wye_party *signer);
 
 /* A progress bar on stderr, shown only when stderr is a terminal, the run is
  * not quiet and the work is large (total >= min_total). total 0 = unknown. */

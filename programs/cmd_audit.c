@@ -384,6 +384,8 @@ static void outcome_cell(json_t *o, char *out, size_t n)
     }
     if (json_integer_value(code) == 0)
         snprintf(out, n, "ok");
+    else if (json_integer_value(code) == WYE_ECANCELLED)
+        snprintf(out, n, "cancelled"); /* SIGINT or SIGTERM: not a failure of the tool */
     else
         snprintf(out, n, "error %lld: %s", (long long)json_integer_value(code),
                  or_q(str_at(o, "message", NULL)));

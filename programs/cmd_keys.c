@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ static void usage_sub(FILE *f, const char *text)
 static int fail_file(const char *cmd, const char *verb, const char *path, int rc)
 {
     char what[1200];
-    snprintf(what, sizeof what, "%s '%s'", verb, path);
+    snprintf(what, sizeof what, "%s '%s'", verb, wye_cli_path_shown(path));
     return wye_cli_fail(cmd, what, rc);
 }
 
@@ -130,8 +131,8 @@ static int load_party(const char *cmd, const char *path, const char *want_role, 
         return fail_file(cmd, "cannot load the key", path, rc);
     const wye_party_public *p = wye_party_public_part(*out);
     if (want_role && strcmp(p->role, want_role) != 0) {
-        fprintf(stderr, "wyelink %s: '%s' has role '%s', not '%s'\n", cmd, path, p->role,
-                want_role);
+        fprintf(stderr, "wyelink %s: '%s' has role '%s', not '%s'\n", cmd,
+                wye_cli_path_shown(path), p->role, want_role);
         wye_party_free(*out);
         *out = NULL;
         return WYE_EXIT_FAIL;
@@ -147,8 +148,8 @@ static int load_public(const char *cmd, const char *path, const char *want_role,
     if (rc != WYE_OK)
         return fail_file(cmd, "cannot load the public key", path, rc);
     if (want_role && strcmp(out->role, want_role) != 0) {
-        fprintf(stderr, "wyelink %s: '%s' has role '%s', not '%s'\n", cmd, path, out->role,
-                want_role);
+        fprintf(stderr, "wyelink %s: '%s' has role '%s', not '%s'\n", cmd,
+                wye_cli_path_shown(path), out->role, want_role);
         return WYE_EXIT_FAIL;
     }
     return WYE_EXIT_OK;
@@ -199,11 +200,23 @@ static int parse_required(const char *cmd, int argc, char **argv, const struct o
         values[i] = optarg;
     }
     if (optind < argc)
-        return wye_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return wye_cli_usage_error(cmd, "unexpected argument '%s'",
+                                   wye_cli_path_shown(argv[optind]));
     for (size_t i = 0; i < n; i++)
         if (!values[i])
             return wye_cli_usage_error(cmd, "%s", required);
     return -1;
+}
+
+/* Before the work: the audit log must not be one of the inputs (it is
+ * appended to; inputs are never modified) and must take signer's entry. */
+static int audit_guard(const char *cmd, const char *log, const wye_party *signer,
+                       const char *const *inputs, size_t n)
+{
+    const char *path = wye_cli_audit_path(log);
+    int st = wye_cli_refuse_same_file(cmd, log ? "--audit-log" : "the audit log", path,
+                                      inputs, n);
+    return st != WYE_EXIT_OK ? st : wye_cli_audit_precheck(cmd, path, signer);
 }
 
 static int join(char *out, size_t n, const char *dir, const char *name, const char *ext)
@@ -243,10 +256,19 @@ static int cmd_create(int argc, char **argv)
         wye_party_free(p);
         return wye_cli_usage_error(cmd, "--out is too long");
     }
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+    bool made = mkdir(out, 0700) == 0;
+    if (!made && errno != EEXIST) {
         int status = fail_file(cmd, "cannot create the folder", out, WYE_EIO);
         wye_party_free(p);
         return status;
+    }
+    /* After the folder: the log may live in it. */
+    int guard = audit_guard(cmd, log, p, NULL, 0);
+    if (guard != WYE_EXIT_OK) {
+        if (made)
+            rmdir(out);
+        wye_party_free(p);
+        return guard;
     }
     errno = 0;
     rc = wye_party_save(p, key, pub);
@@ -272,7 +294,7 @@ static int cmd_create(int argc, char **argv)
         printf("wrote %s (secret: keep it here, mode 0600)\n"
                "wrote %s (public: share it)\n"
                "%s %s, public key id %s\n",
-               key, pub, role, name, id);
+               wye_cli_path_shown(key), wye_cli_path_shown(pub), role, name, id);
     }
     wye_party_free(p);
     return status;
@@ -298,6 +320,11 @@ static int cmd_secret(int argc, char **argv)
     int status = load_party(cmd, keyf, "custodian", &cust);
     if (status != WYE_EXIT_OK)
         return status;
+    const char *ins[] = {keyf};
+    if ((status = audit_guard(cmd, log, cust, ins, 1)) != WYE_EXIT_OK) {
+        wye_party_free(cust);
+        return status;
+    }
     wye_cli_audit a;
     wye_cli_audit_start(&a, cmd);
     wye_cli_audit_param_path(&a, "key", keyf);
@@ -321,7 +348,7 @@ static int cmd_secret(int argc, char **argv)
         wye_hex(id, sizeof id, hex);
         printf("wrote %s (linkage secret, mode 0600: never give it to the linkage unit)\n"
                "key id %s\n",
-               out, hex);
+               wye_cli_path_shown(out), hex);
     }
     wye_secret_free(s);
     wye_party_free(cust);
@@ -357,6 +384,11 @@ static int cmd_seal(int argc, char **argv)
     wye_party *cust;
     if ((status = load_party(cmd, keyf, "custodian", &cust)) != WYE_EXIT_OK)
         return status;
+    const char *ins[] = {secret, keyf, to};
+    if ((status = audit_guard(cmd, log, cust, ins, 3)) != WYE_EXIT_OK) {
+        wye_party_free(cust);
+        return status;
+    }
     wye_cli_audit a;
     wye_cli_audit_start(&a, cmd);
     wye_cli_audit_param_path(&a, "secret", secret);
@@ -381,7 +413,8 @@ static int cmd_seal(int argc, char **argv)
     if (rc == WYE_OK && status != WYE_EXIT_OK)
         unlink(out);
     if (rc == WYE_OK && status == WYE_EXIT_OK)
-        printf("wrote %s (linkage secret sealed to agency %s)\n", out, agency.name);
+        printf("wrote %s (linkage secret sealed to agency %s)\n", wye_cli_path_shown(out),
+               agency.name);
     wye_secret_free(s);
     wye_party_free(cust);
     return status;
@@ -415,6 +448,11 @@ static int cmd_open(int argc, char **argv)
     wye_party *agency;
     if ((status = load_party(cmd, keyf, "agency", &agency)) != WYE_EXIT_OK)
         return status;
+    const char *ins[] = {sealed, keyf, custf};
+    if ((status = audit_guard(cmd, log, agency, ins, 3)) != WYE_EXIT_OK) {
+        wye_party_free(agency);
+        return status;
+    }
     wye_cli_audit a;
     wye_cli_audit_start(&a, cmd);
     wye_cli_audit_param_path(&a, "key", keyf);
@@ -451,8 +489,8 @@ static int cmd_open(int argc, char **argv)
         char hex[2 * WYE_KEY_ID_BYTES + 1];
         wye_secret_key_id(s, id);
         wye_hex(id, sizeof id, hex);
-        printf("wrote %s (linkage secret, mode 0600), sealed by custodian %s\nkey id %s\n", out,
-               cust.name, hex);
+        printf("wrote %s (linkage secret, mode 0600), sealed by custodian %s\nkey id %s\n",
+               wye_cli_path_shown(out), cust.name, hex);
     }
     wye_secret_free(s);
     wye_party_free(agency);
@@ -555,7 +593,8 @@ static int cmd_show(int argc, char **argv)
     errno = 0;
     int rc = file_kind(path, kind, sizeof kind);
     if (rc == WYE_EJSON) {
-        fprintf(stderr, "wyelink %s: '%s' is not a wyelink key file\n", cmd, path);
+        fprintf(stderr, "wyelink %s: '%s' is not a wyelink key file\n", cmd,
+                wye_cli_path_shown(path));
         return WYE_EXIT_FAIL;
     }
     if (rc != WYE_OK)
@@ -611,9 +650,9 @@ int wye_cmd_keys(int argc, char **argv)
         return WYE_EXIT_OK;
     }
     if (sub[0] == '-')
-        return wye_cli_usage_error("keys", "option '%s' is unknown", sub);
+        return wye_cli_usage_error("keys", "option '%s' is unknown", wye_cli_path_shown(sub));
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(sub, subs[i].name))
             return subs[i].run(argc - 1, argv + 1);
-    return wye_cli_usage_error("keys", "unknown subcommand '%s'", sub);
+    return wye_cli_usage_error("keys", "unknown subcommand '%s'", wye_cli_path_shown(sub));
 }

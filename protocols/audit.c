@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,35 +72,136 @@ static bool is_hex(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* A run of characters that could be an encoded key: 32+ hex digits, or 43+
- * base64 characters mixing upper case, lower case and digits (AUDIT.md). */
+static bool is_b64(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '_' || c == '-';
+}
+
+enum { CL_UPPER = 1, CL_LOWER = 2, CL_DIGIT = 4, CL_OTHER = 8 };
+
+static int char_class(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? CL_UPPER
+           : c >= 'a' && c <= 'z' ? CL_LOWER
+           : c >= '0' && c <= '9' ? CL_DIGIT
+                                  : CL_OTHER;
+}
+
 /* Whether s[0..n) holds what looks like encoded key material: a run of 32
  * or more hex digits, or of 43 or more base64 characters mixing upper case,
- * lower case and digits. */
+ * lower case and digits (AUDIT.md, "What an entry never holds"). */
 static bool looks_like_key(const char *s, size_t n)
 {
     size_t hexrun = 0, b64run = 0;
-    bool up = false, lo = false, dig = false;
+    int seen = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         hexrun = is_hex(c) ? hexrun + 1 : 0;
         if (hexrun >= 32)
             return true;
-        bool b64 = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                   (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '_' || c == '-';
-        if (b64) {
+        if (is_b64(c)) {
             b64run++;
-            up |= c >= 'A' && c <= 'Z';
-            lo |= c >= 'a' && c <= 'z';
-            dig |= c >= '0' && c <= '9';
-            if (b64run >= 43 && up && lo && dig)
+            seen |= char_class(c);
+            if (b64run >= 43 && (seen & 7) == 7)
                 return true;
         } else {
             b64run = 0;
-            up = lo = dig = false;
+            seen = 0;
         }
     }
     return false;
+}
+
+/* Detectors of key material that the per-component rule misses, applied to
+ * a maximal run r[0..n) of base64 characters, '/' included (a base64 key
+ * holds '/' once in 64 characters, so it spans folders), followed by `pads`
+ * '=' characters:
+ * - a padded base64 encoding of 31 bytes or more: a stretch of the run that
+ *   starts at its start or after a '/', of 42 or more characters mixing upper
+ *   and lower case, whose length plus the padding is a multiple of 4
+ *   (wyelink's keys and secrets are padded base64 of 32 and 64 bytes,
+ *   libsodium's original variant, the one with '/');
+ * - a stretch that looks random: 40 characters of the run (not counting '/')
+ *   mixing upper and lower case, in which the changes of character class
+ *   (upper, lower, digit, other) from one character to the next plus the
+ *   number of distinct characters reach RANDOM_SCORE. Random base64 scores
+ *   57 on average; names of folders and files (words, CamelCase, dates,
+ *   mktemp's random characters between words) score 50 or less. */
+#define RANDOM_WINDOW 40
+#define RANDOM_SCORE 54
+static bool padded_key(const char *r, size_t n, size_t pads)
+{
+    if (pads < 1 || pads > 2)
+        return false;
+    for (size_t i = 0; i + 42 <= n; i++) {
+        if (i > 0 && r[i - 1] != '/')
+            continue;
+        int seen = 0;
+        for (size_t j = i; j < n; j++)
+            seen |= char_class((unsigned char)r[j]);
+        if ((n - i + pads) % 4 == 0 && (seen & 3) == 3)
+            return true;
+    }
+    return false;
+}
+
+static bool random_run(const char *r, size_t n)
+{
+    char w[RANDOM_WINDOW];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i] == '/')
+            continue;
+        if (k == RANDOM_WINDOW)
+            memmove(w, w + 1, --k);
+        w[k++] = r[i];
+        if (k < RANDOM_WINDOW)
+            continue;
+        int changes = 0, seen = 0, ndistinct = 0;
+        bool distinct[256] = {false};
+        for (size_t j = 0; j < k; j++) {
+            unsigned char c = (unsigned char)w[j];
+            seen |= char_class(c);
+            changes += j && char_class(c) != char_class((unsigned char)w[j - 1]);
+            ndistinct += !distinct[c];
+            distinct[c] = true;
+        }
+        if ((seen & 3) == 3 && changes + ndistinct >= RANDOM_SCORE)
+            return true;
+    }
+    return false;
+}
+
+int wye_audit_path_is_secret(const char *path)
+{
+    if (!path)
+        return 0;
+    size_t n = strlen(path);
+    for (const char *p = path; *p;) {
+        size_t k = strcspn(p, "/");
+        if (looks_like_key(p, k))
+            return 1;
+        p += k + (p[k] == '/');
+    }
+    if (n < 42)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        if (!is_b64((unsigned char)path[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && is_b64((unsigned char)path[j]))
+            j++;
+        size_t pads = 0;
+        while (j + pads < n && path[j + pads] == '=')
+            pads++;
+        if (j - i >= 42 && (padded_key(path + i, j - i, pads) || random_run(path + i, j - i)))
+            return 1;
+        i = j;
+    }
+    return 0;
 }
 
 /* Short enough, no control characters. */
@@ -119,20 +221,10 @@ static bool value_ok(const char *v)
     return printable(v, n) && !looks_like_key(v, n);
 }
 
-/* A path: the key check applies to each '/'-separated component, so folders
- * whose names mix case and digits (mktemp's) do not join into a "key". */
+/* A path: wye_audit_path_is_secret, the one detector for paths. */
 static bool path_ok(const char *v)
 {
-    size_t n = strlen(v);
-    if (!printable(v, n))
-        return false;
-    for (const char *p = v; *p;) {
-        size_t k = strcspn(p, "/");
-        if (looks_like_key(p, k))
-            return false;
-        p += k + (p[k] == '/');
-    }
-    return true;
+    return printable(v, strlen(v)) && !wye_audit_path_is_secret(v);
 }
 
 /* ---- building an entry ----------------------------------------------- */
@@ -710,9 +802,15 @@ int wye_audit_verify(wye_source source, const uint8_t sign_pk[WYE_SIGN_PK_BYTES]
             goto done;
         }
         if (sodium_memcmp(info.pk, sign_pk, WYE_SIGN_PK_BYTES) != 0) {
+            /* The key id as KEYS.md defines it (keys show prints it), not
+             * a prefix of the public key. */
+            wye_party_public other = {0};
             char id[17];
-            wye_hex(info.pk, 8, id);
-            rc = bad(res, lineno, "signed by another key (%s)", id);
+            memcpy(other.sign_pk, info.pk, WYE_SIGN_PK_BYTES);
+            wye_public_key_id(&other, id);
+            if (res->entries == 0)
+                res->other_owner = 1;
+            rc = bad(res, lineno, "signed by another key (key id %s)", id);
             goto done;
         }
         if (info.recovered) {
@@ -859,7 +957,7 @@ static int read_tail(int fd, const uint8_t pk[WYE_SIGN_PK_BYTES], tail_state *ts
         }
         if (k == LINE_ENTRY) {
             if (sodium_memcmp(info.pk, pk, WYE_SIGN_PK_BYTES) != 0) {
-                rc = WYE_EAUDIT; /* another party's chain */
+                rc = WYE_EAUDITOWNER; /* another party's chain */
                 goto out;
             }
             ts->seq = info.seq;
@@ -995,6 +1093,9 @@ out:
     return rc;
 }
 
+static int write_line(int fd, const char *buf, size_t len, off_t before);
+#define APPEND_ROOM ((uint64_t)64 << 10)
+
 int wye_audit_append(const char *path, const wye_audit_entry *e, const wye_party *signer)
 {
     if (!path || !e || !signer)
@@ -1013,33 +1114,119 @@ int wye_audit_append(const char *path, const wye_audit_entry *e, const wye_party
         return WYE_EINVAL;
     int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return WYE_EIO;
+        return wye_io_write_error(errno);
     int rc = lock_file(fd);
     char *buf = NULL;
     size_t len = 0;
     tail_state ts;
+    struct stat st;
+    if (rc == WYE_OK && fstat(fd, &st) != 0)
+        rc = WYE_EIO;
     if (rc == WYE_OK)
         rc = read_tail(fd, pub->sign_pk, &ts);
     if (rc == WYE_OK && ts.seq >= (uint64_t)INT64_MAX)
         rc = WYE_ERANGE;
     if (rc == WYE_OK)
         rc = build_line(e, &ts, sk, pub, &buf, &len);
-    /* One write() of the whole line; a short write (disk full) is continued
-     * under the lock, and a crash part-way leaves a fragment (AUDIT.md). */
-    for (size_t done = 0; rc == WYE_OK && done < len;) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = WYE_EIO;
-        else
-            done += (size_t)w;
-    }
-    if (rc == WYE_OK && fsync(fd) != 0)
-        rc = WYE_EIO;
+    if (rc == WYE_OK)
+        rc = write_line(fd, buf, len, st.st_size);
     free(buf);
     int saved = errno;
     close(fd); /* releases the lock */
     errno = saved;
     return rc;
+}
+
+/* One write() of the whole line, then fsync. A short write is continued
+ * under the lock; if the rest cannot be written (disk full, file size
+ * limit, an I/O error), the log is cut back to its previous length, so a
+ * failed append leaves no partial line and the log still verifies. Only a
+ * crash part-way leaves a fragment (AUDIT.md, "Interrupted writes"). */
+static int write_line(int fd, const char *buf, size_t len, off_t before)
+{
+    int rc = WYE_OK;
+    for (size_t done = 0; rc == WYE_OK && done < len;) {
+        ssize_t w = write(fd, buf + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = wye_io_write_error(errno);
+        else if (w == 0)
+            rc = wye_io_write_error(errno = ENOSPC);
+        else
+            done += (size_t)w;
+    }
+    if (rc == WYE_OK && fsync(fd) != 0)
+        rc = wye_io_write_error(errno);
+    if (rc != WYE_OK) {
+        int saved = errno;
+        if (ftruncate(fd, before) == 0)
+            (void)fsync(fd);
+        errno = saved;
+    }
+    return rc;
+}
+
+static int check_space(const char *path)
+{
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) != 0)
+        return WYE_OK; /* no answer: the append will tell */
+    /* Room for a few entries (each a few KiB, at most 1 MiB). */
+    if (vfs.f_blocks > 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < APPEND_ROOM) {
+        errno = ENOSPC;
+        return WYE_ENOSPC;
+    }
+    return WYE_OK;
+}
+
+int wye_audit_check_appendable(const char *path, const uint8_t sign_pk[WYE_SIGN_PK_BYTES],
+                               wye_diag *d)
+{
+    wye_diag_clear(d);
+    if (!path || !*path || !sign_pk)
+        return WYE_EINVAL;
+    if (sodium_init() < 0)
+        return WYE_ECRYPTO;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && errno == ENOENT) {
+        /* A new log: its folder must take a new file. */
+        const char *slash = strrchr(path, '/');
+        char dir[PATH_MAX_LEN + 1];
+        if (slash && (size_t)(slash - path) >= sizeof dir)
+            return WYE_ERANGE;
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path + 1) : 1,
+                 slash ? path : ".");
+        if (access(dir, W_OK | X_OK) != 0)
+            return errno == ENOENT ? WYE_ENOTFOUND : WYE_EIO;
+        return check_space(dir);
+    }
+    if (fd < 0)
+        return wye_io_write_error(errno);
+    struct stat st;
+    int rc = fstat(fd, &st) != 0 ? WYE_EIO : S_ISREG(st.st_mode) ? WYE_OK : WYE_EFORMAT;
+    close(fd);
+    if (rc == WYE_OK)
+        rc = check_space(path);
+    if (rc != WYE_OK)
+        return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return WYE_EIO;
+    wye_audit_result res;
+    rc = wye_audit_verify(wye_source_file(f), sign_pk, &res);
+    fclose(f);
+    if (rc != WYE_EAUDIT)
+        return rc;
+    /* A partial last line is a crash the next append records (AUDIT.md). */
+    if (res.truncated_tail && !res.first_bad)
+        return WYE_OK;
+    const char *why = res.reason;
+    if (!strncmp(why, "line ", 5)) {
+        const char *colon = strstr(why, ": ");
+        if (colon)
+            why = colon + 2;
+    }
+    wye_diag_set(d, res.first_bad, NULL, "%s", why);
+    return res.other_owner ? WYE_EAUDITOWNER : WYE_EAUDIT;
 }

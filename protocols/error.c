@@ -34,10 +34,16 @@ static const char *const messages[] = {
     [-WYE_EEXIST] = "file exists (refusing to overwrite)",
     [-WYE_ESTATE] = "operation not valid in this state",
     [-WYE_EATTR] = "attribute or value not allowed by the protocol",
+    [-WYE_ECANCELLED] = "cancelled (interrupted by a signal)",
+    [-WYE_ENOSPC] = "no space left on the device",
+    [-WYE_EAUDITOWNER] = "audit log belongs to another party (signed by another key)",
+    [-WYE_EDUPLICATE] = "two inputs or keys claim the same name",
 };
 
 const char *wye_strerror(int code)
 {
+    _Static_assert(sizeof messages / sizeof messages[0] == 1 - WYE_ELAST,
+                   "one message for every pinned code");
     if (code > 0 || code < WYE_ELAST)
         return "unknown error";
     return messages[-code];

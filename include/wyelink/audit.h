@@ -33,10 +33,19 @@ WYE_API void wye_audit_entry_free(wye_audit_entry *e);
 /* A non-secret parameter, e.g. ("threads", "2"). */
 WYE_API int wye_audit_entry_param(wye_audit_entry *e, const char *name, const char *value);
 /* A parameter that is a file or folder path, e.g. ("trust", "keys/"): as
- * above, but the check for key material applies to each '/'-separated
- * component, so a path through folders whose names mix case and digits is
- * not taken for a key (AUDIT.md, "What an entry may hold"). */
+ * above, but the check for key material is wye_audit_path_is_secret(), so a
+ * path through folders whose names mix case and digits is not taken for a
+ * key while a key that holds '/' still is (AUDIT.md, "What an entry never
+ * holds"). WYE_EINVAL for a path that looks like key material. */
 WYE_API int wye_audit_entry_path(wye_audit_entry *e, const char *name, const char *path);
+/* 1 if the string, whole or any part of it (across '/' too), looks like key
+ * material, else 0: a '/'-separated component holding a run of 32+ hex
+ * digits or 43+ base64 characters mixing upper case, lower case and digits;
+ * or, across '/', a padded base64 encoding of 31+ bytes or a random-looking
+ * run of base64 characters (AUDIT.md gives the exact rule). The one
+ * detector: wye_audit_entry_path and every command that prints a path use
+ * it. NULL gives 0. Thread-safe. */
+WYE_API int wye_audit_path_is_secret(const char *path);
 /* An input or output file: its path and BLAKE2b-256 digest (computed now). */
 WYE_API int wye_audit_entry_input(wye_audit_entry *e, const char *path);
 WYE_API int wye_audit_entry_output(wye_audit_entry *e, const char *path);
@@ -57,9 +66,12 @@ WYE_API void wye_audit_entry_outcome(wye_audit_entry *e, int code);
 /* Append e to the log at path (created if missing, mode 0600), chained to
  * the last whole entry and signed by signer. If a crash left a partial last
  * line, the new entry closes it and records its size and digest, so the log
- * verifies again (protocols/AUDIT.md). Errors: WYE_ESTATE (no outcome set),
- * WYE_ELOCK, WYE_EIO, WYE_EAUDIT (the last whole line is not a valid entry
- * of this party's chain; nothing is written). */
+ * verifies again (protocols/AUDIT.md). A write that fails part-way is cut
+ * back: the log keeps its previous length. Errors: WYE_ESTATE (no outcome
+ * set), WYE_ELOCK, WYE_ENOSPC (device full), WYE_EIO (errno kept, e.g.
+ * EFBIG), WYE_EAUDITOWNER (the last entry is signed by another key: the log
+ * is another party's; nothing is written), WYE_EAUDIT (the last whole line
+ * is not a valid entry; nothing is written). */
 WYE_API int wye_audit_append(const char *path, const wye_audit_entry *e,
                              const wye_party *signer);
 
@@ -69,8 +81,22 @@ typedef struct wye_audit_result {
                                (the entry number too, unless a recovered crash
                                fragment stands earlier in the log) */
     int truncated_tail;     /* 1 if the log ends with a partial line */
+    int other_owner;        /* 1 if the first entry is signed by another key:
+                               the log is another party's */
     char reason[128];
 } wye_audit_result;
+
+/* Before the work: whether the log at path can take this party's next
+ * entry. WYE_OK if it does not exist yet (and its folder takes a new file),
+ * or it is intact and every entry is signed by sign_pk (a partial last line
+ * left by a crash is fine: the append records it); WYE_EAUDITOWNER if its
+ * entries are signed by another key; WYE_EAUDIT if it is not intact (d: line
+ * = the first bad line, reason = why, never a value); WYE_ENOSPC if the
+ * device has less than 64 KiB free; WYE_EIO (errno kept: EACCES, EROFS...),
+ * WYE_ENOTFOUND (no such folder), WYE_EFORMAT (not a regular file) if it
+ * cannot be opened for appending. Reads the whole log; takes no lock. */
+WYE_API int wye_audit_check_appendable(const char *path,
+                                       const uint8_t sign_pk[WYE_SIGN_PK_BYTES], wye_diag *d);
 
 /* Verify a log read from source against the signer's public key. WYE_OK if
  * intact, WYE_EAUDIT otherwise, with res saying where and why. */

@@ -50,10 +50,14 @@ enum {
     WYE_EEXIST = -23,     /* refusing to overwrite an existing file */
     WYE_ESTATE = -24,     /* call not valid in this object's state */
     WYE_EATTR = -25,      /* attribute or value not allowed by the protocol */
+    WYE_ECANCELLED = -26, /* the run was cancelled (SIGINT or SIGTERM) */
+    WYE_ENOSPC = -27,     /* no space left on the device (errno ENOSPC or EDQUOT) */
+    WYE_EAUDITOWNER = -28, /* the audit log belongs to another party (signed by another key) */
+    WYE_EDUPLICATE = -29, /* two inputs or keys claim the same name */
 };
 
 /* The number of the last pinned code; wye_strerror() covers 0..WYE_ELAST. */
-#define WYE_ELAST WYE_EATTR
+#define WYE_ELAST WYE_EDUPLICATE
 
 /* Input diagnostics: where the problem is, never what the value was.
  * line is 1-based (0 = not applicable); field and reason are NUL-terminated. */

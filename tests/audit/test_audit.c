@@ -487,7 +487,7 @@ Test(audit, append_refuses_an_altered_tail_and_another_partys_log)
     wye_audit_entry *e;
     cr_assert_eq(wye_audit_entry_new("hash", &e), WYE_OK);
     wye_audit_entry_outcome(e, WYE_OK);
-    cr_assert_eq(wye_audit_append(log, e, bob), WYE_EAUDIT);
+    cr_assert_eq(wye_audit_append(log, e, bob), WYE_EAUDITOWNER);
     /* nor alice onto an edited last entry (whole JSON, bad signature) */
     lines l;
     split(log, &l);
