@@ -188,8 +188,16 @@ static double score_pair(void *ctx, uint32_t a, uint32_t b)
     return wye_fs_score(c->fs, c->v, a, b, NULL);
 }
 
+/* Report progress; true when the caller asks to stop. */
+static bool report(const wye_linkage *l, const char *stage, uint64_t done, uint64_t total)
+{
+    return l->p.progress && l->p.progress(l->p.progress_ctx, stage, done, total) != 0;
+}
+
 /* Run fn over every part on nt threads; per-thread contexts are made by the
- * caller. Progress is reported by thread 0 only. */
+ * caller. Progress is reported by thread 0 only. After a failure, or once
+ * the progress callback asks to stop (WYE_ECANCELLED), the parts not yet
+ * started are skipped. */
 typedef int (*part_fn)(void *ctx, size_t part);
 
 static int for_parts(wye_linkage *l, const char *stage, int nt, part_fn fn, void **ctxs)
@@ -205,20 +213,25 @@ static int for_parts(wye_linkage *l, const char *stage, int nt, part_fn fn, void
         void *ctx = ctxs[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
         for (size_t k = 0; k < np; k++) {
-            int r = fn(ctx, k);
+            int r;
+#pragma omp atomic read
+            r = err;
+            if (r != WYE_OK)
+                continue;
+            r = fn(ctx, k);
+            uint64_t w = wye_blocks_part_work(l->blocks, k), d;
+#pragma omp atomic capture
+            d = done += w;
+            if (r == WYE_OK && omp_get_thread_num() == 0 && report(l, stage, d, total))
+                r = WYE_ECANCELLED;
             if (r != WYE_OK) {
 #pragma omp atomic write
                 err = r;
             }
-            uint64_t w = wye_blocks_part_work(l->blocks, k), d;
-#pragma omp atomic capture
-            d = done += w;
-            if (l->p.progress && omp_get_thread_num() == 0)
-                l->p.progress(l->p.progress_ctx, stage, d, total);
         }
     }
-    if (l->p.progress)
-        l->p.progress(l->p.progress_ctx, stage, total, total);
+    if (err == WYE_OK && report(l, stage, total, total))
+        err = WYE_ECANCELLED;
     return err;
 }
 
@@ -299,9 +312,13 @@ static int link_new(const wye_recset *s, const wye_recview *v, const wye_link_pa
 static int link_block(wye_linkage *l, wye_diag *diag)
 {
     double t0 = now();
+    if (report(l, "blocking", 0, 1))
+        return WYE_ECANCELLED;
     int rc = wye_blocks_build(l->v, &l->p.blocking, l->p.threads, &l->blocks);
     if (rc != WYE_OK)
         wye_diag_set(diag, 0, "blocking", "cannot build the blocks");
+    else if (report(l, "blocking", 1, 1))
+        rc = WYE_ECANCELLED;
     l->st.seconds_blocking = now() - t0;
     return rc;
 }
@@ -375,6 +392,8 @@ static int link_fit(wye_linkage *l, const uint64_t *hist, wye_diag *diag)
 {
     double t0 = now();
     int rc = WYE_OK;
+    if (report(l, "model", 0, 1))
+        return WYE_ECANCELLED;
     if (l->st.candidates == 0) {
         /* nothing to estimate from: every record is its own person */
         l->st.em.converged = false;
@@ -407,6 +426,8 @@ static int link_fit(wye_linkage *l, const uint64_t *hist, wye_diag *diag)
     }
     l->st.prior = wye_fs_lambda(l->fs);
     rc = wye_fs_tf_build(l->fs, l->v, l->p.threads);
+    if (rc == WYE_OK && report(l, "model", 1, 1))
+        rc = WYE_ECANCELLED;
     l->st.seconds_model = now() - t0;
     return rc;
 }
@@ -503,14 +524,14 @@ static int link_cluster(wye_linkage *l, const wye_edge *edges, size_t nk)
         .max_size = l->p.max_cluster,
     };
     score_ctx sc = {l->fs, l->v};
-    if (l->p.progress)
-        l->p.progress(l->p.progress_ctx, "clustering", 0, 1);
+    if (report(l, "clustering", 0, 1))
+        return WYE_ECANCELLED;
     int rc = wye_cluster(n, l->v->agency, edges, nk, &cp, score_pair, &sc, l->person,
                          &l->st.cluster);
-    if (l->p.progress)
-        l->p.progress(l->p.progress_ctx, "clustering", 1, 1);
     if (rc != WYE_OK)
         return rc;
+    if (report(l, "clustering", 1, 1))
+        return WYE_ECANCELLED;
     l->st.persons = l->st.cluster.clusters;
     for (size_t k = 0; k < nk; k++) {
         int d = edges[k].score >= l->st.match
@@ -560,6 +581,8 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         rc = link_cluster(l, edges, nk);
     free(edges);
     if (rc != WYE_OK) {
+        if (rc == WYE_ECANCELLED)
+            wye_diag_set(diag, 0, "linkage", "stopped on request");
         wye_linkage_free(l);
         return rc;
     }
@@ -600,6 +623,34 @@ size_t wye_linkage_npairs(const wye_linkage *l)
 const wye_link_pair *wye_linkage_pair(const wye_linkage *l, size_t k)
 {
     return k < l->npairs ? &l->pairs[k] : NULL;
+}
+
+size_t wye_linkage_model_nlevels(const wye_linkage *l)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < wye_fs_ncomparisons(l->fs); c++) {
+        const wye_fs_comparison *co = wye_fs_comparison_at(l->fs, c);
+        for (unsigned lev = 1; lev < co->nlevels; lev++)
+            k += co->level_used[lev];
+    }
+    return k;
+}
+
+int wye_linkage_model_level(const wye_linkage *l, size_t k, wye_link_model_level *out)
+{
+    if (!l || !out)
+        return WYE_EINVAL;
+    for (size_t c = 0; c < wye_fs_ncomparisons(l->fs); c++) {
+        const wye_fs_comparison *co = wye_fs_comparison_at(l->fs, c);
+        for (unsigned lev = 1; lev < co->nlevels; lev++) {
+            if (!co->level_used[lev] || k--)
+                continue;
+            double m = wye_fs_m(l->fs, c, lev), u = wye_fs_u(l->fs, c, lev);
+            *out = (wye_link_model_level){co->name, wye_fs_level_name(lev), m, u, log2(m / u)};
+            return WYE_OK;
+        }
+    }
+    return WYE_ENOTFOUND;
 }
 
 const char *wye_link_decision_name(int decision)
@@ -761,7 +812,53 @@ done:
     return rc;
 }
 
-/* What was linked: the tool, the protocol, the linkage secret's key id. */
+static json_t *time_json(int64_t t)
+{
+    char buf[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return json_null();
+    return json_string(buf);
+}
+
+/* Each input, in agency order: where it came from and when (replays and
+ * look-alikes show here: an old extract date, another signing key). */
+static json_t *inputs_json(const wye_linkage *l)
+{
+    json_t *arr = json_array();
+    for (size_t a = 0; a < l->v->nagencies; a++) {
+        const wye_encfile_meta *m = wye_recset_meta(l->s, a);
+        uint64_t bytes = 0;
+        const uint8_t *dg = wye_recset_digest(l->s, a, &bytes);
+        char hex[2 * WYE_RECFILE_DIGEST_BYTES + 1];
+        json_t *o = json_object();
+        json_object_set_new(o, "agency", json_string(wye_recset_agency(l->s, a)));
+        if (dg)
+            wye_hex(dg, WYE_RECFILE_DIGEST_BYTES, hex);
+        json_object_set_new(o, "blake2b", dg ? json_string(hex) : json_null());
+        json_object_set_new(o, "bytes", dg ? json_integer((json_int_t)bytes) : json_null());
+        if (m) {
+            wye_party_public signer;
+            memcpy(signer.sign_pk, m->signer_pk, sizeof signer.sign_pk);
+            wye_public_key_id(&signer, hex);
+            json_object_set_new(o, "signer_key_id", json_string(hex));
+            wye_hex(m->key_id, WYE_KEY_ID_BYTES, hex);
+            json_object_set_new(o, "key_id", json_string(hex));
+        } else {
+            json_object_set_new(o, "signer_key_id", json_null());
+            json_object_set_new(o, "key_id", json_null());
+        }
+        json_object_set_new(o, "extract_date",
+                            m && m->extract_date[0] ? json_string(m->extract_date) : json_null());
+        json_object_set_new(o, "created", m ? time_json(m->created) : json_null());
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* What was linked: the tool, the protocol, the linkage secret's key id, the
+ * inputs. */
 static void summary_head(const wye_linkage *l, json_t *root, bool exact)
 {
     const wye_protocol *proto = l->v->protocol;
@@ -780,6 +877,7 @@ static void summary_head(const wye_linkage *l, json_t *root, bool exact)
         wye_hex(kid, WYE_KEY_ID_BYTES, hex);
         json_object_set_new(root, "key_id", json_string(hex));
     }
+    json_object_set_new(root, "inputs", inputs_json(l));
     json_object_set_new(root, "small_counts",
                         json_string(exact ? "exact" : "counts below 5 shown as <5"));
 }
