@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -873,6 +874,10 @@ int wye_cmd_link(int argc, char **argv)
         run_free(&r);
         return status;
     }
+    /* caught for this run only: `wyelink demo` runs more commands after it */
+    struct sigaction old_int, old_term;
+    sigaction(SIGINT, NULL, &old_int);
+    sigaction(SIGTERM, NULL, &old_term);
     wye_cli_signals_install();
     audit_begin(&r);
     int outcome = run_steps(&r);
@@ -884,6 +889,8 @@ int wye_cmd_link(int argc, char **argv)
     status = wye_cli_audit_finish(CMD, &r.au, r.audit_path, r.lu, outcome, status);
     if (r.outs)
         status = finish_outputs(&r, status);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (status == WYE_EXIT_OK && !o.quiet)
         print_summary(&r);
     run_free(&r);
