@@ -400,7 +400,8 @@ static void audit_inputs(link_run *r, wye_recfile *const *rf)
         if (!rf[i]) { /* refused: its digest all the same, if it can be read */
             uint8_t dg[WYE_DIGEST_FILE_BYTES];
             struct stat st;
-            if (wye_file_digest(path, dg) != WYE_OK || stat(path, &st) != 0)
+            if (wye_cli_cancelled() || wye_file_digest(path, dg) != WYE_OK ||
+                stat(path, &st) != 0)
                 continue;
             rc = wye_audit_entry_input_digest(au->e, wye_cli_path_shown(path),
                                               (uint64_t)st.st_size, dg);
