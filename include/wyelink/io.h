@@ -135,7 +135,10 @@ WYE_API int wye_outset_open(wye_outset *s, const char *path, unsigned mode,
  * WYE_EIO (errno kept). After a failure only wye_outset_abort is valid. */
 WYE_API int wye_outset_prepare(wye_outset *s);
 /* Put every output in place as one set (preparing it first if needed), then
- * free s. Crash-safe through the journal above. On a failure before the
+ * free s. Crash-safe through the journal above. It first runs
+ * wye_output_recover on every member, so that its journals never replace
+ * those of an interrupted set (callers still recover before they write, to
+ * clear stale temp files early). On a failure before the
  * journal is durable, every temp file is removed and the previous outputs
  * are untouched; a failure after it (a rename that fails: rare) leaves the
  * journal so that wye_output_recover() completes the set. WYE_ENOSPC,
