@@ -493,57 +493,21 @@ static int make_parts_exhaustive(wye_blocks *b)
     return WYE_OK;
 }
 
-int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigned threads,
-                     wye_blocks **out)
+static bool params_valid(const wye_blocking_params *p)
 {
-    if (!v || !p || !out)
-        return WYE_EINVAL;
-    *out = NULL;
-    if (!p->exhaustive &&
-        (p->max_block < 2 || (p->hamming_bands && (p->hamming_bits < 1 || p->hamming_bits > 64)) ||
-         (p->minhash_bands && (p->minhash_per_field < 1 || p->minhash_per_field > 8)) ||
-         (p->minhash2_bands && (p->minhash2_per_field < 1 || p->minhash2_per_field > 8))))
-        return WYE_EINVAL;
-    if (v->n > UINT32_MAX - 1)
-        return WYE_ERANGE;
-    wye_blocks *b = calloc(1, sizeof *b);
-    if (!b)
-        return WYE_ENOMEM;
-    b->v = v;
-    b->p = *p;
-    b->n = v->n;
-    int rc;
-    if (p->exhaustive) {
-        rc = make_parts_exhaustive(b);
-        if (rc != WYE_OK) {
-            wye_blocks_free(b);
-            return rc;
-        }
-        *out = b;
-        return WYE_OK;
-    }
-    if ((rc = define_keys(b)) != WYE_OK) {
-        wye_blocks_free(b);
-        return rc;
-    }
+    return p->exhaustive ||
+           !(p->max_block < 2 ||
+             (p->hamming_bands && (p->hamming_bits < 1 || p->hamming_bits > 64)) ||
+             (p->minhash_bands && (p->minhash_per_field < 1 || p->minhash_per_field > 8)) ||
+             (p->minhash2_bands && (p->minhash2_per_field < 1 || p->minhash2_per_field > 8)));
+}
+
+/* Sort the records into blocks for every key, one key per thread at a time;
+ * kb[k] receives key k's blocks. */
+static int build_all_keys(wye_blocks *b, int nt, key_blocks *kb)
+{
     size_t n = b->n, nk = b->nkeys;
-    b->bid = malloc((n * nk + 1) * sizeof *b->bid);
-    key_blocks *kb = calloc(nk, sizeof *kb);
-    if (!b->bid || !kb) {
-        free(kb);
-        wye_blocks_free(b);
-        return WYE_ENOMEM;
-    }
-    for (size_t i = 0; i < n * nk; i++)
-        b->bid[i] = NONE;
-    int nt = threads ? (int)threads : omp_get_num_procs();
     int err = WYE_OK;
-    for (unsigned g = 0; g < 2; g++)
-        if (b->mh[g].nbands && (err = minhash_keys(b, g, nt)) != WYE_OK) {
-            free(kb);
-            wye_blocks_free(b);
-            return err;
-        }
 #pragma omp parallel num_threads(nt)
     {
         kr *arr = malloc((n + 1) * sizeof *arr);
@@ -569,65 +533,112 @@ int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigne
         free(tmp);
         free(count);
     }
-    /* the MinHash keys have been sorted into blocks: drop them */
+    return err;
+}
+
+/* The blocks of all keys, in key order, cut into parts of consecutive
+ * blocks of about PART_WORK pairs each. */
+static int join_blocks(wye_blocks *b, const key_blocks *kb)
+{
+    size_t nk = b->nkeys, nblocks = 0, nmem = 0;
+    for (size_t k = 0; k < nk; k++) {
+        nblocks += kb[k].nb;
+        nmem += kb[k].nmembers;
+    }
+    b->bstart = malloc((nblocks + 1) * sizeof *b->bstart);
+    b->bkey = malloc((nblocks + 1) * sizeof *b->bkey);
+    b->members = malloc((nmem + 1) * sizeof *b->members);
+    b->part_first = malloc((nblocks + 2) * sizeof *b->part_first);
+    b->part_work = malloc((nblocks + 2) * sizeof *b->part_work);
+    if (!b->bstart || !b->bkey || !b->members || !b->part_first || !b->part_work)
+        return WYE_ENOMEM;
+    size_t bi = 0, mi = 0;
+    for (size_t k = 0; k < nk; k++) {
+        for (size_t j = 0; j < kb[k].nb; j++) {
+            b->bstart[bi] = mi + kb[k].start[j];
+            b->bkey[bi] = (uint8_t)k;
+            bi++;
+        }
+        if (kb[k].nmembers)
+            memcpy(b->members + mi, kb[k].members, kb[k].nmembers * sizeof *b->members);
+        mi += kb[k].nmembers;
+    }
+    b->bstart[bi] = mi;
+    b->nblocks = bi;
+    size_t np = 0;
+    for (size_t s = 0; s < b->nblocks;) {
+        uint64_t w = 0;
+        b->part_first[np] = s;
+        while (s < b->nblocks && w < PART_WORK) {
+            uint64_t sz = b->bstart[s + 1] - b->bstart[s];
+            w += sz * (sz - 1) / 2;
+            s++;
+        }
+        b->part_work[np++] = w;
+    }
+    b->part_first[np] = b->nblocks;
+    b->nparts = np;
+    return WYE_OK;
+}
+
+/* The blocks of every key: MinHash keys first (dropped once sorted into
+ * blocks), then each key's blocks, then all of them joined. */
+static int build_blocks(wye_blocks *b, unsigned threads)
+{
+    size_t n = b->n, nk = b->nkeys;
+    b->bid = malloc((n * nk + 1) * sizeof *b->bid);
+    key_blocks *kb = calloc(nk, sizeof *kb);
+    if (!b->bid || !kb) {
+        free(kb);
+        return WYE_ENOMEM;
+    }
+    for (size_t i = 0; i < n * nk; i++)
+        b->bid[i] = NONE;
+    int nt = threads ? (int)threads : omp_get_num_procs();
+    int err = WYE_OK;
+    for (unsigned g = 0; g < 2 && err == WYE_OK; g++)
+        if (b->mh[g].nbands)
+            err = minhash_keys(b, g, nt);
+    if (err == WYE_OK)
+        err = build_all_keys(b, nt, kb);
     for (unsigned g = 0; g < 2; g++) {
         free(b->mh[g].key);
         free(b->mh[g].ok);
         b->mh[g].key = NULL;
         b->mh[g].ok = NULL;
     }
-    /* concatenate the blocks of all keys, in key order */
-    size_t nblocks = 0, nmem = 0;
-    for (size_t k = 0; k < nk; k++) {
-        nblocks += kb[k].nb;
-        nmem += kb[k].nmembers;
-    }
-    if (err == WYE_OK) {
-        b->bstart = malloc((nblocks + 1) * sizeof *b->bstart);
-        b->bkey = malloc((nblocks + 1) * sizeof *b->bkey);
-        b->members = malloc((nmem + 1) * sizeof *b->members);
-        b->part_first = malloc((nblocks + 2) * sizeof *b->part_first);
-        b->part_work = malloc((nblocks + 2) * sizeof *b->part_work);
-        if (!b->bstart || !b->bkey || !b->members || !b->part_first || !b->part_work)
-            err = WYE_ENOMEM;
-    }
-    if (err == WYE_OK) {
-        size_t bi = 0, mi = 0;
-        for (size_t k = 0; k < nk; k++) {
-            for (size_t j = 0; j < kb[k].nb; j++) {
-                b->bstart[bi] = mi + kb[k].start[j];
-                b->bkey[bi] = (uint8_t)k;
-                bi++;
-            }
-            if (kb[k].nmembers)
-                memcpy(b->members + mi, kb[k].members, kb[k].nmembers * sizeof *b->members);
-            mi += kb[k].nmembers;
-        }
-        b->bstart[bi] = mi;
-        b->nblocks = bi;
-        /* parts: consecutive blocks, about PART_WORK pairs each */
-        size_t np = 0;
-        for (size_t s = 0; s < b->nblocks;) {
-            uint64_t w = 0;
-            b->part_first[np] = s;
-            while (s < b->nblocks && w < PART_WORK) {
-                uint64_t sz = b->bstart[s + 1] - b->bstart[s];
-                w += sz * (sz - 1) / 2;
-                s++;
-            }
-            b->part_work[np++] = w;
-        }
-        b->part_first[np] = b->nblocks;
-        b->nparts = np;
-    }
+    if (err == WYE_OK)
+        err = join_blocks(b, kb);
     for (size_t k = 0; k < nk; k++) {
         free(kb[k].members);
         free(kb[k].start);
     }
     free(kb);
-    if (err != WYE_OK) {
+    return err;
+}
+
+int wye_blocks_build(const wye_recview *v, const wye_blocking_params *p, unsigned threads,
+                     wye_blocks **out)
+{
+    if (!v || !p || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    if (!params_valid(p))
+        return WYE_EINVAL;
+    if (v->n > UINT32_MAX - 1)
+        return WYE_ERANGE;
+    wye_blocks *b = calloc(1, sizeof *b);
+    if (!b)
+        return WYE_ENOMEM;
+    b->v = v;
+    b->p = *p;
+    b->n = v->n;
+    int rc = p->exhaustive ? make_parts_exhaustive(b) : define_keys(b);
+    if (rc == WYE_OK && !p->exhaustive)
+        rc = build_blocks(b, threads);
+    if (rc != WYE_OK) {
         wye_blocks_free(b);
-        return err;
+        return rc;
     }
     *out = b;
     return WYE_OK;

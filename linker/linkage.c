@@ -188,8 +188,16 @@ static double score_pair(void *ctx, uint32_t a, uint32_t b)
     return wye_fs_score(c->fs, c->v, a, b, NULL);
 }
 
+/* Report progress; true when the caller asks to stop. */
+static bool report(const wye_linkage *l, const char *stage, uint64_t done, uint64_t total)
+{
+    return l->p.progress && l->p.progress(l->p.progress_ctx, stage, done, total) != 0;
+}
+
 /* Run fn over every part on nt threads; per-thread contexts are made by the
- * caller. Progress is reported by thread 0 only. */
+ * caller. Progress is reported by thread 0 only. After a failure, or once
+ * the progress callback asks to stop (WYE_ECANCELLED), the parts not yet
+ * started are skipped. */
 typedef int (*part_fn)(void *ctx, size_t part);
 
 static int for_parts(wye_linkage *l, const char *stage, int nt, part_fn fn, void **ctxs)
@@ -205,20 +213,25 @@ static int for_parts(wye_linkage *l, const char *stage, int nt, part_fn fn, void
         void *ctx = ctxs[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
         for (size_t k = 0; k < np; k++) {
-            int r = fn(ctx, k);
+            int r;
+#pragma omp atomic read
+            r = err;
+            if (r != WYE_OK)
+                continue;
+            r = fn(ctx, k);
+            uint64_t w = wye_blocks_part_work(l->blocks, k), d;
+#pragma omp atomic capture
+            d = done += w;
+            if (r == WYE_OK && omp_get_thread_num() == 0 && report(l, stage, d, total))
+                r = WYE_ECANCELLED;
             if (r != WYE_OK) {
 #pragma omp atomic write
                 err = r;
             }
-            uint64_t w = wye_blocks_part_work(l->blocks, k), d;
-#pragma omp atomic capture
-            d = done += w;
-            if (l->p.progress && omp_get_thread_num() == 0)
-                l->p.progress(l->p.progress_ctx, stage, d, total);
         }
     }
-    if (l->p.progress)
-        l->p.progress(l->p.progress_ctx, stage, total, total);
+    if (err == WYE_OK && report(l, stage, total, total))
+        err = WYE_ECANCELLED;
     return err;
 }
 
@@ -256,27 +269,25 @@ static int keep_part_fn(void *ctx, size_t part)
     return wye_blocks_pairs(kp->b, part, keep_pair, kc);
 }
 
-int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **out,
-                 wye_diag *diag)
+/* ---- the steps of a run -------------------------------------------------- */
+
+static bool params_valid(const wye_link_params *p)
 {
-    wye_diag_clear(diag);
-    if (!s || !p || !out)
-        return WYE_EINVAL;
-    *out = NULL;
-    const wye_recview *v = wye_recset_view(s);
-    if (!v)
-        return WYE_EINVAL;
-    if (!(p->match_posterior > 0 && p->match_posterior < 1 && p->possible_posterior > 0 &&
-          p->possible_posterior <= p->match_posterior && p->conflict_weight <= p->within_weight &&
-          p->u_samples > 0))
-        return WYE_EINVAL;
+    return p->match_posterior > 0 && p->match_posterior < 1 && p->possible_posterior > 0 &&
+           p->possible_posterior <= p->match_posterior && p->conflict_weight <= p->within_weight &&
+           p->u_samples > 0;
+}
+
+/* A result for s holding the model's comparisons; no work done yet. */
+static int link_new(const wye_recset *s, const wye_recview *v, const wye_link_params *p,
+                    wye_linkage **out, wye_diag *diag)
+{
     wye_linkage *l = calloc(1, sizeof *l);
     if (!l)
         return WYE_ENOMEM;
     l->s = s;
     l->v = v;
     l->p = *p;
-    int nt = p->threads ? (int)p->threads : omp_get_num_procs();
     size_t n = v->n;
     l->st.records = n;
     l->st.all_pairs = (uint64_t)n * (n ? n - 1 : 0) / 2;
@@ -291,48 +302,59 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     int rc = wye_fs_new(v->protocol, &fsp, &l->fs);
     if (rc != WYE_OK) {
         wye_diag_set(diag, 0, "scoring", "the protocol gives no comparison the model can use");
-        goto fail;
+        wye_linkage_free(l);
+        return rc;
     }
+    *out = l;
+    return WYE_OK;
+}
+
+static int link_block(wye_linkage *l, wye_diag *diag)
+{
     double t0 = now();
-    rc = wye_blocks_build(v, &p->blocking, p->threads, &l->blocks);
-    if (rc != WYE_OK) {
+    if (report(l, "blocking", 0, 1))
+        return WYE_ECANCELLED;
+    int rc = wye_blocks_build(l->v, &l->p.blocking, l->p.threads, &l->blocks);
+    if (rc != WYE_OK)
         wye_diag_set(diag, 0, "blocking", "cannot build the blocks");
-        goto fail;
-    }
+    else if (report(l, "blocking", 1, 1))
+        rc = WYE_ECANCELLED;
     l->st.seconds_blocking = now() - t0;
-    t0 = now();
-    /* pass 1: count patterns over the candidates */
-    uint32_t npat = wye_fs_npatterns(l->fs);
-    /* keep the patterns for pass 2 unless that would take too much memory
-     * (exhaustive runs): then pass 2 compares the records again */
+    return rc;
+}
+
+/* Keep pass 1's patterns for pass 2 unless that would take too much memory
+ * (exhaustive runs): then pass 2 compares the records again. */
+static int plan_store(wye_linkage *l, uint32_t npat)
+{
+    size_t np = wye_blocks_nparts(l->blocks);
     uint64_t work = 0;
-    for (size_t k = 0; k < wye_blocks_nparts(l->blocks); k++)
+    for (size_t k = 0; k < np; k++)
         work += wye_blocks_part_work(l->blocks, k);
-    if (work <= PATTERN_STORE_MAX / (npat > 65536 ? 4 : 2)) {
-        l->nstore = wye_blocks_nparts(l->blocks);
-        l->store = calloc(l->nstore + 1, sizeof *l->store);
-        if (!l->store) {
-            rc = WYE_ENOMEM;
-            goto fail;
-        }
-        for (size_t k = 0; k < l->nstore; k++)
-            l->store[k].wide = npat > 65536;
-    }
+    if (work > PATTERN_STORE_MAX / (npat > 65536 ? 4 : 2))
+        return WYE_OK;
+    l->nstore = np;
+    l->store = calloc(np + 1, sizeof *l->store);
+    if (!l->store)
+        return WYE_ENOMEM;
+    for (size_t k = 0; k < np; k++)
+        l->store[k].wide = npat > 65536;
+    return WYE_OK;
+}
+
+/* Pass 1: compare every candidate and add its pattern to hist (one counter
+ * per pattern); each thread counts apart, the sums are merged after. */
+static int link_count(wye_linkage *l, int nt, uint64_t *hist)
+{
+    double t0 = now();
+    uint32_t npat = wye_fs_npatterns(l->fs);
+    int rc = plan_store(l, npat);
     count_part *cps = calloc((size_t)nt, sizeof *cps);
     void **ctxs = calloc((size_t)nt, sizeof *ctxs);
-    uint64_t *hist = calloc(npat, sizeof *hist);
-    if (!cps || !ctxs || !hist) {
-        free(cps);
-        free(ctxs);
-        free(hist);
+    if (rc == WYE_OK && (!cps || !ctxs))
         rc = WYE_ENOMEM;
-        goto fail;
-    }
     for (int t = 0; t < nt && rc == WYE_OK; t++) {
-        cps[t].b = l->blocks;
-        cps[t].store = l->store;
-        cps[t].c.fs = l->fs;
-        cps[t].c.v = v;
+        cps[t] = (count_part){.c = {.fs = l->fs, .v = l->v}, .b = l->blocks, .store = l->store};
         cps[t].c.hist = calloc(npat, sizeof *cps[t].c.hist);
         if (!cps[t].c.hist)
             rc = WYE_ENOMEM;
@@ -340,7 +362,7 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     }
     if (rc == WYE_OK)
         rc = for_parts(l, "candidates", nt, count_part_fn, ctxs);
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; cps && t < nt; t++) {
         if (cps[t].c.hist)
             for (uint32_t k = 0; k < npat; k++)
                 hist[k] += cps[t].c.hist[k];
@@ -348,13 +370,30 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         free(cps[t].c.hist);
     }
     free(cps);
+    free(ctxs);
     l->st.seconds_candidates = now() - t0;
-    if (rc != WYE_OK) {
-        free(ctxs);
-        free(hist);
-        goto fail;
-    }
-    /* the model */
+    return rc;
+}
+
+/* How many random pairs u is estimated from: no more than there are pairs,
+ * and at least 100,000. */
+static uint64_t u_sample_count(uint64_t wanted, uint64_t all_pairs)
+{
+    if (wanted > all_pairs && all_pairs > 100000)
+        return all_pairs;
+    if (wanted > 100000 && all_pairs <= 100000)
+        return 100000;
+    return wanted;
+}
+
+/* The model (LINKING.md, "The model"): m by EM over pass 1's pattern counts,
+ * u from random pairs, the prior over all pairs, then term frequencies. */
+static int link_fit(wye_linkage *l, const uint64_t *hist, wye_diag *diag)
+{
+    double t0 = now();
+    int rc = WYE_OK;
+    if (report(l, "model", 0, 1))
+        return WYE_ECANCELLED;
     if (l->st.candidates == 0) {
         /* nothing to estimate from: every record is its own person */
         l->st.em.converged = false;
@@ -366,30 +405,18 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
             rc = WYE_OK;
         }
     }
-    free(hist);
     if (rc != WYE_OK) {
-        free(ctxs);
         wye_diag_set(diag, 0, "scoring", "estimating the model failed");
-        goto fail;
+        return rc;
     }
-    t0 = now();
-    /* m from EM over the candidates; u from random pairs; the prior from
-     * all pairs (LINKING.md, "The model") */
     l->st.lambda_candidates = wye_fs_lambda(l->fs);
     l->st.expected_matches = l->st.lambda_candidates * (double)l->st.candidates;
     if (l->st.candidates) {
-        /* no more draws than there are pairs (and at least 100,000) */
-        uint64_t samples = p->u_samples;
-        if (samples > l->st.all_pairs && l->st.all_pairs > 100000)
-            samples = l->st.all_pairs;
-        else if (samples > 100000 && l->st.all_pairs <= 100000)
-            samples = 100000;
-        l->st.u_samples = samples;
-        if ((rc = wye_fs_u_from_random(l->fs, v, samples, p->blocking.seed, p->threads)) !=
-            WYE_OK) {
-            free(ctxs);
-            goto fail;
-        }
+        l->st.u_samples = u_sample_count(l->p.u_samples, l->st.all_pairs);
+        rc = wye_fs_u_from_random(l->fs, l->v, l->st.u_samples, l->p.blocking.seed,
+                                  l->p.threads);
+        if (rc != WYE_OK)
+            return rc;
         double prior = l->st.expected_matches / (double)l->st.all_pairs;
         if (prior > 0.5)
             prior = 0.5;
@@ -398,12 +425,17 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         wye_fs_set_lambda(l->fs, prior);
     }
     l->st.prior = wye_fs_lambda(l->fs);
-    if ((rc = wye_fs_tf_build(l->fs, v, p->threads)) != WYE_OK) {
-        free(ctxs);
-        goto fail;
-    }
+    rc = wye_fs_tf_build(l->fs, l->v, l->p.threads);
+    if (rc == WYE_OK && report(l, "model", 1, 1))
+        rc = WYE_ECANCELLED;
     l->st.seconds_model = now() - t0;
-    /* thresholds */
+    return rc;
+}
+
+/* The thresholds, given or from the model, and the sentence saying how. */
+static void link_thresholds(wye_linkage *l)
+{
+    const wye_link_params *p = &l->p;
     l->st.match_auto = !p->match_given;
     l->st.possible_auto = !p->possible_given;
     l->st.match = p->match_given ? p->match
@@ -431,28 +463,32 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
              "%.3g over all %llu pairs; %s; %s",
              (unsigned long long)l->st.candidates, l->st.expected_matches, l->st.prior,
              (unsigned long long)l->st.all_pairs, mh, ph);
-    /* pass 2: keep pairs at or above the possible threshold */
-    t0 = now();
+}
+
+/* Pass 2: the candidates at or above the possible-match threshold, as edges
+ * sorted by (a, b); the parts' results are merged in part order. */
+static int link_keep(wye_linkage *l, int nt, wye_edge **out, size_t *nout)
+{
+    double t0 = now();
     size_t np = wye_blocks_nparts(l->blocks);
-    keep_part kp = {l->blocks, l->fs, v, l->st.possible, calloc(np + 1, sizeof(keep_ctx)),
+    keep_part kp = {l->blocks, l->fs, l->v, l->st.possible, calloc(np + 1, sizeof(keep_ctx)),
                     l->store};
-    if (!kp.parts) {
-        free(ctxs);
-        rc = WYE_ENOMEM;
-        goto fail;
+    void **ctxs = calloc((size_t)nt, sizeof *ctxs);
+    int rc = kp.parts && ctxs ? WYE_OK : WYE_ENOMEM;
+    if (rc == WYE_OK) {
+        for (int t = 0; t < nt; t++)
+            ctxs[t] = &kp;
+        rc = for_parts(l, "scoring", nt, keep_part_fn, ctxs);
     }
-    for (int t = 0; t < nt; t++)
-        ctxs[t] = &kp;
-    rc = for_parts(l, "scoring", nt, keep_part_fn, ctxs);
     free(ctxs);
     size_t nk = 0;
-    for (size_t k = 0; k < np; k++)
+    for (size_t k = 0; kp.parts && k < np; k++)
         nk += kp.parts[k].n;
     wye_edge *edges = rc == WYE_OK ? malloc((nk + 1) * sizeof *edges) : NULL;
     if (rc == WYE_OK && !edges)
         rc = WYE_ENOMEM;
     nk = 0;
-    for (size_t k = 0; k < np; k++) {
+    for (size_t k = 0; kp.parts && k < np; k++) {
         if (edges && kp.parts[k].n)
             memcpy(edges + nk, kp.parts[k].e, kp.parts[k].n * sizeof *edges);
         nk += kp.parts[k].n;
@@ -462,36 +498,40 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     free_store(l); /* patterns are no longer needed */
     if (rc != WYE_OK) {
         free(edges);
-        goto fail;
+        return rc;
     }
     qsort(edges, nk, sizeof *edges, cmp_edge_ab);
     l->st.kept = nk;
     l->st.seconds_scoring = now() - t0;
-    /* clusters */
-    t0 = now();
+    *out = edges;
+    *nout = nk;
+    return WYE_OK;
+}
+
+/* Persons from the kept pairs, then each pair's decision. */
+static int link_cluster(wye_linkage *l, const wye_edge *edges, size_t nk)
+{
+    double t0 = now();
+    size_t n = l->v->n;
     l->person = malloc((n + 1) * sizeof *l->person);
     l->pairs = malloc((nk + 1) * sizeof *l->pairs);
-    if (!l->person || !l->pairs) {
-        free(edges);
-        rc = WYE_ENOMEM;
-        goto fail;
-    }
+    if (!l->person || !l->pairs)
+        return WYE_ENOMEM;
     wye_cluster_params cp = {
         .match = l->st.match,
         .within = l->st.within,
         .cannot = l->st.conflict,
-        .max_size = p->max_cluster,
+        .max_size = l->p.max_cluster,
     };
-    score_ctx sc = {l->fs, v};
-    if (p->progress)
-        p->progress(p->progress_ctx, "clustering", 0, 1);
-    rc = wye_cluster(n, v->agency, edges, nk, &cp, score_pair, &sc, l->person, &l->st.cluster);
-    if (p->progress)
-        p->progress(p->progress_ctx, "clustering", 1, 1);
-    if (rc != WYE_OK) {
-        free(edges);
-        goto fail;
-    }
+    score_ctx sc = {l->fs, l->v};
+    if (report(l, "clustering", 0, 1))
+        return WYE_ECANCELLED;
+    int rc = wye_cluster(n, l->v->agency, edges, nk, &cp, score_pair, &sc, l->person,
+                         &l->st.cluster);
+    if (rc != WYE_OK)
+        return rc;
+    if (report(l, "clustering", 1, 1))
+        return WYE_ECANCELLED;
     l->st.persons = l->st.cluster.clusters;
     for (size_t k = 0; k < nk; k++) {
         int d = edges[k].score >= l->st.match
@@ -503,13 +543,51 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         l->st.conflicts += d == 2;
     }
     l->npairs = nk;
-    free(edges);
     l->st.seconds_clustering = now() - t0;
+    return WYE_OK;
+}
+
+int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **out,
+                 wye_diag *diag)
+{
+    wye_diag_clear(diag);
+    if (!s || !p || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    const wye_recview *v = wye_recset_view(s);
+    if (!v || !params_valid(p))
+        return WYE_EINVAL;
+    wye_linkage *l;
+    int rc = link_new(s, v, p, &l, diag);
+    if (rc != WYE_OK)
+        return rc;
+    int nt = p->threads ? (int)p->threads : omp_get_num_procs();
+    uint64_t *hist = NULL;
+    wye_edge *edges = NULL;
+    size_t nk = 0;
+    if ((rc = link_block(l, diag)) == WYE_OK &&
+        !(hist = calloc(wye_fs_npatterns(l->fs), sizeof *hist)))
+        rc = WYE_ENOMEM;
+    if (rc == WYE_OK)
+        rc = link_count(l, nt, hist);
+    if (rc == WYE_OK)
+        rc = link_fit(l, hist, diag);
+    free(hist);
+    if (rc == WYE_OK) {
+        link_thresholds(l);
+        rc = link_keep(l, nt, &edges, &nk);
+    }
+    if (rc == WYE_OK)
+        rc = link_cluster(l, edges, nk);
+    free(edges);
+    if (rc != WYE_OK) {
+        if (rc == WYE_ECANCELLED)
+            wye_diag_set(diag, 0, "linkage", "stopped on request");
+        wye_linkage_free(l);
+        return rc;
+    }
     *out = l;
     return WYE_OK;
-fail:
-    wye_linkage_free(l);
-    return rc;
 }
 
 const wye_link_stats *wye_linkage_stats(const wye_linkage *l)
@@ -545,6 +623,34 @@ size_t wye_linkage_npairs(const wye_linkage *l)
 const wye_link_pair *wye_linkage_pair(const wye_linkage *l, size_t k)
 {
     return k < l->npairs ? &l->pairs[k] : NULL;
+}
+
+size_t wye_linkage_model_nlevels(const wye_linkage *l)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < wye_fs_ncomparisons(l->fs); c++) {
+        const wye_fs_comparison *co = wye_fs_comparison_at(l->fs, c);
+        for (unsigned lev = 1; lev < co->nlevels; lev++)
+            k += co->level_used[lev];
+    }
+    return k;
+}
+
+int wye_linkage_model_level(const wye_linkage *l, size_t k, wye_link_model_level *out)
+{
+    if (!l || !out)
+        return WYE_EINVAL;
+    for (size_t c = 0; c < wye_fs_ncomparisons(l->fs); c++) {
+        const wye_fs_comparison *co = wye_fs_comparison_at(l->fs, c);
+        for (unsigned lev = 1; lev < co->nlevels; lev++) {
+            if (!co->level_used[lev] || k--)
+                continue;
+            double m = wye_fs_m(l->fs, c, lev), u = wye_fs_u(l->fs, c, lev);
+            *out = (wye_link_model_level){co->name, wye_fs_level_name(lev), m, u, log2(m / u)};
+            return WYE_OK;
+        }
+    }
+    return WYE_ENOTFOUND;
 }
 
 const char *wye_link_decision_name(int decision)
@@ -657,45 +763,105 @@ static json_t *profiles_json(const wye_linkage *l, bool exact)
     return root;
 }
 
-int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
+/* Who knows whom: for each person, the agencies holding a record of them. */
+typedef struct tallies {
+    uint64_t *by_count;   /* [k]: persons known to k agencies */
+    uint64_t *per_agency; /* [a]: persons with a record at agency a */
+    uint64_t *overlap;    /* [x * na + y], x < y: persons known to both */
+} tallies;
+
+static void tallies_free(tallies *t)
+{
+    free(t->by_count);
+    free(t->per_agency);
+    free(t->overlap);
+}
+
+static int tally_agencies(const wye_linkage *l, tallies *t)
 {
     const wye_recview *v = l->v;
-    size_t na = v->nagencies;
-    size_t np = l->st.persons;
-    /* agencies of each person, as a bit set per person (na <= 65535, so in
-     * words) */
+    size_t na = v->nagencies, np = l->st.persons;
+    /* the agencies of each person as a bit set (na <= 65535, so in words) */
     size_t words = (na + 63) / 64;
     uint64_t *seen = calloc(np * words + 1, sizeof *seen);
-    uint64_t *by_count = calloc(na + 2, sizeof *by_count);
-    uint64_t *per_agency = calloc(na + 1, sizeof *per_agency);
-    uint64_t *overlap = calloc(na * na + 1, sizeof *overlap);
-    json_t *root = json_object();
-    int rc = WYE_OK;
-    if (!seen || !by_count || !per_agency || !overlap || !root) {
-        rc = WYE_ENOMEM;
+    unsigned *list = malloc((na + 1) * sizeof *list);
+    t->by_count = calloc(na + 2, sizeof *t->by_count);
+    t->per_agency = calloc(na + 1, sizeof *t->per_agency);
+    t->overlap = calloc(na * na + 1, sizeof *t->overlap);
+    int rc = WYE_ENOMEM;
+    if (!seen || !list || !t->by_count || !t->per_agency || !t->overlap)
         goto done;
-    }
     for (size_t i = 0; i < v->n; i++)
         seen[(size_t)l->person[i] * words + v->agency[i] / 64] |= 1ull << (v->agency[i] % 64);
-    unsigned *list = malloc((na + 1) * sizeof *list);
-    if (!list) {
-        rc = WYE_ENOMEM;
-        goto done;
-    }
     for (size_t pp = 0; pp < np; pp++) {
         size_t k = 0;
         for (size_t a = 0; a < na; a++)
             if (seen[pp * words + a / 64] >> (a % 64) & 1)
                 list[k++] = (unsigned)a;
-        by_count[k]++;
+        t->by_count[k]++;
         for (size_t x = 0; x < k; x++) {
-            per_agency[list[x]]++;
+            t->per_agency[list[x]]++;
             for (size_t y = x + 1; y < k; y++)
-                overlap[list[x] * na + list[y]]++;
+                t->overlap[list[x] * na + list[y]]++;
         }
     }
+    rc = WYE_OK;
+done:
+    free(seen);
     free(list);
-    const wye_protocol *proto = v->protocol;
+    return rc;
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[32];
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return json_null();
+    return json_string(buf);
+}
+
+/* Each input, in agency order: where it came from and when (replays and
+ * look-alikes show here: an old extract date, another signing key). */
+static json_t *inputs_json(const wye_linkage *l)
+{
+    json_t *arr = json_array();
+    for (size_t a = 0; a < l->v->nagencies; a++) {
+        const wye_encfile_meta *m = wye_recset_meta(l->s, a);
+        uint64_t bytes = 0;
+        const uint8_t *dg = wye_recset_digest(l->s, a, &bytes);
+        char hex[2 * WYE_RECFILE_DIGEST_BYTES + 1];
+        json_t *o = json_object();
+        json_object_set_new(o, "agency", json_string(wye_recset_agency(l->s, a)));
+        if (dg)
+            wye_hex(dg, WYE_RECFILE_DIGEST_BYTES, hex);
+        json_object_set_new(o, "blake2b", dg ? json_string(hex) : json_null());
+        json_object_set_new(o, "bytes", dg ? json_integer((json_int_t)bytes) : json_null());
+        if (m) {
+            wye_party_public signer;
+            memcpy(signer.sign_pk, m->signer_pk, sizeof signer.sign_pk);
+            wye_public_key_id(&signer, hex);
+            json_object_set_new(o, "signer_key_id", json_string(hex));
+            wye_hex(m->key_id, WYE_KEY_ID_BYTES, hex);
+            json_object_set_new(o, "key_id", json_string(hex));
+        } else {
+            json_object_set_new(o, "signer_key_id", json_null());
+            json_object_set_new(o, "key_id", json_null());
+        }
+        json_object_set_new(o, "extract_date",
+                            m && m->extract_date[0] ? json_string(m->extract_date) : json_null());
+        json_object_set_new(o, "created", m ? time_json(m->created) : json_null());
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* What was linked: the tool, the protocol, the linkage secret's key id, the
+ * inputs. */
+static void summary_head(const wye_linkage *l, json_t *root, bool exact)
+{
+    const wye_protocol *proto = l->v->protocol;
     uint8_t fp[WYE_FINGERPRINT_BYTES];
     char hex[2 * WYE_FINGERPRINT_BYTES + 1];
     wye_protocol_fingerprint(proto, fp);
@@ -711,24 +877,32 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
         wye_hex(kid, WYE_KEY_ID_BYTES, hex);
         json_object_set_new(root, "key_id", json_string(hex));
     }
+    json_object_set_new(root, "inputs", inputs_json(l));
     json_object_set_new(root, "small_counts",
                         json_string(exact ? "exact" : "counts below 5 shown as <5"));
+}
+
+/* Records and persons per agency, persons by number of agencies, overlaps. */
+static void summary_counts(const wye_linkage *l, json_t *root, const tallies *t, bool exact)
+{
+    const wye_recview *v = l->v;
+    size_t na = v->nagencies;
     json_t *recs = json_object();
     for (size_t a = 0; a < na; a++)
         json_object_set_new(recs, wye_recset_agency(l->s, a),
                             count_json(v->agency_first[a + 1] - v->agency_first[a], exact));
     json_object_set_new(root, "records", recs);
     json_object_set_new(root, "records_total", count_json(v->n, exact));
-    json_object_set_new(root, "unique_persons", count_json(np, exact));
+    json_object_set_new(root, "unique_persons", count_json(l->st.persons, exact));
     json_t *pa = json_object();
     for (size_t a = 0; a < na; a++)
-        json_object_set_new(pa, wye_recset_agency(l->s, a), count_json(per_agency[a], exact));
+        json_object_set_new(pa, wye_recset_agency(l->s, a), count_json(t->per_agency[a], exact));
     json_object_set_new(root, "persons_per_agency", pa);
     json_t *bc = json_object();
     for (size_t k = 1; k <= na; k++) {
         char key[24];
         snprintf(key, sizeof key, "%zu", k);
-        json_object_set_new(bc, key, count_json(by_count[k], exact));
+        json_object_set_new(bc, key, count_json(t->by_count[k], exact));
     }
     json_object_set_new(root, "persons_by_number_of_agencies", bc);
     json_t *ov = json_array();
@@ -739,17 +913,15 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
             json_array_append_new(ag, json_string(wye_recset_agency(l->s, x)));
             json_array_append_new(ag, json_string(wye_recset_agency(l->s, y)));
             json_object_set_new(o, "agencies", ag);
-            json_object_set_new(o, "persons", count_json(overlap[x * na + y], exact));
+            json_object_set_new(o, "persons", count_json(t->overlap[x * na + y], exact));
             json_array_append_new(ov, o);
         }
     json_object_set_new(root, "overlaps", ov);
-    json_t *prof = profiles_json(l, exact);
-    if (!prof) {
-        rc = WYE_ENOMEM;
-        goto done;
-    }
-    json_object_set_new(root, "persons_by_attribute", prof);
-    /* thresholds and how they were chosen */
+}
+
+/* The thresholds and how they were chosen. */
+static json_t *thresholds_json(const wye_linkage *l)
+{
     json_t *th = json_object();
     json_object_set_new(th, "match", real(l->st.match));
     json_object_set_new(th, "possible", real(l->st.possible));
@@ -763,8 +935,13 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
     json_object_set_new(th, "same_agency_at_least", real(l->st.within));
     json_object_set_new(th, "conflict_below", real(l->st.conflict));
     json_object_set_new(th, "how", json_string(l->how));
-    json_object_set_new(root, "thresholds", th);
-    /* the model */
+    return th;
+}
+
+/* The fitted model: the match share, the prior and m, u and the weight of
+ * every level each comparison uses. */
+static json_t *model_json(const wye_linkage *l)
+{
     json_t *mj = json_object();
     json_object_set_new(mj, "match_share_of_candidates", real(l->st.lambda_candidates));
     json_object_set_new(mj, "expected_matches", real(l->st.expected_matches));
@@ -794,8 +971,11 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
         json_array_append_new(cmp, cj);
     }
     json_object_set_new(mj, "comparisons", cmp);
-    json_object_set_new(root, "model", mj);
-    /* blocking */
+    return mj;
+}
+
+static json_t *blocking_json(const wye_linkage *l)
+{
     json_t *bj = json_object();
     json_object_set_new(bj, "mode", json_string(l->p.blocking.exhaustive ? "exhaustive" : "blocks"));
     json_object_set_new(bj, "all_pairs", json_integer((json_int_t)l->st.all_pairs));
@@ -815,7 +995,11 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
         json_array_append_new(keys, kj);
     }
     json_object_set_new(bj, "keys", keys);
-    json_object_set_new(root, "blocking", bj);
+    return bj;
+}
+
+static json_t *links_json(const wye_linkage *l, bool exact)
+{
     json_t *lj = json_object();
     json_object_set_new(lj, "matches", json_integer((json_int_t)l->st.matches));
     json_object_set_new(lj, "possible", json_integer((json_int_t)l->st.possibles));
@@ -824,14 +1008,29 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
     json_object_set_new(lj, "refused_merges", json_integer((json_int_t)l->st.cluster.refused));
     json_object_set_new(lj, "largest_person_records",
                         count_json(l->st.cluster.largest, exact));
-    json_object_set_new(root, "links", lj);
-    if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || fputc('\n', f) == EOF)
-        rc = WYE_EIO;
-done:
+    return lj;
+}
+
+int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
+{
+    tallies t = {0};
+    json_t *root = json_object(), *prof = NULL;
+    int rc = root ? tally_agencies(l, &t) : WYE_ENOMEM;
+    if (rc == WYE_OK && !(prof = profiles_json(l, exact)))
+        rc = WYE_ENOMEM;
+    if (rc == WYE_OK) {
+        summary_head(l, root, exact);
+        summary_counts(l, root, &t, exact);
+        json_object_set_new(root, "persons_by_attribute", prof);
+        json_object_set_new(root, "thresholds", thresholds_json(l));
+        json_object_set_new(root, "model", model_json(l));
+        json_object_set_new(root, "blocking", blocking_json(l));
+        json_object_set_new(root, "links", links_json(l, exact));
+        if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+            fputc('\n', f) == EOF)
+            rc = WYE_EIO;
+    }
     json_decref(root);
-    free(seen);
-    free(by_count);
-    free(per_agency);
-    free(overlap);
+    tallies_free(&t);
     return rc;
 }

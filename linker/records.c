@@ -3,6 +3,7 @@
 #include "wyelink/records.h"
 
 #include <omp.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,8 @@
 
 struct wye_recfile {
     wye_encfile_meta meta;
+    uint8_t digest[WYE_RECFILE_DIGEST_BYTES];
+    uint64_t bytes;
     char label[WYE_LABEL_MAX];
     size_t record_size;
     size_t n;
@@ -24,6 +27,10 @@ typedef struct fileinfo {
     char label[WYE_LABEL_MAX];
     uint8_t key_id[WYE_KEY_ID_BYTES];
     bool has_key_id;
+    bool has_meta; /* read from a file: meta, digest and bytes hold */
+    wye_encfile_meta meta;
+    uint8_t digest[WYE_RECFILE_DIGEST_BYTES];
+    uint64_t bytes;
     size_t first, n;
     uint8_t **chunks;
     size_t nchunks;
@@ -75,6 +82,48 @@ const char *wye_recfile_label(const wye_recfile *f)
     return f->label;
 }
 
+const uint8_t *wye_recfile_digest(const wye_recfile *f, uint64_t *bytes)
+{
+    if (bytes)
+        *bytes = f->bytes;
+    return f->digest;
+}
+
+/* A source that digests every byte it passes on: the file's digest comes
+ * from the bytes that were verified, in the same pass. */
+typedef struct digest_source {
+    wye_source in;
+    crypto_generichash_state st;
+    uint64_t bytes;
+} digest_source;
+
+static ssize_t digest_read(void *ctx, void *buf, size_t n)
+{
+    digest_source *d = ctx;
+    ssize_t got = d->in.read(d->in.ctx, buf, n);
+    if (got > 0) {
+        crypto_generichash_update(&d->st, buf, (size_t)got);
+        d->bytes += (uint64_t)got;
+    }
+    return got;
+}
+
+/* The reader refuses bytes after the trailer, so the source is at its end;
+ * draining it all the same keeps the digest the whole file's (as
+ * wye_file_digest gives it) whatever the reader does. */
+static int digest_finish(digest_source *d, wye_recfile *f)
+{
+    uint8_t buf[16384];
+    ssize_t got;
+    while ((got = digest_read(d, buf, sizeof buf)) > 0)
+        ;
+    if (got < 0)
+        return (int)got;
+    crypto_generichash_final(&d->st, f->digest, sizeof f->digest);
+    f->bytes = d->bytes;
+    return WYE_OK;
+}
+
 static uint8_t *recfile_slot(wye_recfile *f)
 {
     size_t c = f->n / CHUNK_RECORDS, k = f->n % CHUNK_RECORDS;
@@ -111,10 +160,20 @@ int wye_recfile_read(wye_source src, const char *label, const wye_protocol *p,
     label_copy(f->label, label);
     const wye_layout *lay = wye_protocol_layout(p);
     f->record_size = lay->record_size;
+    /* the hash state wants 64-byte alignment */
+    digest_source *ds = aligned_alloc(64, (sizeof *ds + 63) & ~(size_t)63);
+    if (!ds) {
+        wye_recfile_free(f);
+        return WYE_ENOMEM;
+    }
+    ds->in = src;
+    ds->bytes = 0;
+    crypto_generichash_init(&ds->st, NULL, 0, WYE_RECFILE_DIGEST_BYTES);
     wye_encreader *r = NULL;
-    int rc = wye_encreader_open(src, recipient, trusted, &r);
+    int rc = wye_encreader_open((wye_source){digest_read, ds}, recipient, trusted, &r);
     if (rc != WYE_OK) {
         wye_diag_set(diag, 0, "file", "'%s' cannot be opened", f->label);
+        free(ds);
         wye_recfile_free(f);
         return rc;
     }
@@ -160,11 +219,17 @@ int wye_recfile_read(wye_source src, const char *label, const wye_protocol *p,
         f->n++;
     }
     f->meta.records = f->n;
+    if ((rc = digest_finish(ds, f)) != WYE_OK) {
+        wye_diag_set(diag, 0, "file", "'%s' cannot be read to its end", f->label);
+        goto fail;
+    }
     wye_encreader_free(r);
+    free(ds);
     *out = f;
     return WYE_OK;
 fail:
     wye_encreader_free(r);
+    free(ds);
     wye_recfile_free(f);
     return rc;
 }
@@ -215,9 +280,9 @@ static int add_check(wye_recset *s, const char *agency, const char *label,
         return WYE_EINVAL;
     for (size_t i = 0; i < s->nfiles; i++) {
         if (strcmp(s->files[i].agency, agency) == 0) {
-            wye_diag_set(diag, 0, "file", "'%s' and '%s' both come from agency '%s'",
-                         s->files[i].label, label, agency);
-            return WYE_EEXIST;
+            wye_diag_set(diag, 0, "file", "two inputs are from agency '%s': '%s' and '%s'",
+                         agency, s->files[i].label, label ? label : "(unnamed)");
+            return WYE_EDUPLICATE;
         }
     }
     if (key_id) {
@@ -284,6 +349,10 @@ int wye_recset_add_file(wye_recset *s, wye_recfile *f, wye_diag *diag)
         wye_recfile_free(f);
         return rc;
     }
+    fi->has_meta = true;
+    fi->meta = f->meta;
+    memcpy(fi->digest, f->digest, sizeof fi->digest);
+    fi->bytes = f->bytes;
     fi->chunks = f->chunks;
     fi->nchunks = f->nchunks;
     f->chunks = NULL;
@@ -419,4 +488,18 @@ const uint8_t *wye_recset_key_id(const wye_recset *s)
         if (s->files[i].has_key_id)
             return s->files[i].key_id;
     return NULL;
+}
+
+const wye_encfile_meta *wye_recset_meta(const wye_recset *s, size_t a)
+{
+    return a < s->nfiles && s->files[a].has_meta ? &s->files[a].meta : NULL;
+}
+
+const uint8_t *wye_recset_digest(const wye_recset *s, size_t a, uint64_t *bytes)
+{
+    if (a >= s->nfiles || !s->files[a].has_meta)
+        return NULL;
+    if (bytes)
+        *bytes = s->files[a].bytes;
+    return s->files[a].digest;
 }

@@ -609,12 +609,23 @@ int wye_trust_new(wye_trust **out)
     return *out ? WYE_OK : WYE_ENOMEM;
 }
 
+/* Index of the party trusted under name, or -1. */
+static long trust_find_name(const wye_trust *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
 int wye_trust_add(wye_trust *t, const wye_party_public *p)
 {
     if (!t || !p)
         return WYE_EINVAL;
     if (wye_trust_find(t, p->sign_pk))
         return WYE_OK; /* the same key twice is the same party */
+    if (trust_find_name(t, p->name) >= 0)
+        return WYE_EDUPLICATE; /* a look-alike: another key under a trusted name */
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         wye_party_public *v = realloc(t->v, cap * sizeof *v);
@@ -652,8 +663,38 @@ static int pub_filter(const struct dirent *d)
     return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".pub") == 0;
 }
 
-int wye_trust_load_dir(const char *dir, wye_trust **out)
+/* Load dir/name into t; from[k] is the file name the k-th trusted key came
+ * from, for the message about a look-alike. */
+static int trust_load_file(wye_trust *t, const char *dir, const char *name, char **from,
+                           wye_diag *diag)
 {
+    size_t need = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(need);
+    if (!path)
+        return WYE_ENOMEM;
+    snprintf(path, need, "%s/%s", dir, name);
+    wye_party_public p;
+    int rc = wye_public_load(path, &p);
+    free(path);
+    if (rc != WYE_OK) {
+        wye_diag_set(diag, 0, "file", "'%s' cannot be loaded as a public key", name);
+        return rc;
+    }
+    size_t before = t->n;
+    rc = wye_trust_add(t, &p);
+    if (rc == WYE_EDUPLICATE) {
+        long k = trust_find_name(t, p.name);
+        wye_diag_set(diag, 0, "file", "'%s' and '%s' hold two different keys named '%s'",
+                     k >= 0 ? from[k] : "?", name, p.name);
+    } else if (rc == WYE_OK && t->n > before && !(from[before] = strdup(name))) {
+        rc = WYE_ENOMEM;
+    }
+    return rc;
+}
+
+int wye_trust_load(const char *dir, wye_trust **out, wye_diag *diag)
+{
+    wye_diag_clear(diag);
     if (!dir || !out)
         return WYE_EINVAL;
     *out = NULL;
@@ -661,32 +702,29 @@ int wye_trust_load_dir(const char *dir, wye_trust **out)
     int n = scandir(dir, &names, pub_filter, alphasort);
     if (n < 0)
         return errno == ENOENT ? WYE_ENOTFOUND : WYE_EIO;
-    wye_trust *t;
-    int rc = wye_trust_new(&t);
+    wye_trust *t = NULL;
+    char **from = calloc((size_t)n + 1, sizeof *from);
+    int rc = from ? wye_trust_new(&t) : WYE_ENOMEM;
     for (int i = 0; i < n; i++) {
-        if (rc == WYE_OK) {
-            size_t need = strlen(dir) + strlen(names[i]->d_name) + 2;
-            char *path = malloc(need);
-            wye_party_public p;
-            if (!path) {
-                rc = WYE_ENOMEM;
-            } else {
-                snprintf(path, need, "%s/%s", dir, names[i]->d_name);
-                rc = wye_public_load(path, &p);
-                free(path);
-            }
-            if (rc == WYE_OK)
-                rc = wye_trust_add(t, &p);
-        }
+        if (rc == WYE_OK)
+            rc = trust_load_file(t, dir, names[i]->d_name, from, diag);
         free(names[i]);
     }
     free(names);
+    for (int i = 0; from && i < n; i++)
+        free(from[i]);
+    free(from);
     if (rc != WYE_OK) {
         wye_trust_free(t);
         return rc;
     }
     *out = t;
     return WYE_OK;
+}
+
+int wye_trust_load_dir(const char *dir, wye_trust **out)
+{
+    return wye_trust_load(dir, out, NULL);
 }
 
 /* ---- the linkage secret ------------------------------------------------- */

@@ -70,9 +70,22 @@ WYE_API int wye_public_load(const char *path, wye_party_public *out);
  * out (17 bytes). */
 WYE_API void wye_public_key_id(const wye_party_public *p, char out[17]);
 
-/* A set of trusted public keys: every *.pub file in a folder. */
+/* A set of trusted public keys: every *.pub file in a folder (KEYS.md). A
+ * party name stands for one key: a second, different key under a trusted
+ * name is a look-alike and is refused. */
 typedef struct wye_trust wye_trust;
+/* Load every *.pub file of dir (in name order). WYE_ENOTFOUND (no such
+ * folder), WYE_EIO (errno kept), the errors of wye_public_load for a file
+ * that cannot be loaded (diag: "'NAME.pub' cannot be loaded as a public
+ * key"), WYE_EDUPLICATE for two files holding different keys under one
+ * party name (diag: "'A.pub' and 'B.pub' hold two different keys named
+ * 'gp'"), WYE_ENOMEM. diag (may be NULL) names the file within dir, never a
+ * key. */
+WYE_API int wye_trust_load(const char *dir, wye_trust **out, wye_diag *diag);
+/* wye_trust_load without the diag. */
 WYE_API int wye_trust_load_dir(const char *dir, wye_trust **out);
+/* Trust p. WYE_OK if its key is trusted already (under the first name it
+ * came with); WYE_EDUPLICATE if another key is trusted under its name. */
 WYE_API int wye_trust_add(wye_trust *t, const wye_party_public *p);
 WYE_API int wye_trust_new(wye_trust **out);
 /* The trusted party with this signing key, or NULL. */

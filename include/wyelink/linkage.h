@@ -15,7 +15,9 @@
  *            "match" (linked), "possible" (between the two thresholds) or
  *            "conflict" (scored as a match but kept apart because the
  *            records' clusters disagree)
- *   summary  JSON: records per agency, unique persons, persons by number of
+ *   summary  JSON: the inputs (per file: agency, BLAKE2b digest and size,
+ *            signing key id, linkage-secret key id, extract date, creation
+ *            time), records per agency, unique persons, persons by number of
  *            agencies, overlaps between agencies, thresholds and how they
  *            were chosen, the model, blocking and clustering figures.
  *            Counts of records and persons below 5 read "<5" unless
@@ -42,9 +44,12 @@
 #include "wyelink/fsscore.h"
 #include "wyelink/records.h"
 
-/* Progress: stage names "candidates" (pass 1), "scoring" (pass 2),
- * "clustering"; called from one thread at a time. */
-typedef void (*wye_progress_fn)(void *ctx, const char *stage, uint64_t done, uint64_t total);
+/* Progress: stage names "blocking", "candidates" (pass 1), "model",
+ * "scoring" (pass 2), "clustering", each reported at least at its start and
+ * end; called from one thread at a time. Return 0 to go on, non-zero to stop
+ * the run: wye_link_run then returns WYE_ECANCELLED soon after (at the next
+ * part of a pass, or the end of the current step). */
+typedef int (*wye_progress_fn)(void *ctx, const char *stage, uint64_t done, uint64_t total);
 
 typedef struct wye_link_params {
     wye_blocking_params blocking;
@@ -104,7 +109,8 @@ typedef struct wye_link_stats {
 
 /* Link the records of a finished set s. WYE_EINVAL for bad parameters or an
  * unfinished set, WYE_ENOTFOUND when the protocol gives nothing to compare
- * or block on, WYE_ENOMEM. diag (may be NULL) says which step failed. */
+ * or block on, WYE_ECANCELLED when the progress callback asked to stop,
+ * WYE_ENOMEM. diag (may be NULL) says which step failed. */
 WYE_API int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **out,
                          wye_diag *diag);
 WYE_API void wye_linkage_free(wye_linkage *l);
@@ -116,6 +122,18 @@ WYE_API const char *wye_linkage_how(const wye_linkage *l);
 WYE_API uint32_t wye_linkage_person(const wye_linkage *l, size_t i);
 /* The model (estimated) and the blocks; owned by l. */
 WYE_API const wye_fs *wye_linkage_model(const wye_linkage *l);
+/* The fitted model level by level, for reports (the summary's "model"):
+ * every level each comparison uses, comparison by comparison. The expected
+ * matches, prior and EM figures are in wye_link_stats. */
+typedef struct wye_link_model_level {
+    const char *comparison; /* a field's name, or "record_filter"; owned by l */
+    const char *level;      /* "exact", "high", ... (static) */
+    double m, u;            /* P(level | match), P(level | non-match) */
+    double weight;          /* log2(m / u) */
+} wye_link_model_level;
+WYE_API size_t wye_linkage_model_nlevels(const wye_linkage *l);
+/* Level k (0-based) into *out; WYE_ENOTFOUND beyond the last. */
+WYE_API int wye_linkage_model_level(const wye_linkage *l, size_t k, wye_link_model_level *out);
 WYE_API const wye_blocks *wye_linkage_blocks(const wye_linkage *l);
 /* Kept pairs, sorted by (a, b); decision 0 match, 1 possible, 2 conflict. */
 typedef struct wye_link_pair {

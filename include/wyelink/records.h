@@ -4,7 +4,9 @@
  * its signer against the trusted keys and its protocol fingerprint against
  * the protocol in use, then gathers the files into one record set
  * (wye_recset), which checks that every file was hashed with the same
- * linkage secret (key id) and comes from a different agency. Records keep
+ * linkage secret (key id) and comes from a different agency. The set keeps
+ * each file's header (agency, signer, creation time, extract date) and the
+ * digest of its bytes as read, for reports and the audit trail. Records keep
  * the byte layout the protocol fixes (wye_layout); the set numbers them
  * 0..n-1, file by file in the order the files were added.
  *
@@ -49,9 +51,16 @@ typedef struct wye_recfile wye_recfile;
 WYE_API int wye_recfile_read(wye_source src, const char *label, const wye_protocol *p,
                              const wye_party *recipient, const wye_trust *trusted,
                              wye_recfile **out, wye_diag *diag);
-/* The file's metadata (agency, fingerprint, key id, record count). */
+/* The file's metadata (agency, fingerprint, key id, signer, creation time,
+ * extract date, record count). */
 WYE_API const wye_encfile_meta *wye_recfile_meta(const wye_recfile *f);
 WYE_API const char *wye_recfile_label(const wye_recfile *f);
+/* The unkeyed BLAKE2b-256 of every byte read from the source, to its end
+ * (the whole file: what wye_file_digest and an audit entry give for it),
+ * taken in the same pass as the records were verified; its size into *bytes
+ * (may be NULL). Owned by f. */
+#define WYE_RECFILE_DIGEST_BYTES 32
+WYE_API const uint8_t *wye_recfile_digest(const wye_recfile *f, uint64_t *bytes);
 /* NULL is allowed. */
 WYE_API void wye_recfile_free(wye_recfile *f);
 
@@ -109,8 +118,9 @@ WYE_API void wye_recset_free(wye_recset *s);
 /* Add a file read with wye_recfile_read (ownership taken, also on error).
  * WYE_EPROTOCOL if its fingerprint differs from the set's protocol,
  * WYE_EKEYID if its key id differs from the first file's (diag names both
- * files and both ids), WYE_EEXIST if another file of the set comes from the
- * same agency (diag names both files), WYE_ESTATE after wye_recset_finish,
+ * files and both ids), WYE_EDUPLICATE if another file of the set comes from
+ * the same agency (diag: "two inputs are from agency 'A': 'first' and
+ * 'second'"), WYE_ESTATE after wye_recset_finish,
  * WYE_ERANGE beyond 65,535 files or 2^31 records. */
 WYE_API int wye_recset_add_file(wye_recset *s, wye_recfile *f, wye_diag *diag);
 
@@ -132,5 +142,11 @@ WYE_API const wye_recview *wye_recset_view(const wye_recset *s);
 WYE_API const char *wye_recset_agency(const wye_recset *s, size_t a);
 WYE_API const char *wye_recset_label(const wye_recset *s, size_t a);
 WYE_API const uint8_t *wye_recset_key_id(const wye_recset *s);
+/* File a's header as read (agency, signer_pk, created, extract_date...), or
+ * NULL if a is out of range or its records were added from memory. */
+WYE_API const wye_encfile_meta *wye_recset_meta(const wye_recset *s, size_t a);
+/* File a's digest (WYE_RECFILE_DIGEST_BYTES, as wye_recfile_digest) and size
+ * into *bytes (may be NULL), or NULL as for wye_recset_meta. Owned by s. */
+WYE_API const uint8_t *wye_recset_digest(const wye_recset *s, size_t a, uint64_t *bytes);
 
 #endif

@@ -499,6 +499,56 @@ Test(keys, trust_folder)
         wye_party_free(p[i]);
 }
 
+/* A bad .pub is named: the file, not the folder (the message of `link`). */
+Test(keys, trust_folder_names_the_bad_file)
+{
+    mkdir(path("trust"), 0700);
+    wye_party *gp;
+    cr_assert_eq(wye_party_create("gp", "agency", &gp), WYE_OK);
+    cr_assert_eq(wye_party_save(gp, path("gp.key"), path("trust/gp.pub")), WYE_OK);
+    write_file(path("trust/zz-broken.pub"), "{\"kind\": \"wyelink-party-public\"}", 0644);
+    wye_trust *t = (wye_trust *)1;
+    wye_diag d;
+    cr_assert_eq(wye_trust_load(path("trust"), &t, &d), WYE_EJSON);
+    cr_assert_null(t);
+    cr_assert_str_eq(d.field, "file");
+    cr_assert(strstr(d.reason, "'zz-broken.pub'"), "%s", d.reason);
+    cr_assert_null(strstr(d.reason, "gp.pub"), "%s", d.reason);
+    wye_party_free(gp);
+}
+
+/* Two different keys under one party name: the second is a look-alike and
+ * the folder is refused, both files named; the same key twice is one party. */
+Test(keys, trust_folder_refuses_two_keys_under_one_name)
+{
+    mkdir(path("trust"), 0700);
+    wye_party *gp, *fake;
+    cr_assert_eq(wye_party_create("gp", "agency", &gp), WYE_OK);
+    cr_assert_eq(wye_party_create("gp", "agency", &fake), WYE_OK);
+    cr_assert_eq(wye_party_save(gp, path("gp.key"), path("trust/gp.pub")), WYE_OK);
+    cr_assert_eq(wye_party_save(gp, path("gp2.key"), path("trust/gp-copy.pub")), WYE_OK);
+    wye_trust *t;
+    wye_diag d;
+    cr_assert_eq(wye_trust_load(path("trust"), &t, &d), WYE_OK);
+    wye_trust_free(t);
+    cr_assert_eq(wye_party_save(fake, path("fake.key"), path("trust/new-gp.pub")), WYE_OK);
+    cr_assert_eq(wye_trust_load(path("trust"), &t, &d), WYE_EDUPLICATE);
+    cr_assert_null(t);
+    cr_assert(strstr(d.reason, "'gp-copy.pub'") && strstr(d.reason, "'new-gp.pub'") &&
+                  strstr(d.reason, "'gp'"),
+              "%s", d.reason);
+    cr_assert_eq(wye_trust_load_dir(path("trust"), &t), WYE_EDUPLICATE);
+    /* and in a set built by hand */
+    cr_assert_eq(wye_trust_new(&t), WYE_OK);
+    cr_assert_eq(wye_trust_add(t, wye_party_public_part(gp)), WYE_OK);
+    cr_assert_eq(wye_trust_add(t, wye_party_public_part(gp)), WYE_OK);
+    cr_assert_eq(wye_trust_add(t, wye_party_public_part(fake)), WYE_EDUPLICATE);
+    cr_assert_null(wye_trust_find(t, wye_party_public_part(fake)->sign_pk));
+    wye_trust_free(t);
+    wye_party_free(gp);
+    wye_party_free(fake);
+}
+
 /* ---- the command -------------------------------------------------------- */
 
 /* Run `wyelink ARGS` with stdout and stderr appended to files in dir (so the

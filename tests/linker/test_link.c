@@ -107,9 +107,11 @@ static uint8_t *agency_records(const agency_spec *a, size_t *n, int *truth)
     return buf;
 }
 
-/* Write an encoded file of agency a's records, signed by signer. */
-static void write_wye(const char *file, const agency_spec *a, const wye_party *signer,
-                      const uint8_t *kid, const uint8_t *fingerprint)
+/* Write an encoded file of agency a's records, signed by signer, made at
+ * `created` from an extract of `extract_date`. */
+static void write_wye_dated(const char *file, const agency_spec *a, const wye_party *signer,
+                            const uint8_t *kid, const uint8_t *fingerprint,
+                            const char *extract_date, int64_t created)
 {
     size_t n;
     uint8_t *recs = agency_records(a, &n, NULL);
@@ -122,8 +124,8 @@ static void write_wye(const char *file, const agency_spec *a, const wye_party *s
         wye_protocol_fingerprint(proto, m.fingerprint);
     memcpy(m.key_id, kid, WYE_KEY_ID_BYTES);
     snprintf(m.agency, sizeof m.agency, "%s", wye_party_public_part(signer)->name);
-    m.created = 1700000000;
-    memcpy(m.extract_date, "2023-03-31", 11);
+    m.created = created;
+    snprintf(m.extract_date, sizeof m.extract_date, "%s", extract_date);
     m.record_size = (uint32_t)wye_protocol_layout(proto)->record_size;
     FILE *f = fopen(path(file), "wb");
     cr_assert(f);
@@ -135,6 +137,12 @@ static void write_wye(const char *file, const agency_spec *a, const wye_party *s
     cr_assert_eq(wye_encwriter_close(w), WYE_OK);
     fclose(f);
     free(recs);
+}
+
+static void write_wye(const char *file, const agency_spec *a, const wye_party *signer,
+                      const uint8_t *kid, const uint8_t *fingerprint)
+{
+    write_wye_dated(file, a, signer, kid, fingerprint, "2023-03-31", 1700000000);
 }
 
 static void save_party(const wye_party *p, const char *name, bool trusted)
@@ -227,6 +235,24 @@ Test(link, reads_files_into_one_set)
                                        (const uint64_t *)(const void *)(wye_rec(v, i) + lay->filter_off),
                                        lay->filter_bytes / 8));
     cr_assert_eq(wye_recset_add_file(s, NULL, NULL), WYE_EINVAL);
+    /* each file's header and digest stay with the set */
+    const wye_encfile_meta *m = wye_recset_meta(s, 1);
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->agency, "gp");
+    cr_assert_str_eq(m->extract_date, "2023-03-31");
+    cr_assert_eq(m->created, 1700000000);
+    cr_assert_eq(memcmp(m->signer_pk, wye_party_public_part(gp)->sign_pk, WYE_SIGN_PK_BYTES), 0);
+    uint8_t want[WYE_DIGEST_FILE_BYTES];
+    cr_assert_eq(wye_file_digest(path("gp.wye"), want), WYE_OK);
+    uint64_t bytes = 0;
+    const uint8_t *dg = wye_recset_digest(s, 1, &bytes);
+    cr_assert_not_null(dg);
+    cr_assert_eq(memcmp(dg, want, sizeof want), 0, "the digest of the whole file");
+    struct stat st;
+    cr_assert_eq(stat(path("gp.wye"), &st), 0);
+    cr_assert_eq(bytes, (uint64_t)st.st_size);
+    cr_assert_null(wye_recset_meta(s, 3));
+    cr_assert_null(wye_recset_digest(s, 3, NULL));
     wye_recset_free(s);
 }
 
@@ -281,8 +307,8 @@ Test(link, refuses_two_files_of_one_agency)
     cr_assert_eq(read_file("gp.wye", &f, &d), WYE_OK);
     cr_assert_eq(wye_recset_add_file(s, f, &d), WYE_OK);
     cr_assert_eq(read_file("gp.wye", &f, &d), WYE_OK);
-    cr_assert_eq(wye_recset_add_file(s, f, &d), WYE_EEXIST);
-    cr_assert(strstr(d.reason, "'gp.wye'") && strstr(d.reason, "agency 'gp'"), "%s", d.reason);
+    cr_assert_eq(wye_recset_add_file(s, f, &d), WYE_EDUPLICATE);
+    cr_assert_str_eq(d.reason, "two inputs are from agency 'gp': 'gp.wye' and 'gp.wye'");
     cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
     cr_assert_eq(wye_recset_finish(s, 1), WYE_ESTATE);
     wye_recset_free(s);
@@ -346,7 +372,8 @@ Test(link, command_refuses_naming_the_file)
         {"police.wye fp.wye", "'fp.wye'", "fingerprint"},
         {"police.wye kid.wye", "'kid.wye'", "'police.wye'"},
         {"police.wye mallory.wye", "'mallory.wye'", wye_strerror(WYE_EUNTRUSTED)},
-        {"police.wye gp.wye gp.wye", "'gp.wye'", "agency 'gp'"},
+        {"police.wye gp.wye gp.wye", "two inputs are from agency 'gp': 'gp.wye' and 'gp.wye'",
+         "\n"},
         {"police.wye missing.wye", "'missing.wye'", "No such file"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -355,6 +382,7 @@ Test(link, command_refuses_naming_the_file)
         cr_assert(strstr(err, cases[c].want1) && strstr(err, cases[c].want2), "%s: %s",
                   cases[c].files, err);
         cr_assert(!strchr(err, '\n') || strchr(err, '\n')[1] == 0, "one line: %s", err);
+        cr_assert_null(strstr(err, "refusing to overwrite"), "%s", err);
         free(err);
         /* nothing was written */
         cr_assert_eq(access(path("out/persons.csv"), F_OK), -1);
@@ -510,4 +538,150 @@ Test(link, exhaustive_finds_what_blocking_finds)
     cr_assert(strstr(sum, "\"mode\": \"exhaustive\""));
     cr_assert(strstr(sum, "\"candidate_pairs\": 32896"), "all 257*256/2 pairs");
     free(sum);
+}
+
+/* ---- stopping a run ------------------------------------------------------- */
+
+typedef struct stage_log {
+    char seen[256];
+    const char *stop_at; /* stage at which to ask to stop, or NULL */
+    int calls_after_stop;
+    bool stopped;
+} stage_log;
+
+static int log_stage(void *ctx, const char *stage, uint64_t done, uint64_t total)
+{
+    stage_log *g = ctx;
+    (void)done;
+    (void)total;
+    if (g->stopped)
+        g->calls_after_stop++;
+    size_t n = strlen(g->seen);
+    const char *last = strrchr(g->seen, ' ');
+    if (!n || strcmp(last ? last + 1 : g->seen, stage))
+        snprintf(g->seen + n, sizeof g->seen - n, "%s%s", n ? " " : "", stage);
+    if (g->stop_at && !strcmp(stage, g->stop_at))
+        g->stopped = true;
+    return g->stopped;
+}
+
+static wye_recset *three_files(void)
+{
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(proto, NULL, &s), WYE_OK);
+    const char *names[] = {"police.wye", "gp.wye", "wmwa.wye"};
+    for (int i = 0; i < 3; i++) {
+        wye_recfile *f;
+        wye_diag d;
+        cr_assert_eq(read_file(names[i], &f, &d), WYE_OK);
+        cr_assert_eq(wye_recset_add_file(s, f, &d), WYE_OK);
+    }
+    cr_assert_eq(wye_recset_finish(s, 2), WYE_OK);
+    return s;
+}
+
+/* Every step reports its stage; a non-zero answer stops the run with
+ * WYE_ECANCELLED and no result, at any stage. */
+Test(link, progress_can_stop_the_run)
+{
+    wye_recset *s = three_files();
+    wye_link_params lp;
+    wye_link_default_params(&lp);
+    lp.threads = 2;
+    lp.progress = log_stage;
+    stage_log all = {.stop_at = NULL};
+    lp.progress_ctx = &all;
+    wye_linkage *lk = NULL;
+    wye_diag d;
+    cr_assert_eq(wye_link_run(s, &lp, &lk, &d), WYE_OK);
+    cr_assert_str_eq(all.seen, "blocking candidates model scoring clustering");
+    wye_linkage_free(lk);
+    const char *stages[] = {"blocking", "candidates", "model", "scoring", "clustering"};
+    for (size_t k = 0; k < 5; k++) {
+        stage_log g = {.stop_at = stages[k]};
+        lp.progress_ctx = &g;
+        lk = (wye_linkage *)1;
+        cr_assert_eq(wye_link_run(s, &lp, &lk, &d), WYE_ECANCELLED, "%s", stages[k]);
+        cr_assert_null(lk);
+        cr_assert_leq(g.calls_after_stop, 1, "%s: stops at once", stages[k]);
+        const char *last = strrchr(g.seen, ' ');
+        cr_assert_str_eq(last ? last + 1 : g.seen, stages[k], "%s", g.seen);
+    }
+    wye_recset_free(s);
+}
+
+/* ---- replays and old extracts ---------------------------------------------- */
+
+static char *last_line(const char *name)
+{
+    char *all = slurp(path(name));
+    cr_assert(all);
+    size_t n = strlen(all);
+    while (n && all[n - 1] == '\n')
+        all[--n] = 0;
+    char *nl = strrchr(all, '\n');
+    char *line = strdup(nl ? nl + 1 : all);
+    free(all);
+    return line;
+}
+
+/* Each input's extract date and creation time reach summary.json and the
+ * audit entry; an extract more than a year older than the newest input is
+ * named in a warning; an input an earlier link of the log read is named as
+ * linked before. */
+Test(link, command_records_and_checks_the_inputs)
+{
+    write_wye_dated("gp-2021.wye", &specs[1], gp, key_id, NULL, "2021-03-31", 1617235200);
+    cr_assert_eq(run_link("o", "", "police.wye gp-2021.wye", "err.txt"), 0);
+    char *err = slurp(path("err.txt"));
+    cr_assert(strstr(err, "warning: 'gp-2021.wye' (agency 'gp') was extracted on 2021-03-31, "
+                          "more than a year before the newest input ('police.wye'"),
+              "%s", err);
+    cr_assert_null(strstr(err, "linked before"), "%s", err);
+    free(err);
+    char *sum = slurp(path("o/summary.json"));
+    uint8_t dg[WYE_DIGEST_FILE_BYTES];
+    char hex[2 * WYE_DIGEST_FILE_BYTES + 1], want[512];
+    cr_assert_eq(wye_file_digest(path("gp-2021.wye"), dg), WYE_OK);
+    wye_hex(dg, sizeof dg, hex);
+    char kid[17];
+    wye_public_key_id(wye_party_public_part(gp), kid);
+    snprintf(want,  sizeof want,
+             "      \"agency\": \"gp\",\n      \"blake2b\": \"%s\",\n", hex);
+    cr_assert(strstr(sum, want), "%s", sum);
+    snprintf(want, sizeof want,
+             "      \"signer_key_id\": \"%s\",\n      \"key_id\": \"0102030405060708\",\n"
+             "      \"extract_date\": \"2021-03-31\",\n"
+             "      \"created\": \"2021-04-01T00:00:00Z\"\n", kid);
+    cr_assert(strstr(sum, want), "%s", sum);
+    cr_assert(strstr(sum, "\"extract_date\": \"2023-03-31\",\n      \"created\": "
+                          "\"2023-11-14T22:13:20Z\""), "%s", sum);
+    free(sum);
+    char *entry = last_line("lu.log");
+    snprintf(want, sizeof want,
+             "\"input.2\":\"agency=gp extract_date=2021-03-31 created=2021-04-01T00:00:00Z "
+             "signer_key_id=%s\"", kid);
+    cr_assert(strstr(entry, want), "%s", entry);
+    cr_assert(strstr(entry, hex), "the entry has the same digest: %s", entry);
+    free(entry);
+    /* the same gp file again, with another police file: only gp was linked before */
+    cr_assert_eq(run_link("o2", "", "wmwa.wye gp-2021.wye", "err.txt"), 0);
+    err = slurp(path("err.txt"));
+    cr_assert(strstr(err, "warning: 'gp-2021.wye' (agency 'gp') was linked before: entry 1 of "
+                          "the audit log, at 20"),
+              "%s", err);
+    cr_assert_null(strstr(err, "'wmwa.wye' (agency 'wmwa') was linked before"), "%s", err);
+    free(err);
+    /* the same files again: one line says so */
+    cr_assert_eq(run_link("o3", "", "wmwa.wye gp-2021.wye", "err.txt"), 0);
+    err = slurp(path("err.txt"));
+    cr_assert(strstr(err, "warning: all 2 inputs were linked before, together: entry 2 of the "
+                          "audit log"),
+              "%s", err);
+    free(err);
+    /* extracts of the same year: no warning */
+    cr_assert_eq(run_link("o4", "", "police.wye gp.wye", "err.txt"), 0);
+    err = slurp(path("err.txt"));
+    cr_assert_null(strstr(err, "more than a year"), "%s", err);
+    free(err);
 }
