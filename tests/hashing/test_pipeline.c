@@ -268,15 +268,17 @@ Test(pipeline, threads_agree)
 
 typedef struct counter {
     unsigned calls, cancel_at;
-    uint64_t last, total;
+    uint64_t last, total, rows;
 } counter;
 
-static int count_progress(void *ctx, uint64_t done, uint64_t total)
+static int count_progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
 {
     counter *c = ctx;
     cr_expect_geq(done, c->last, "progress goes forward");
+    cr_expect_geq(rows, c->rows, "rows go forward");
     c->last = done;
     c->total = total;
+    c->rows = rows;
     return ++c->calls == c->cancel_at;
 }
 
@@ -288,7 +290,7 @@ Test(pipeline, progress_and_cancel)
     outputs o;
     settings_for(&s, &o, 2);
     s.input_size = len;
-    counter k = {0, 0, 0, 0};
+    counter k = {0, 0, 0, 0, 0};
     s.progress = count_progress;
     s.progress_ctx = &k;
     wye_hash_result r;
@@ -296,12 +298,13 @@ Test(pipeline, progress_and_cancel)
     cr_expect_geq(k.calls, 5, "one call per batch of 8192 rows");
     cr_expect_eq(k.last, len);
     cr_expect_eq(k.total, len);
+    cr_expect_eq(k.rows, 40000, "the rows read, for a rate in rows per second");
     wye_hash_result_clear(&r);
     free(o.enc.data);
     free(o.lmap.data);
 
     /* asked to stop after the second batch: no more is read */
-    counter stop = {0, 2, 0, 0};
+    counter stop = {0, 2, 0, 0, 0};
     settings_for(&s, &o, 2);
     s.progress = count_progress;
     s.progress_ctx = &stop;
