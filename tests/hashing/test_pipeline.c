@@ -122,6 +122,22 @@ static void expect_same_tally(const wye_hash_result *a, const wye_hash_result *b
         cr_expect_eq(a->rejected[i].line, b->rejected[i].line);
         cr_expect_eq(a->rejected[i].reason, b->rejected[i].reason);
     }
+    /* the value columns' codes: the same counts and spellings */
+    size_t nc = wye_code_tally_ncolumns(a->codes);
+    cr_assert_eq(nc, wye_code_tally_ncolumns(b->codes));
+    cr_expect_gt(nc, 0);
+    for (size_t i = 0; i < nc; i++) {
+        const wye_code_column *x = wye_code_tally_column(a->codes, i),
+                              *y = wye_code_tally_column(b->codes, i);
+        cr_assert_eq(x->ncodes, y->ncodes);
+        cr_expect_eq(x->empty, y->empty);
+        cr_expect_eq(x->hidden_codes, y->hidden_codes);
+        cr_expect_arr_eq(x->hidden_rows, y->hidden_rows, sizeof x->hidden_rows);
+        for (size_t k = 0; k < x->ncodes; k++) {
+            cr_expect_str_eq(x->codes[k].code, y->codes[k].code);
+            cr_expect_eq(x->codes[k].rows, y->codes[k].rows);
+        }
+    }
     cr_assert_eq(a->ninvalid, b->ninvalid);
     cr_expect_eq(a->invalid_total, b->invalid_total);
     for (size_t i = 0; i < a->ninvalid; i++) {
@@ -409,6 +425,14 @@ Test(pipeline, summary_json_leaves_out_what_it_is_not_given)
     cr_expect(json_is_true(json_object_get(j, "rejected_rows_complete")));
     json_t *nhs = json_object_get(json_object_get(j, "fields"), "nhs_number");
     cr_expect_eq(json_integer_value(json_object_get(nhs, "invalid")), 1);
+    /* the value columns, in map order; no code here is met 5 times */
+    json_t *vc = json_object_get(j, "value_columns");
+    cr_assert_eq(json_array_size(vc), 2);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(vc, 0), "field")), "sex");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(vc, 1), "attribute")), "service_type");
+    for (size_t i = 0; i < 2; i++)
+        cr_expect_eq(json_array_size(json_object_get(json_array_get(vc, i), "codes")), 0);
     json_decref(j);
     free(text);
     wye_hash_result_clear(&r);
