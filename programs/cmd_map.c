@@ -271,8 +271,9 @@ static int load_inputs(ctx *c)
     uint8_t fp[WYE_FINGERPRINT_BYTES];
     wye_protocol_fingerprint(c->p, fp);
     wye_hex(fp, sizeof fp, c->fingerprint);
-    /* no key id without a secret: the fingerprint is a parameter */
-    wye_cli_audit_param(&c->au, "protocol_fingerprint", c->fingerprint);
+    /* No key id without a secret, so no protocol block in the entry (it
+     * takes both): the protocol is an input (a file's digest, or a built-in
+     * profile's name, which the tool version recorded with it fixes). */
     return WYE_EXIT_OK;
 }
 

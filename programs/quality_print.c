@@ -148,9 +148,9 @@ static void print_hidden(FILE *out, const wye_code_column *c)
                      "a column of codes?)",
                 WYE_CODE_TRACK_MAX, (unsigned long long)rows);
     else
-        fprintf(out, "      %llu other code%s met fewer than %d times each, in %llu rows",
+        fprintf(out, "      %llu other code%s met fewer than %d times each, in %llu row%s",
                 (unsigned long long)c->hidden_codes, c->hidden_codes == 1 ? "" : "s",
-                WYE_CODE_SHOW_MIN, (unsigned long long)rows);
+                WYE_CODE_SHOW_MIN, (unsigned long long)rows, rows == 1 ? "" : "s");
     static const char *const what[] = {"give a value", "missing", "invalid"};
     const char *sep = " (";
     for (int s = 0; s < 3; s++) {
