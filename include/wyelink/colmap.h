@@ -6,8 +6,10 @@
  * A map is parsed against a protocol: every field and attribute it names must
  * be in the protocol, and each may be fed by one column only (or, for the
  * address and other_id fields, by one list of 2 to WYE_COLMAP_MAX_JOIN
- * columns whose cells are joined with spaces). It is then bound to a CSV
- * header: every column it names must be there, once.
+ * columns whose cells are joined with spaces; or, for an attribute read from
+ * a column, by a constant: one allowed value for every row). A DD/MM/YY date
+ * column may fix the century of two-digit years (two_digit_year_pivot). It
+ * is then bound to a CSV header: every column it names must be there, once.
  *
  * Ownership: the map keeps a pointer to the protocol, which must outlive it;
  * the caller frees the map with wye_colmap_free (NULL allowed).

@@ -833,3 +833,79 @@ Test(colmap, code_tally_too_many_codes_and_constants)
     wye_code_tally_free(t);
     wye_colmap_free(m);
 }
+
+/* ---- hashing/COLUMNMAP.md's examples (issue 19) ---- */
+
+/* The text of the fenced block after position *from that starts with
+ * "```" + lang, or NULL (caller frees). */
+static char *next_block(const char *doc, const char **from, const char *lang)
+{
+    char fence[16];
+    snprintf(fence, sizeof fence, "```%s\n", lang);
+    const char *a = strstr(*from, fence);
+    if (!a)
+        return NULL;
+    a += strlen(fence);
+    const char *b = strstr(a, "```");
+    cr_assert_not_null(b);
+    *from = b + 3;
+    (void)doc;
+    return strndup(a, (size_t)(b - a));
+}
+
+Test(colmap, columnmap_md_examples_parse_and_read_as_documented)
+{
+    const char *root = getenv("WYELINK_SOURCE_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/hashing/COLUMNMAP.md", root ? root : ".");
+    char *doc;
+    cr_assert_eq(wye_read_file(path, 1 << 20, &doc, NULL), WYE_OK, "%s", path);
+    const char *at = doc;
+    char *block, *charity_map = NULL;
+    int maps = 0;
+    while ((block = next_block(doc, &at, "json"))) {
+        if (strstr(block, "\"wyelink-column-map\"")) {
+            wye_colmap *m;
+            wye_diag d;
+            cr_expect_eq(parse(block, &m, &d), WYE_OK, "example %d: %s %s", maps, d.field,
+                         d.reason);
+            wye_colmap_free(m);
+            maps++;
+            if (strstr(block, "\"1-2-1\"")) {
+                free(charity_map);
+                charity_map = strdup(block);
+            }
+        }
+        free(block);
+    }
+    cr_expect_geq(maps, 3, "the police, IDVA and charity examples");
+    cr_assert_not_null(charity_map, "the worked example's map");
+    /* the worked example's extract through its map: as the text says */
+    at = strstr(doc, "### A worked example");
+    cr_assert_not_null(at);
+    char *csv = next_block(doc, &at, "");
+    cr_assert_not_null(csv);
+    cr_assert(strncmp(csv, "Service User ID,", 16) == 0, "%s", csv);
+    /* the shown extract elides its notes ("..."): a value like any other */
+    rows rs;
+    wye_diag d;
+    const wye_date ex = {2023, 3, 31};
+    cr_assert_eq(run(charity_map, csv, &ex, &rs, &d), WYE_OK);
+    cr_assert_eq(rs.n, 3);
+    expect_field(&rs.f[0], "given_name", WYE_NORM_PRESENT, "JANE");
+    expect_field(&rs.f[0], "other_given_names", WYE_NORM_PRESENT, "MARY");
+    expect_field(&rs.f[0], "family_name", WYE_NORM_PRESENT, "SMITH");
+    expect_field(&rs.f[0], "date_of_birth", WYE_NORM_PRESENT, "19910817");
+    expect_field(&rs.f[0], "sex", WYE_NORM_PRESENT, "F");
+    cr_expect_eq(rs.f[0].attr[2], 2, "1-2-1 is outreach");
+    cr_expect_eq(rs.f[1].attr[2], 2, "Group is outreach");
+    expect_field(&rs.f[1], "sex", WYE_NORM_PRESENT, "F");
+    expect_field(&rs.f[2], "sex", WYE_NORM_MISSING, NULL);
+    expect_field(&rs.f[2], "postcode", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[2].reason[fi("postcode")], WYE_NR_POSTCODE_FORMAT, "WITHHELD");
+    cr_expect_eq(rs.f[2].attr[2], 1, "Refuge is refuge");
+    cr_expect_eq(rs.v[2], WYE_ROW_NAME_ONLY, "a name and nothing else to link it by");
+    free(csv);
+    free(charity_map);
+    free(doc);
+}
