@@ -1394,7 +1394,8 @@ static int ctally_view(const wye_colmap *m, ctally_col *c)
         wipe_str(it->shown);
         wipe_str(it->fold);
     }
-    qsort(c->shown, v->ncodes, sizeof *c->shown, count_cmp);
+    if (v->ncodes > 1) /* qsort may not be given a NULL base */
+        qsort(c->shown, v->ncodes, sizeof *c->shown, count_cmp);
     v->codes = c->shown;
     return WYE_OK;
 }

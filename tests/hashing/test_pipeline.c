@@ -374,6 +374,7 @@ Test(pipeline, failures_name_their_stage)
     cr_expect_eq(r.stage, WYE_HASH_STAGE_READ);
     cr_expect_eq(d.line, 3);
     cr_expect(!r.read_all);
+    wye_hash_result_clear(&r); /* it holds the code tally of what was read */
     /* an encoded file that cannot be written */
     settings_for(&s, &o, 1);
     s.encoded = (wye_sink){failing_write, NULL};
