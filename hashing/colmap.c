@@ -518,7 +518,8 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
         return bad(d, p, "applies only to a given_name field");
     }
     if (j.date_format || j.pivot) {
-        snprintf(p, sizeof p, "%s.%s", path, j.date_format ? "date_format" : "two_digit_year_pivot");
+        snprintf(p, sizeof p, "%s.%s", path,
+                 j.date_format ? "date_format" : "two_digit_year_pivot");
         return bad(d, p, "applies only to date fields");
     }
     return split ? entry_split(m, e, split, &j, d) : entry_attr(m, e, attr, &j, d);
