@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,17 @@
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_DESCRIPTION 65536u
 
-enum role { ROLE_FIELD, ROLE_MULTIPLE, ROLE_SPLIT, ROLE_ATTR };
+/* ROLE_CONST: an attribute with one value for every row, read from no
+ * column ({"attribute": ..., "value": ...}). */
+enum role { ROLE_FIELD, ROLE_MULTIPLE, ROLE_SPLIT, ROLE_ATTR, ROLE_CONST };
+
+#define PIVOT_MIN 1800 /* two_digit_year_pivot: the first year of the window */
+#define PIVOT_MAX 2200
 
 typedef struct code {
-    char *raw;  /* trimmed, ASCII capitals */
-    int target; /* -1 = known missing; sex: 'F', 'M', 'X'; attribute: value index */
+    char *raw;   /* trimmed, ASCII capitals */
+    char *shown; /* trimmed, as the map spells it (for the code tally) */
+    int target;  /* -1 = known missing; sex: 'F', 'M', 'X'; attribute: value index */
 } code;
 
 typedef struct entry {
@@ -28,8 +35,10 @@ typedef struct entry {
     enum role role;
     int field;             /* ROLE_FIELD */
     wye_name_split split;  /* ROLE_SPLIT, ROLE_MULTIPLE */
-    int attr;              /* ROLE_ATTR */
+    int attr;              /* ROLE_ATTR, ROLE_CONST */
+    int constant;          /* ROLE_CONST: the attribute's value index */
     wye_date_format date_format;
+    int pivot;             /* DD/MM/YY: first year of the two-digit window, 0 = none */
     bool has_values;
     size_t ncodes;
     code *codes;
@@ -152,8 +161,10 @@ static void fold_code(const char *in, size_t len, char *out)
 
 static void free_entry(entry *e)
 {
-    for (size_t i = 0; i < e->ncodes; i++)
+    for (size_t i = 0; i < e->ncodes; i++) {
         free(e->codes[i].raw);
+        free(e->codes[i].shown);
+    }
     free(e->codes);
     e->codes = NULL;
     e->ncodes = 0;
@@ -195,10 +206,15 @@ static int parse_values(json_t *vals, const char *path, const wye_attr_spec *att
             return bad(d, vp, "code longer than %d bytes", WYE_COLMAP_NAME_MAX - 1);
         code *c = &e->codes[e->ncodes];
         c->raw = malloc(klen + 1);
-        if (!c->raw)
+        c->shown = malloc(klen + 1);
+        e->ncodes++;
+        if (!c->raw || !c->shown)
             return WYE_ENOMEM;
         fold_code(key, klen, c->raw);
-        e->ncodes++;
+        size_t tlen = klen;
+        const char *t = wye_norm_trim(key, &tlen);
+        memcpy(c->shown, t, tlen);
+        c->shown[tlen] = 0;
         if (!c->raw[0])
             return bad(d, vp, "code is empty (an empty cell is always missing)");
         for (size_t j = 0; j + 1 < e->ncodes; j++)
@@ -289,9 +305,26 @@ static int parse_columns(json_t *c, const char *path, entry *e, wye_diag *d)
  * that of its column, and its optional keys. */
 typedef struct entry_json {
     const char *path, *cp;
-    json_t *multiple, *date_format, *values;
+    json_t *multiple, *date_format, *values, *pivot;
     bool is_multiple;
 } entry_json;
+
+/* "two_digit_year_pivot" of a DD/MM/YY date column: a whole year from
+ * PIVOT_MIN to PIVOT_MAX, the first of the hundred that two-digit years are
+ * read in. */
+static int entry_pivot(entry *e, const entry_json *j, wye_diag *d)
+{
+    char p[64];
+    snprintf(p, sizeof p, "%s.two_digit_year_pivot", j->path);
+    if (e->date_format != WYE_DATE_DMY2)
+        return bad(d, p, "applies only to date_format DD/MM/YY");
+    if (!json_is_integer(j->pivot) || json_integer_value(j->pivot) < PIVOT_MIN ||
+        json_integer_value(j->pivot) > PIVOT_MAX)
+        return bad(d, p, "must be a year from %d to %d (the first year two-digit years are "
+                         "read in)", PIVOT_MIN, PIVOT_MAX);
+    e->pivot = (int)json_integer_value(j->pivot);
+    return WYE_OK;
+}
 
 /* "field": one protocol field (or, "multiple", the given names). */
 static int entry_field(wye_colmap *m, entry *e, const char *field, const entry_json *j,
@@ -332,8 +365,13 @@ static int entry_field(wye_colmap *m, entry *e, const char *field, const entry_j
             !(e->date_format = wye_date_format_from_name(json_string_value(j->date_format))))
             return bad(d, p, "must be DD/MM/YYYY, YYYY-MM-DD, DD-Mon-YYYY, DD/MM/YY, "
                              "YYYYMMDD or DD.MM.YYYY");
+        if (j->pivot && (rc = entry_pivot(e, j, d)))
+            return rc;
     } else if (j->date_format) {
         return bad(d, p, "applies only to date fields");
+    } else if (j->pivot) {
+        snprintf(p, sizeof p, "%s.two_digit_year_pivot", path);
+        return bad(d, p, "applies only to date_format DD/MM/YY");
     }
     if (j->values) {
         if (fs->type != WYE_TYPE_SEX) {
@@ -396,6 +434,38 @@ static int entry_attr(wye_colmap *m, entry *e, const char *attr, const entry_jso
     return rc;
 }
 
+/* {"attribute": A, "value": V}: attribute A is V on every row (an IDVA
+ * service's clients are all "advocacy"); V must be one of A's allowed
+ * values. Nothing else may be given with "value". */
+static int entry_const(wye_colmap *m, entry *e, json_t *c, const char *path, wye_diag *d)
+{
+    static const char *const keys[] = {"attribute", "value", NULL};
+    char p[64];
+    int rc = check_keys(c, path, keys, d);
+    if (rc) {
+        snprintf(p, sizeof p, "%s", d->field);
+        return bad(d, p, "not allowed with \"value\" (a constant attribute takes "
+                         "attribute and value only)");
+    }
+    const char *attr = get_str(c, "attribute", path, true, &rc, d);
+    if (rc)
+        return rc;
+    json_t *v = json_object_get(c, "value");
+    entry_json j = {path, NULL, NULL, NULL, NULL, NULL, false};
+    if ((rc = entry_attr(m, e, attr, &j, d)))
+        return rc;
+    e->role = ROLE_CONST;
+    snprintf(p, sizeof p, "%s.value", path);
+    const wye_attr_spec *as = wye_protocol_attr(m->p, (size_t)e->attr);
+    if (!json_is_string(v))
+        return bad(d, p, "must be a string, one of the allowed values of attribute %s",
+                   as->name);
+    e->constant = wye_attr_value_index(as, json_string_value(v));
+    if (e->constant < 0)
+        return bad(d, p, "not an allowed value of attribute %s", as->name);
+    return WYE_OK;
+}
+
 static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
 {
     char path[32];
@@ -403,7 +473,8 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
     if (!json_is_object(c))
         return bad(d, path, "must be an object");
     static const char *const keys[] = {"column", "field", "split", "attribute", "multiple",
-                                       "date_format", "values", NULL};
+                                       "date_format", "values", "two_digit_year_pivot",
+                                       "value", NULL};
     int rc = check_keys(c, path, keys, d);
     if (rc)
         return rc;
@@ -412,6 +483,8 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
     e->field = e->attr = -1;
     for (size_t k = 0; k < WYE_COLMAP_MAX_JOIN; k++)
         e->col[k] = -1;
+    if (json_object_get(c, "value"))
+        return entry_const(m, e, c, path, d);
     if ((rc = parse_columns(c, path, e, d)))
         return rc;
     const char *field = get_str(c, "field", path, false, &rc, d);
@@ -430,7 +503,8 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
     if (e->ncolumns > 1 && !field)
         return bad(d, cp, "a list of columns applies only to address and other_id fields");
     entry_json j = {path, cp, json_object_get(c, "multiple"), json_object_get(c, "date_format"),
-                    json_object_get(c, "values"), false};
+                    json_object_get(c, "values"), json_object_get(c, "two_digit_year_pivot"),
+                    false};
     char p[64];
     if (j.multiple && !json_is_boolean(j.multiple)) {
         snprintf(p, sizeof p, "%s.multiple", path);
@@ -443,8 +517,9 @@ static int parse_entry(wye_colmap *m, json_t *c, size_t idx, wye_diag *d)
         snprintf(p, sizeof p, "%s.multiple", path);
         return bad(d, p, "applies only to a given_name field");
     }
-    if (j.date_format) {
-        snprintf(p, sizeof p, "%s.date_format", path);
+    if (j.date_format || j.pivot) {
+        snprintf(p, sizeof p, "%s.%s", path,
+                 j.date_format ? "date_format" : "two_digit_year_pivot");
         return bad(d, p, "applies only to date fields");
     }
     return split ? entry_split(m, e, split, &j, d) : entry_attr(m, e, attr, &j, d);
@@ -746,21 +821,81 @@ static void entry_cell(const entry *e, const wye_csv_row *row, char joined[WYE_N
     *v = joined, *n = jn;
 }
 
-/* A sex code through the map's own values, else the usual codes. */
-static wye_norm_status extract_sex(const entry *e, const char *v, size_t n, char *out,
-                                   wye_norm_reason *why)
+/* What the cell of a value entry (sex, or an attribute read from a column)
+ * gives: the status, the reason when invalid, and the value when present:
+ * 'F', 'M' or 'X' for sex, the value's index for an attribute. A code is
+ * looked up in the map's own values; without them, sex takes the usual codes
+ * and an attribute one of its allowed values, ignoring case. */
+static wye_norm_status code_outcome(const wye_colmap *m, const entry *e, const char *v,
+                                    size_t n, int *value, wye_norm_reason *why)
 {
-    if (!e->has_values || blank(v, n))
-        return wye_norm_sex(v, n, out, why);
-    int k = find_code(e, v, n);
-    if (k < 0) {
-        *why = WYE_NR_CODE_UNKNOWN;
-        return WYE_NORM_INVALID;
+    *value = -1;
+    *why = WYE_NR_NONE;
+    if (e->role != ROLE_ATTR && (!e->has_values || blank(v, n))) {
+        char out[2];
+        wye_norm_status st = wye_norm_sex(v, n, out, why);
+        if (st == WYE_NORM_PRESENT)
+            *value = out[0];
+        return st;
     }
-    if (e->codes[k].target < 0)
+    if (blank(v, n))
         return WYE_NORM_MISSING;
-    out[0] = (char)e->codes[k].target, out[1] = 0;
-    return WYE_NORM_PRESENT;
+    if (e->has_values) {
+        int c = find_code(e, v, n);
+        if (c < 0) {
+            *why = WYE_NR_CODE_UNKNOWN;
+            return WYE_NORM_INVALID;
+        }
+        *value = e->codes[c].target;
+        return *value < 0 ? WYE_NORM_MISSING : WYE_NORM_PRESENT;
+    }
+    const wye_attr_spec *as = wye_protocol_attr(m->p, (size_t)e->attr);
+    char buf[WYE_COLMAP_NAME_MAX], cand[WYE_ATTR_VALUE_MAX];
+    size_t tn = n;
+    const char *t = wye_norm_trim(v, &tn);
+    if (tn < sizeof buf) {
+        fold_code(t, tn, buf);
+        for (unsigned j = 0; j < as->nvalues; j++) {
+            fold_code(as->values[j], strlen(as->values[j]), cand);
+            if (!strcmp(cand, buf)) {
+                *value = (int)j;
+                return WYE_NORM_PRESENT;
+            }
+        }
+    }
+    *why = WYE_NR_ATTR_NOT_ALLOWED;
+    return WYE_NORM_INVALID;
+}
+
+/* A DD/MM/YY cell whose year has two digits, with the year written out in
+ * four: the year of pivot..pivot + 99 that ends in those digits. wye_norm_date
+ * reads a four-digit year of DD/MM/YY as it stands, so a column with a pivot
+ * is read exactly as without one, but for the century of two-digit years.
+ * Anything else (not a two-digit year, or too long to widen) is returned as
+ * it was. */
+#define DATE_WIDE_MAX 64 /* wye_norm_date reads at most 64 bytes */
+static const char *widen_year(int pivot, const char *v, size_t *n, char wide[DATE_WIDE_MAX])
+{
+    size_t len = *n;
+    const char *t = wye_norm_trim(v, &len);
+    size_t i = 0;
+    int slashes = 0;
+    while (i < len && slashes < 2)
+        slashes += t[i++] == '/';
+    size_t end = i;
+    while (end < len && t[end] >= '0' && t[end] <= '9')
+        end++;
+    if (slashes < 2 || end - i != 2 || (end < len && t[end] != ' ') ||
+        len + 2 > DATE_WIDE_MAX)
+        return v;
+    int yy = (t[i] - '0') * 10 + (t[i + 1] - '0');
+    int year = pivot + (yy - pivot % 100 + 100) % 100;
+    memcpy(wide, t, i);
+    for (int k = 3; k >= 0; k--, year /= 10)
+        wide[i + (size_t)k] = (char)('0' + year % 10);
+    memcpy(wide + i + 4, t + end, len - end);
+    *n = len + 2;
+    return wide;
 }
 
 /* ROLE_FIELD: one field, normalised as its type says; a date of birth is
@@ -781,10 +916,14 @@ static void extract_field(const wye_colmap *m, const entry *e, const char *v, si
     case WYE_TYPE_NAME:
         st = wye_norm_name(v, n, out, &why);
         break;
-    case WYE_TYPE_DATE:
+    case WYE_TYPE_DATE: {
+        char wide[DATE_WIDE_MAX];
+        if (e->pivot)
+            v = widen_year(e->pivot, v, &n, wide);
         st = wye_norm_date(v, n, e->date_format, extract, dob, out, &why);
         *have_dob = *have_dob || (st == WYE_NORM_PRESENT && e->field == m->f_dob);
         break;
+    }
     case WYE_TYPE_POSTCODE:
         st = wye_norm_postcode(v, n, out, &why);
         break;
@@ -798,9 +937,12 @@ static void extract_field(const wye_colmap *m, const entry *e, const char *v, si
         st = wye_norm_other_id(v, n, out, &why);
         break;
     case WYE_TYPE_SEX:
-    default:
-        st = extract_sex(e, v, n, out, &why);
+    default: {
+        int sex;
+        st = code_outcome(m, e, v, n, &sex, &why);
+        out[0] = (char)(st == WYE_NORM_PRESENT ? sex : 0), out[1] = 0;
         break;
+    }
     }
     set_field(f, e->field, st, why, out);
 }
@@ -829,34 +971,9 @@ static void extract_names(const wye_colmap *m, const entry *e, const char *v, si
 static void extract_attr(const wye_colmap *m, const entry *e, const char *v, size_t n,
                          wye_fields *f)
 {
-    const wye_attr_spec *as = wye_protocol_attr(m->p, (size_t)e->attr);
-    wye_norm_reason why = WYE_NR_NONE;
-    wye_norm_status st = WYE_NORM_MISSING;
-    int k = -1;
-    if (!blank(v, n)) {
-        if (e->has_values) {
-            int c = find_code(e, v, n);
-            if (c < 0)
-                st = WYE_NORM_INVALID, why = WYE_NR_CODE_UNKNOWN;
-            else if ((k = e->codes[c].target) >= 0)
-                st = WYE_NORM_PRESENT;
-        } else {
-            char buf[WYE_COLMAP_NAME_MAX], cand[WYE_ATTR_VALUE_MAX];
-            size_t tn = n;
-            const char *t = wye_norm_trim(v, &tn);
-            st = WYE_NORM_INVALID, why = WYE_NR_ATTR_NOT_ALLOWED;
-            if (tn < sizeof buf) {
-                fold_code(t, tn, buf);
-                for (unsigned j = 0; j < as->nvalues; j++) {
-                    fold_code(as->values[j], strlen(as->values[j]), cand);
-                    if (!strcmp(cand, buf)) {
-                        k = (int)j, st = WYE_NORM_PRESENT;
-                        break;
-                    }
-                }
-            }
-        }
-    }
+    wye_norm_reason why;
+    int k;
+    wye_norm_status st = code_outcome(m, e, v, n, &k, &why);
     f->attr_status[e->attr] = (uint8_t)st;
     f->attr_reason[e->attr] = (uint8_t)(st == WYE_NORM_INVALID ? why : WYE_NR_NONE);
     f->attr[e->attr] = (uint8_t)(st == WYE_NORM_PRESENT ? k + 1 : 0);
@@ -910,6 +1027,13 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
     bool have_dob = false;
     for (size_t i = 0; i < m->n; i++) {
         const entry *e = &m->e[i];
+        if (e->role == ROLE_CONST) {
+            /* no cell: it makes no row any less empty */
+            f->attr_status[e->attr] = WYE_NORM_PRESENT;
+            f->attr_reason[e->attr] = WYE_NR_NONE;
+            f->attr[e->attr] = (uint8_t)(e->constant + 1);
+            continue;
+        }
         char joined[WYE_NORM_RAW_MAX];
         const char *v;
         size_t n;
@@ -933,4 +1057,368 @@ wye_row_verdict wye_colmap_extract(const wye_colmap *m, const wye_csv_row *row,
     link_fields lf = {m->f_given, m->f_family, m->f_dob, m->f_post,
                       m->f_addr,  m->f_oid,    m->f_nhs};
     return linkable(&lf, f);
+}
+
+bool wye_colmap_two_digit_years(const wye_colmap *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].role == ROLE_FIELD && m->e[i].date_format == WYE_DATE_DMY2 && !m->e[i].pivot)
+            return true;
+    return false;
+}
+
+/* ---- code tallies ----
+ * Per value column, a table of the distinct codes met (folded as the map's
+ * codes are: trimmed, ASCII capitals), each with its count, the spelling met
+ * on the earliest line, and what it gives. The map's own codes are in it from
+ * the start. The codes are values from the extract: they stay in memory,
+ * which is wiped when freed, and only those met WYE_CODE_SHOW_MIN times or
+ * more, or in the map, are ever handed out. */
+
+typedef struct ctally_item {
+    char *fold, *shown;
+    uint64_t count;
+    uint64_t first_line; /* of shown; 0 for the map's own codes (their spelling wins) */
+    int value;
+    uint8_t status, reason;
+    bool in_map;
+} ctally_item;
+
+typedef struct ctally_col {
+    const entry *e;
+    ctally_item *items;
+    size_t nitems, cap, nmap; /* nmap: the map's codes, items[0..nmap) */
+    uint32_t *slot;           /* index + 1 into items, 0 = empty */
+    size_t nslot;
+    uint64_t empty;
+    uint64_t untracked[3];    /* rows of codes not in the table, by status */
+    bool too_many;
+    /* the view, after finish */
+    wye_code_column view;
+    wye_code_count *shown;
+} ctally_col;
+
+/* Wipe a string that may hold a value from the extract. */
+static void wipe_str(char *s)
+{
+    if (s)
+        sodium_memzero(s, strlen(s));
+}
+
+struct wye_code_tally {
+    const wye_colmap *m;
+    size_t n;
+    bool finished;
+    ctally_col col[WYE_COLMAP_MAX_COLUMNS];
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211u;
+    return h;
+}
+
+static int ctally_rehash(ctally_col *c)
+{
+    size_t ns = c->nslot ? 2 * c->nslot : 64;
+    uint32_t *s = calloc(ns, sizeof *s);
+    if (!s)
+        return WYE_ENOMEM;
+    for (size_t i = 0; i < c->nitems; i++) {
+        size_t k = (size_t)fnv1a(c->items[i].fold) & (ns - 1);
+        while (s[k])
+            k = (k + 1) & (ns - 1);
+        s[k] = (uint32_t)(i + 1);
+    }
+    free(c->slot);
+    c->slot = s;
+    c->nslot = ns;
+    return WYE_OK;
+}
+
+/* The item of folded code fold, or NULL. */
+static ctally_item *ctally_find(const ctally_col *c, const char *fold)
+{
+    if (!c->nslot)
+        return NULL;
+    size_t k = (size_t)fnv1a(fold) & (c->nslot - 1);
+    for (; c->slot[k]; k = (k + 1) & (c->nslot - 1))
+        if (!strcmp(c->items[c->slot[k] - 1].fold, fold))
+            return &c->items[c->slot[k] - 1];
+    return NULL;
+}
+
+/* Add a code (fold, shown as met on line) with its outcome; *out is the new
+ * item, or NULL when the column already holds WYE_CODE_TRACK_MAX codes not
+ * in the map (it is then marked too_many). */
+static int ctally_add(ctally_col *c, const char *fold, const char *shown, uint64_t line,
+                      wye_norm_status st, wye_norm_reason why, int value, ctally_item **out)
+{
+    *out = NULL;
+    if (c->nitems - c->nmap >= WYE_CODE_TRACK_MAX) {
+        c->too_many = true;
+        return WYE_OK;
+    }
+    if (c->nitems == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        ctally_item *it = realloc(c->items, cap * sizeof *it);
+        if (!it)
+            return WYE_ENOMEM;
+        c->items = it;
+        c->cap = cap;
+    }
+    if (2 * (c->nitems + 1) > c->nslot) {
+        int rc = ctally_rehash(c);
+        if (rc)
+            return rc;
+    }
+    ctally_item *it = &c->items[c->nitems];
+    memset(it, 0, sizeof *it);
+    it->fold = strdup(fold);
+    it->shown = strdup(shown);
+    if (!it->fold || !it->shown) {
+        free(it->fold);
+        free(it->shown);
+        return WYE_ENOMEM;
+    }
+    it->first_line = line;
+    it->status = (uint8_t)st;
+    it->reason = (uint8_t)why;
+    it->value = value;
+    size_t k = (size_t)fnv1a(fold) & (c->nslot - 1);
+    while (c->slot[k])
+        k = (k + 1) & (c->nslot - 1);
+    c->slot[k] = (uint32_t)(++c->nitems);
+    *out = it;
+    return WYE_OK;
+}
+
+static void ctally_col_free(ctally_col *c)
+{
+    for (size_t i = 0; i < c->nitems; i++) {
+        wipe_str(c->items[i].fold);
+        wipe_str(c->items[i].shown);
+        free(c->items[i].fold);
+        free(c->items[i].shown);
+    }
+    free(c->items);
+    free(c->slot);
+    free(c->shown);
+}
+
+void wye_code_tally_free(wye_code_tally *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        ctally_col_free(&t->col[i]);
+    free(t);
+}
+
+int wye_code_tally_new(const wye_colmap *m, wye_code_tally **out)
+{
+    if (!m || !out)
+        return WYE_EINVAL;
+    *out = NULL;
+    wye_code_tally *t = calloc(1, sizeof *t);
+    if (!t)
+        return WYE_ENOMEM;
+    t->m = m;
+    for (size_t i = 0; i < m->n; i++) {
+        const entry *e = &m->e[i];
+        bool sex = e->role == ROLE_FIELD && e->field == m->f_sex;
+        if (!sex && e->role != ROLE_ATTR && e->role != ROLE_CONST)
+            continue;
+        ctally_col *c = &t->col[t->n++];
+        c->e = e;
+        for (size_t k = 0; k < e->ncodes; k++) {
+            ctally_item *it;
+            wye_norm_reason why;
+            int value;
+            const char *s = e->codes[k].shown;
+            wye_norm_status st = code_outcome(m, e, s, strlen(s), &value, &why);
+            int rc = ctally_add(c, e->codes[k].raw, s, 0, st, why, value, &it);
+            if (rc) {
+                wye_code_tally_free(t);
+                return rc;
+            }
+            it->in_map = true;
+        }
+        c->nmap = c->nitems;
+    }
+    *out = t;
+    return WYE_OK;
+}
+
+/* One cell of column c. */
+static int ctally_cell(const wye_colmap *m, ctally_col *c, const char *v, size_t n,
+                       uint64_t line)
+{
+    const char *t = wye_norm_trim(v, &n);
+    if (!n) {
+        c->empty++;
+        return WYE_OK;
+    }
+    char fold[WYE_COLMAP_NAME_MAX];
+    ctally_item *it = NULL;
+    if (n < sizeof fold) {
+        fold_code(t, n, fold);
+        it = ctally_find(c, fold);
+    }
+    if (it) {
+        it->count++;
+        return WYE_OK;
+    }
+    wye_norm_reason why;
+    int value;
+    wye_norm_status st = code_outcome(m, c->e, t, n, &value, &why);
+    if (n < sizeof fold && !c->too_many) {
+        char shown[WYE_COLMAP_NAME_MAX];
+        memcpy(shown, t, n);
+        shown[n] = 0;
+        int rc = ctally_add(c, fold, shown, line, st, why, value, &it);
+        sodium_memzero(shown, sizeof shown);
+        if (rc)
+            return rc;
+    }
+    sodium_memzero(fold, sizeof fold);
+    if (it)
+        it->count++;
+    else
+        c->untracked[st]++; /* too long to be a code, or too many codes */
+    return WYE_OK;
+}
+
+int wye_code_tally_row(wye_code_tally *t, const wye_csv_row *row)
+{
+    const wye_colmap *m = t->m;
+    assert(m->bound && !t->finished);
+    if (row->malformed || row->nfields != m->ncols)
+        return WYE_OK;
+    for (size_t i = 0; i < t->n; i++) {
+        ctally_col *c = &t->col[i];
+        if (c->e->role == ROLE_CONST)
+            continue;
+        int k = c->e->col[0];
+        int rc = ctally_cell(m, c, row->field[k], row->len[k], row->line);
+        if (rc)
+            return rc;
+    }
+    return WYE_OK;
+}
+
+int wye_code_tally_merge(wye_code_tally *into, const wye_code_tally *from)
+{
+    if (!into || !from || into->m != from->m || into->finished || from->finished)
+        return WYE_EINVAL;
+    for (size_t i = 0; i < into->n; i++) {
+        ctally_col *a = &into->col[i];
+        const ctally_col *b = &from->col[i];
+        a->empty += b->empty;
+        a->too_many = a->too_many || b->too_many;
+        for (int s = 0; s < 3; s++)
+            a->untracked[s] += b->untracked[s];
+        for (size_t k = 0; k < b->nitems; k++) {
+            const ctally_item *bi = &b->items[k];
+            ctally_item *ai = ctally_find(a, bi->fold);
+            if (!ai) {
+                int rc = ctally_add(a, bi->fold, bi->shown, bi->first_line,
+                                    (wye_norm_status)bi->status, (wye_norm_reason)bi->reason,
+                                    bi->value, &ai);
+                if (rc)
+                    return rc;
+                if (!ai) {
+                    a->untracked[bi->status] += bi->count;
+                    continue;
+                }
+                ai->count = 0;
+            } else if (bi->first_line < ai->first_line) {
+                /* the spelling met first in the file, whichever thread met it */
+                char *s = strdup(bi->shown);
+                if (!s)
+                    return WYE_ENOMEM;
+                wipe_str(ai->shown);
+                free(ai->shown);
+                ai->shown = s;
+                ai->first_line = bi->first_line;
+            }
+            ai->count += bi->count;
+        }
+    }
+    return WYE_OK;
+}
+
+static int count_cmp(const void *a, const void *b)
+{
+    const wye_code_count *x = a, *y = b;
+    if (x->rows != y->rows)
+        return x->rows > y->rows ? -1 : 1;
+    return strcmp(x->code, y->code);
+}
+
+/* The view of column c: the codes shown, the rest counted and wiped. */
+static int ctally_view(const wye_colmap *m, ctally_col *c)
+{
+    const entry *e = c->e;
+    wye_code_column *v = &c->view;
+    memset(v, 0, sizeof *v);
+    v->column = e->role == ROLE_CONST ? NULL : e->column[0];
+    v->attribute = e->role != ROLE_FIELD;
+    const wye_attr_spec *as = v->attribute ? wye_protocol_attr(m->p, (size_t)e->attr) : NULL;
+    v->target = as ? as->name : wye_protocol_field(m->p, (size_t)e->field)->name;
+    v->constant = e->role == ROLE_CONST ? as->values[e->constant] : NULL;
+    v->has_values = e->has_values;
+    v->empty = c->empty;
+    v->too_many = c->too_many;
+    v->hidden_rows[0] = c->untracked[0];
+    v->hidden_rows[1] = c->untracked[1];
+    v->hidden_rows[2] = c->untracked[2];
+    if (c->nitems && !(c->shown = calloc(c->nitems, sizeof *c->shown)))
+        return WYE_ENOMEM;
+    static const char *const sex[] = {"F", "M", "X"};
+    for (size_t i = 0; i < c->nitems; i++) {
+        ctally_item *it = &c->items[i];
+        if (it->in_map || (!c->too_many && it->count >= WYE_CODE_SHOW_MIN)) {
+            const char *val = NULL;
+            if (it->status == WYE_NORM_PRESENT)
+                val = as ? as->values[it->value]
+                         : sex[it->value == 'F' ? 0 : it->value == 'M' ? 1 : 2];
+            c->shown[v->ncodes++] = (wye_code_count){it->shown, it->count, it->in_map,
+                                                     it->status, it->reason, val};
+            continue;
+        }
+        if (!c->too_many)
+            v->hidden_codes++;
+        v->hidden_rows[it->status] += it->count;
+        wipe_str(it->shown);
+        wipe_str(it->fold);
+    }
+    if (v->ncodes > 1) /* qsort may not be given a NULL base */
+        qsort(c->shown, v->ncodes, sizeof *c->shown, count_cmp);
+    v->codes = c->shown;
+    return WYE_OK;
+}
+
+int wye_code_tally_finish(wye_code_tally *t)
+{
+    if (!t || t->finished)
+        return WYE_EINVAL;
+    for (size_t i = 0; i < t->n; i++) {
+        int rc = ctally_view(t->m, &t->col[i]);
+        if (rc)
+            return rc;
+    }
+    t->finished = true;
+    return WYE_OK;
+}
+
+size_t wye_code_tally_ncolumns(const wye_code_tally *t) { return t ? t->n : 0; }
+
+const wye_code_column *wye_code_tally_column(const wye_code_tally *t, size_t i)
+{
+    if (!t || !t->finished || i >= t->n)
+        return NULL;
+    return &t->col[i].view;
 }

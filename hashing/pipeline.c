@@ -298,6 +298,7 @@ typedef struct run {
     wye_encoder_cache **caches; /* per thread */
     wye_fields **fields;        /* per thread */
     wye_hash_tally (*tf)[WYE_MAX_FIELDS], (*ta)[WYE_MAX_ATTRS]; /* per thread */
+    wye_code_tally **codes;     /* per thread */
     uint64_t *shaped;   /* per thread, SHAPED_STRIDE apart */
     unsigned threads;
     wye_csvin *r;
@@ -305,6 +306,7 @@ typedef struct run {
     batch b[3];         /* being read, encoded and written, in rotation */
     size_t rej_cap, inv_cap;
     idset ids;
+    uint64_t rows_in;   /* rows read so far (by the reading thread) */
     bool eof, cancelled;
     wye_diag read_diag;
 } run;
@@ -358,9 +360,10 @@ static int read_batch(run *c, batch *b)
         c->eof = true;
     for (size_t i = 0; i < b->nfields; i++)
         b->fptr[i] = b->arena + b->foff[i];
+    c->rows_in += b->n;
     const wye_hash_settings *s = c->s;
-    if (s->progress &&
-        s->progress(s->progress_ctx, wye_csvin_bytes_read(c->r), s->input_size) != 0)
+    if (s->progress && s->progress(s->progress_ctx, wye_csvin_bytes_read(c->r), s->input_size,
+                                   c->rows_in) != 0)
         c->cancelled = true;
     return WYE_OK;
 }
@@ -386,6 +389,9 @@ static int encode_row(run *c, batch *b, size_t i, int t)
         }
         for (size_t k = 0; k < na; k++)
             tally_add(&c->ta[t][k], f->attr_status[k], f->attr_reason[k]);
+        int rc = wye_code_tally_row(c->codes[t], &row);
+        if (rc)
+            return rc;
     }
     if (v != WYE_ROW_OK)
         return WYE_OK;
@@ -590,7 +596,8 @@ static int start_threads(run *c)
     c->tf = calloc(nt, sizeof *c->tf);
     c->ta = calloc(nt, sizeof *c->ta);
     c->shaped = calloc((size_t)nt * SHAPED_STRIDE, sizeof *c->shaped);
-    if (!c->caches || !c->fields || !c->tf || !c->ta || !c->shaped)
+    c->codes = calloc(nt, sizeof *c->codes);
+    if (!c->caches || !c->fields || !c->tf || !c->ta || !c->shaped || !c->codes)
         return WYE_ENOMEM;
     for (int k = 0; k < 3 && c->enc; k++)
         if (!(c->b[k].recs = malloc((size_t)BATCH * c->rs)))
@@ -601,7 +608,26 @@ static int start_threads(run *c)
             return rc;
         if (!(c->fields[t] = malloc(sizeof *c->fields[t])))
             return WYE_ENOMEM;
+        if ((rc = wye_code_tally_new(c->s->map, &c->codes[t])))
+            return rc;
     }
+    return WYE_OK;
+}
+
+/* The threads' code tallies as one, finished (the result's). */
+static int gather_codes(run *c)
+{
+    wye_code_tally *all;
+    int rc = wye_code_tally_new(c->s->map, &all);
+    for (unsigned t = 0; rc == WYE_OK && t < c->threads; t++)
+        rc = wye_code_tally_merge(all, c->codes[t]);
+    if (rc == WYE_OK)
+        rc = wye_code_tally_finish(all);
+    if (rc) {
+        wye_code_tally_free(all);
+        return rc;
+    }
+    c->res->codes = all;
     return WYE_OK;
 }
 
@@ -611,6 +637,9 @@ static int run_rows(run *c, wye_diag *diag)
     wye_hash_result *res = c->res;
     int read_rc = WYE_OK;
     int rc = pipeline(c, &read_rc);
+    int crc = gather_codes(c);
+    if (crc && !rc && !read_rc)
+        return fail(c, WYE_HASH_STAGE_SETUP, crc);
     for (unsigned t = 0; t < c->threads; t++) {
         for (size_t k = 0; k < WYE_MAX_FIELDS; k++)
             tally_merge(&res->field[k], &c->tf[t][k]);
@@ -662,7 +691,10 @@ static void run_free(run *c)
             sodium_memzero(c->fields[t], sizeof *c->fields[t]);
             free(c->fields[t]);
         }
+        if (c->codes)
+            wye_code_tally_free(c->codes[t]);
     }
+    free(c->codes);
     free(c->caches);
     free(c->fields);
     free(c->tf);
@@ -743,6 +775,7 @@ void wye_hash_result_clear(wye_hash_result *res)
         return;
     free(res->rejected);
     free(res->invalid);
+    wye_code_tally_free(res->codes);
     memset(res, 0, sizeof *res);
 }
 
@@ -803,6 +836,58 @@ static json_t *summary_lists(const wye_hash_result *res, const wye_protocol *p, 
     return root;
 }
 
+static const char *status_name(uint8_t st)
+{
+    return st == WYE_NORM_PRESENT ? "present" : st == WYE_NORM_MISSING ? "missing" : "invalid";
+}
+
+/* One code of a value column: its rows and what it gives. */
+static json_t *code_json(const wye_code_count *k)
+{
+    json_t *o = json_object();
+    set_string(o, "code", k->code);
+    set_count(o, "rows", k->rows);
+    json_object_set_new(o, "in_map", json_boolean(k->in_map));
+    set_string(o, "gives", status_name(k->status));
+    if (k->status == WYE_NORM_PRESENT)
+        set_string(o, "value", k->value);
+    else if (k->status == WYE_NORM_INVALID)
+        set_string(o, "reason", wye_norm_reason_text((wye_norm_reason)k->reason));
+    return o;
+}
+
+/* The value columns: the codes met (as colmap.h's rule lets them out) and
+ * the constant attributes. */
+static json_t *value_columns_json(const wye_code_tally *t)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < wye_code_tally_ncolumns(t); i++) {
+        const wye_code_column *c = wye_code_tally_column(t, i);
+        json_t *o = json_object();
+        set_string(o, "column", c->column);
+        set_string(o, c->attribute ? "attribute" : "field", c->target);
+        if (c->constant) {
+            set_string(o, "constant", c->constant);
+            json_array_append_new(a, o);
+            continue;
+        }
+        json_object_set_new(o, "map_values", json_boolean(c->has_values));
+        set_count(o, "empty", c->empty);
+        json_t *codes = json_array(), *hidden = json_object();
+        for (size_t k = 0; k < c->ncodes; k++)
+            json_array_append_new(codes, code_json(&c->codes[k]));
+        json_object_set_new(o, "codes", codes);
+        set_count(hidden, "codes", c->hidden_codes);
+        set_count(hidden, "present", c->hidden_rows[WYE_NORM_PRESENT]);
+        set_count(hidden, "missing", c->hidden_rows[WYE_NORM_MISSING]);
+        set_count(hidden, "invalid", c->hidden_rows[WYE_NORM_INVALID]);
+        json_object_set_new(o, "codes_not_shown", hidden);
+        json_object_set_new(o, "too_many_codes", json_boolean(c->too_many));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static json_t *summary_json(const wye_hash_result *res, const wye_hash_summary_info *info)
 {
     const wye_protocol *p = info->protocol;
@@ -831,6 +916,8 @@ static json_t *summary_json(const wye_hash_result *res, const wye_hash_summary_i
                             tally_json(&res->attr[i], wye_colmap_attr_mapped(info->map, i)));
     json_object_set_new(root, "fields", fields);
     json_object_set_new(root, "attributes", attrs);
+    if (res->codes)
+        json_object_set_new(root, "value_columns", value_columns_json(res->codes));
     return root;
 }
 

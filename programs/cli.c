@@ -280,7 +280,59 @@ void wye_progress_start(wye_progress *p, const char *label, uint64_t total,
     p->started = p->last_time = now_seconds();
 }
 
-void wye_progress_update(wye_progress *p, uint64_t done)
+void wye_progress_unit(wye_progress *p, const char *unit) { p->unit = unit; }
+
+/* n with thousands separators: 1,234,567. */
+static void with_commas(char *buf, size_t n, uint64_t v)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 1 < n; i++) {
+        if (i && (len - i) % 3 == 0 && o + 2 < n)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+}
+
+/* "about 12 s left", "about 3 min 05 s left", "about 1 h 20 min left". */
+static void time_left(char *buf, size_t n, double seconds)
+{
+    unsigned long s = (unsigned long)(seconds + 0.5);
+    if (s < 60)
+        snprintf(buf, n, "about %lu s left", s);
+    else if (s < 3600)
+        snprintf(buf, n, "about %lu min %02lu s left", s / 60, s % 60);
+    else
+        snprintf(buf, n, "about %lu h %02lu min left", s / 3600, s / 60 % 60);
+}
+
+void wye_progress_format(char *buf, size_t n, const char *label, uint64_t done,
+                         uint64_t total, double elapsed, const char *unit, uint64_t items)
+{
+    char rate[64] = "", left[48] = "", count[32];
+    if (unit && elapsed > 0) {
+        with_commas(count, sizeof count, (uint64_t)((double)items / elapsed + 0.5));
+        snprintf(rate, sizeof rate, "  %s %s/s", count, unit);
+    }
+    if (!total) {
+        with_commas(count, sizeof count, unit ? items : done);
+        snprintf(buf, n, "%s %s%s%s%s", label, count, unit ? " " : "", unit ? unit : "", rate);
+        return;
+    }
+    double frac = (double)done / (double)total;
+    if (frac > 1)
+        frac = 1;
+    int width = 30, fill = (int)(width * frac);
+    if (elapsed >= 1 && done > 0 && done < total)
+        time_left(left, sizeof left, elapsed * (1 - frac) / frac);
+    snprintf(buf, n, "%s [%.*s%*s] %3.0f%%%s%s%s", label, fill,
+             "##############################", width - fill, "", 100.0 * frac, rate,
+             left[0] ? "  " : "", left);
+}
+
+static void progress_draw(wye_progress *p, uint64_t done, uint64_t items)
 {
     if (!p->active)
         return;
@@ -289,18 +341,19 @@ void wye_progress_update(wye_progress *p, uint64_t done)
         return;
     p->last_time = t;
     p->last_shown = done;
-    double rate = done / (t - p->started + 1e-9);
-    if (p->total) {
-        int width = 30, fill = (int)(width * (double)done / (double)p->total);
-        if (fill > width)
-            fill = width;
-        fprintf(stderr, "\r%s [%.*s%*s] %3.0f%% %.0f/s", p->label, fill,
-                "##############################", width - fill, "",
-                100.0 * (double)done / (double)p->total, rate);
-    } else {
-        fprintf(stderr, "\r%s %llu (%.0f/s)", p->label, (unsigned long long)done, rate);
-    }
+    char line[256];
+    wye_progress_format(line, sizeof line, p->label, done, p->total, t - p->started, p->unit,
+                        items);
+    /* \033[K: a shorter line leaves nothing of the longer one before it */
+    fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);
+}
+
+void wye_progress_update(wye_progress *p, uint64_t done) { progress_draw(p, done, done); }
+
+void wye_progress_update_items(wye_progress *p, uint64_t done, uint64_t items)
+{
+    progress_draw(p, done, items);
 }
 
 void wye_progress_end(wye_progress *p)

@@ -124,9 +124,13 @@ int wye_cli_audit_finish(const char *cmd, wye_cli_audit *a, const char *log,
 int wye_cli_audit_precheck(const char *cmd, const char *log, const wye_party *signer);
 
 /* A progress bar on stderr, shown only when stderr is a terminal, the run is
- * not quiet and the work is large (total >= min_total). total 0 = unknown. */
+ * not quiet and the work is large (total >= min_total). total 0 = unknown.
+ * It shows how far the work is (done of total), an estimate of the time
+ * left (from the rate so far, once a second has passed), and, when a unit is
+ * set, how many of the unit pass per second ("812,340 rows/s"). */
 typedef struct wye_progress {
     const char *label;
+    const char *unit;     /* what the rate counts, e.g. "rows"; NULL: no rate */
     uint64_t total;
     uint64_t last_shown;
     double started;
@@ -135,7 +139,18 @@ typedef struct wye_progress {
 } wye_progress;
 void wye_progress_start(wye_progress *p, const char *label, uint64_t total,
                         uint64_t min_total, bool quiet);
+/* Name what the rate counts (a static string), after start. */
+void wye_progress_unit(wye_progress *p, const char *unit);
+/* done of total; the rate counts done itself. */
 void wye_progress_update(wye_progress *p, uint64_t done);
+/* done of total (e.g. bytes read), and items of the unit so far (rows). */
+void wye_progress_update_items(wye_progress *p, uint64_t done, uint64_t items);
 void wye_progress_end(wye_progress *p);
+/* The bar's text (what update draws after a carriage return), for a run
+ * elapsed seconds old: label, bar and percentage (or done without a total),
+ * the rate of items in unit (if unit), and the time left (if total, once
+ * elapsed >= 1 and 0 < done < total). Always NUL-terminated. */
+void wye_progress_format(char *buf, size_t n, const char *label, uint64_t done,
+                         uint64_t total, double elapsed, const char *unit, uint64_t items);
 
 #endif

@@ -86,7 +86,8 @@ static void usage(FILE *out)
             "  1. the key custodian creates key pairs for every party and the linkage\n"
             "     secret, and seals the secret to each agency;\n"
             "  2. synthetic extracts are generated for seven agencies, with ground truth;\n"
-            "  3. each agency opens its sealed secret and hashes its extract;\n"
+            "  3. each agency checks its column map on its extract, opens its sealed\n"
+            "     secret and hashes the extract;\n"
             "  4. the linkage unit links the encoded files into persons;\n"
             "  5. IG verifies every audit log and traces each encoded file to its producer;\n"
             "  6. the result is evaluated against the ground truth.\n"
@@ -219,8 +220,10 @@ int wye_cmd_demo(int argc, char **argv)
             "synth", "--seed", seed, "--scale", scale, "--out", d_data, "--quiet", (char *)NULL))
         return WYE_EXIT_FAIL;
 
-    /* 3. Each agency: open the sealed secret, hash the extract. */
-    printf("== 3. each agency opens its sealed secret and hashes its extract\n");
+    /* 3. Each agency: check the map on the extract, open the sealed secret,
+     * hash the extract. */
+    printf("== 3. each agency checks its column map, opens its sealed secret and hashes its "
+           "extract\n");
     char lu_pub[1024], lu_key[1024], lu_log[1024];
     pathf(lu_pub, sizeof lu_pub, "%s/linkage-unit/linkage-unit.pub", d_keys);
     pathf(lu_key, sizeof lu_key, "%s/linkage-unit/linkage-unit.key", d_keys);
@@ -233,17 +236,24 @@ int wye_cmd_demo(int argc, char **argv)
         pathf(r, sizeof r, "%s/linkage.secret", p);
         pathf(s, sizeof s, "%s/%s.key", p, a);
         pathf(t, sizeof t, "%s/%s.audit.log", p, a);
+        pathf(u, sizeof u, "%s/%s.csv", d_data, a);
+        pathf(v, sizeof v, "%s/%s.map.json", d_data, a);
+        pathf(wye_files[i], sizeof wye_files[i], "%s/%s.wye", p, a);
+        char local_map[1024], summary[1024], check[1024];
+        pathf(local_map, sizeof local_map, "%s/%s.local-map.csv", p, a);
+        pathf(summary, sizeof summary, "%s/%s.quality.json", p, a);
+        pathf(check, sizeof check, "%s/%s.map-check.json", p, a);
+        printf("-- %s\n", a);
+        /* The map checked on the extract first, as a data lead does before
+         * any secret is sealed to them; the linkage unit is sent its summary. */
+        if (run(NULL, wye_cmd_map, "map", "check", "--input", u, "--map", v, "--protocol",
+                protocol, "--extract-date", "2023-03-31", "--summary-json", check, "--key", s,
+                "--audit-log", t, "--quiet", (char *)NULL))
+            return WYE_EXIT_FAIL;
         if (access(r, F_OK) != 0 &&
             run(NULL, wye_cmd_keys, "keys", "open", "--sealed", q, "--key", s, "--custodian",
                 custodian_pub, "--out", r, "--audit-log", t, (char *)NULL))
             return WYE_EXIT_FAIL;
-        pathf(u, sizeof u, "%s/%s.csv", d_data, a);
-        pathf(v, sizeof v, "%s/%s.map.json", d_data, a);
-        pathf(wye_files[i], sizeof wye_files[i], "%s/%s.wye", p, a);
-        char local_map[1024], summary[1024];
-        pathf(local_map, sizeof local_map, "%s/%s.local-map.csv", p, a);
-        pathf(summary, sizeof summary, "%s/%s.quality.json", p, a);
-        printf("-- %s\n", a);
         if (run(NULL, wye_cmd_hash, "hash", "--input", u, "--map", v, "--protocol", protocol,
                 "--secret", r, "--key", s, "--to", lu_pub, "--out", wye_files[i],
                 "--local-map", local_map, "--summary-json", summary, "--extract-date",

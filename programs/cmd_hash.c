@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "profiles.h"
+#include "quality_print.h"
 #include "wyelink/audit.h"
 #include "wyelink/colmap.h"
 #include "wyelink/encfile.h"
@@ -32,7 +33,6 @@
 #include "wyelink/protocol.h"
 
 #define CMD "hash"
-#define REJECT_PRINT_MAX 20      /* rejected rows and invalid values listed on stdout */
 #define PROGRESS_MIN_BYTES (16u << 20)
 
 static const char usage_text[] =
@@ -47,9 +47,13 @@ static const char usage_text[] =
     "secret (protocols/ENCODING.md) and writes the encoded file, signed with the\n"
     "agency's key and sealed so only the linkage unit can read it. Also writes the\n"
     "local map (local_id,record), which stays at the agency and turns the linkage\n"
-    "unit's results back into your own records. Prints a data-quality summary:\n"
-    "rows read and encoded, per field present/missing/invalid with reasons, and\n"
-    "rejected rows by line number. It never prints a value from the extract.\n"
+    "unit's results back into your own records. Prints the data-quality summary\n"
+    "that 'wyelink map check' prints (check the map with it first; it needs no\n"
+    "keys): rows read and encoded, rejected rows by reason with their first line\n"
+    "numbers (every one in --summary-json), per field present/missing/invalid with\n"
+    "reasons, the codes of the value columns (a code only if it occurs at least 5\n"
+    "times or is in the map), and what the fields the map leaves out would add.\n"
+    "It never prints another value from the extract.\n"
     "\n"
     "A row is rejected (reported, counted, not encoded) if its quoting is broken,\n"
     "it has the wrong number of fields, no local id, a local id already seen,\n"
@@ -250,71 +254,11 @@ typedef struct ctx {
 
 /* ---- the summary ---- */
 
-static void print_tally(const char *name, const wye_hash_tally *t, bool mapped)
-{
-    if (!mapped) {
-        printf("  %-20s (no column in the map)\n", name);
-        return;
-    }
-    printf("  %-20s %10llu %10llu %10llu\n", name, (unsigned long long)t->present,
-           (unsigned long long)t->missing, (unsigned long long)t->invalid);
-    for (int k = 1; k < WYE_NR_COUNT; k++)
-        if (t->reason[k])
-            printf("  %-20s   invalid: %s: %llu\n", "", wye_norm_reason_text((wye_norm_reason)k),
-                   (unsigned long long)t->reason[k]);
-}
-
-static void print_lists(const ctx *c)
-{
-    const wye_hash_result *s = &c->res;
-    const char *more = c->o.summary ? " (listed in the summary JSON)" : " (use --summary-json)";
-    if (s->invalid_total) {
-        printf("\n  invalid values (line, field: reason)\n");
-        size_t n = s->ninvalid < REJECT_PRINT_MAX ? s->ninvalid : REJECT_PRINT_MAX;
-        for (size_t i = 0; i < n; i++)
-            printf("    line %llu, %s: %s\n", (unsigned long long)s->invalid[i].line,
-                   wye_protocol_field(c->p, s->invalid[i].field)->name,
-                   wye_norm_reason_text((wye_norm_reason)s->invalid[i].reason));
-        if (s->invalid_total > n)
-            printf("    ... and %llu more%s\n", (unsigned long long)(s->invalid_total - n), more);
-    }
-    if (s->rows_rejected) {
-        printf("\n  rejected rows (line: reason)\n");
-        size_t n = s->nrejected < REJECT_PRINT_MAX ? s->nrejected : REJECT_PRINT_MAX;
-        for (size_t i = 0; i < n; i++)
-            printf("    line %llu: %s\n", (unsigned long long)s->rejected[i].line,
-                   wye_row_verdict_text((wye_row_verdict)s->rejected[i].reason));
-        if (s->rows_rejected > n)
-            printf("    ... and %llu more%s\n", (unsigned long long)(s->rows_rejected - n), more);
-    }
-}
-
 static void print_summary(const ctx *c)
 {
-    const wye_hash_result *s = &c->res;
-    printf("%s: data-quality summary (protocol %s, extract date %s)\n",
-           wye_cli_path_shown(c->o.input),
-           wye_protocol_name(c->p), c->extract_text);
-    printf("  rows read      %llu\n", (unsigned long long)s->rows_read);
-    printf("  rows encoded   %llu\n", (unsigned long long)s->rows_encoded);
-    printf("  rows rejected  %llu\n", (unsigned long long)s->rows_rejected);
-    for (int v = 1; v < WYE_ROW_COUNT; v++)
-        if (s->rejected_by[v])
-            printf("    %s: %llu\n", wye_row_verdict_text((wye_row_verdict)v),
-                   (unsigned long long)s->rejected_by[v]);
-    if (s->blank_lines)
-        printf("  blank lines skipped  %llu\n", (unsigned long long)s->blank_lines);
-    printf("\n  %-20s %10s %10s %10s\n", "field", "present", "missing", "invalid");
-    for (size_t i = 0; i < wye_protocol_nfields(c->p); i++)
-        print_tally(wye_protocol_field(c->p, i)->name, &s->field[i],
-                    wye_colmap_field_mapped(c->m, i));
-    if (wye_protocol_nattrs(c->p))
-        printf("\n  %-20s %10s %10s %10s\n", "attribute", "present", "missing", "invalid");
-    for (size_t i = 0; i < wye_protocol_nattrs(c->p); i++)
-        print_tally(wye_protocol_attr(c->p, i)->name, &s->attr[i],
-                    wye_colmap_attr_mapped(c->m, i));
-    print_lists(c);
-    fflush(stdout);
+    wye_quality_view v = {wye_cli_path_shown(c->o.input), c->p, c->m, &c->res, c->extract_text,
+                          "rows encoded", c->o.summary != NULL};
+    wye_quality_print(stdout, &v);
 }
 
 static int write_summary_json(ctx *c)
@@ -432,6 +376,8 @@ static int load_inputs(ctx *c)
     errno = 0;
     if ((rc = wye_colmap_load(o->map, c->p, &c->m, &d)))
         return fail_file_diag(c, "cannot load the column map", o->map, rc, &d);
+    if (!o->extract_date && wye_colmap_two_digit_years(c->m))
+        wye_quality_warn_two_digit_years(CMD, wye_cli_path_shown(o->map), c->extract_text);
     if ((status = load_parties(c)))
         return status;
     errno = 0;
@@ -484,11 +430,11 @@ static int open_outputs(ctx *c)
 }
 
 /* SIGINT or SIGTERM: stop (wye_hash_run returns WYE_ECANCELLED). */
-static int progress(void *ctx_, uint64_t done, uint64_t total)
+static int progress(void *ctx_, uint64_t done, uint64_t total, uint64_t rows)
 {
     (void)total;
     ctx *c = ctx_;
-    wye_progress_update(&c->pg, done);
+    wye_progress_update_items(&c->pg, done, rows);
     return wye_cli_cancelled() != 0;
 }
 
@@ -559,6 +505,7 @@ static int hash_input(ctx *c, uint64_t size)
     hs.encoded = (wye_sink){sink_atomic_write, &c->out_sink};
     hs.local_map = wye_sink_file(wye_atomic_file(c->map_a));
     wye_progress_start(&c->pg, "hashing", size, PROGRESS_MIN_BYTES, o->quiet);
+    wye_progress_unit(&c->pg, "rows");
     int rc = wye_hash_run(wye_source_file(c->in), &hs, &c->res, &c->diag);
     wye_progress_end(&c->pg);
     if (rc)

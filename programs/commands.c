@@ -5,6 +5,7 @@
 
 
 const wye_command wye_commands[] = {
+    {"map", "agency", "check a column map on the extract, before any keys exist", wye_cmd_map},
     {"hash", "agency", "encode an extract into a signed, sealed encoded file", wye_cmd_hash},
 #ifndef WYE_AGENCY_ONLY
     {"link", "linkage unit", "link encoded files from all agencies into persons", wye_cmd_link},

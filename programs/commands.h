@@ -6,6 +6,7 @@
 #define WYELINK_COMMANDS_H
 
 int wye_cmd_hash(int argc, char **argv);
+int wye_cmd_map(int argc, char **argv);
 int wye_cmd_keys(int argc, char **argv);
 int wye_cmd_protocol(int argc, char **argv);
 int wye_cmd_audit(int argc, char **argv);

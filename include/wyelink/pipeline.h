@@ -10,7 +10,8 @@
  * reason, and the first WYE_HASH_LIST_MAX rejected rows by line), and for
  * each protocol field and attribute how many rows had it present, missing or
  * invalid (by reason, and the first WYE_HASH_LIST_MAX invalid values by line
- * and field).
+ * and field), and what the map's value columns met (a wye_code_tally: the
+ * codes of the sex column and of each attribute read from a column).
  *
  * Without a secret (settings.secret NULL) the run only reads, normalises and
  * tallies: it needs no key and writes nothing (a check of a column map
@@ -25,7 +26,9 @@
  * bytes pass, so no file is read again for the audit entry.
  *
  * Nothing the run returns, and no diag, holds a value from the extract: only
- * line numbers, column and field names, counts and fixed reasons.
+ * line numbers, column and field names, counts and fixed reasons; and, in the
+ * code tally, the codes of value columns that the rule of colmap.h lets out
+ * (met at least WYE_CODE_SHOW_MIN times, or written in the map).
  *
  * Ownership: the run borrows everything in the settings; the lists in the
  * result are owned by it and freed by wye_hash_result_clear.
@@ -51,10 +54,10 @@
 #define WYE_HASH_LIST_MAX 100000 /* rejected rows, invalid values listed */
 #define WYE_HASH_DIGEST_BYTES 32 /* BLAKE2b-256, as the audit log records */
 
-/* Progress: done of total bytes of the input read (total 0 = unknown).
- * Return 0 to go on; anything else cancels the run, which then stops within
- * a batch and returns WYE_ECANCELLED. */
-typedef int (*wye_hash_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+/* Progress: done of total bytes of the input read (total 0 = unknown), and
+ * the rows read so far. Return 0 to go on; anything else cancels the run,
+ * which then stops within a batch and returns WYE_ECANCELLED. */
+typedef int (*wye_hash_progress_fn)(void *ctx, uint64_t done, uint64_t total, uint64_t rows);
 
 typedef struct wye_hash_settings {
     const wye_protocol *protocol;
@@ -122,6 +125,7 @@ typedef struct wye_hash_result {
     wye_hash_invalid *invalid;   /* the first WYE_HASH_LIST_MAX, in input order */
     size_t ninvalid;
     uint64_t invalid_total;
+    wye_code_tally *codes;       /* finished; NULL if the run stopped before the rows */
     /* The input as read: whole when input_complete. */
     uint64_t input_bytes;
     uint8_t input_digest[WYE_HASH_DIGEST_BYTES];
@@ -158,7 +162,8 @@ typedef struct wye_hash_summary_info {
 } wye_hash_summary_info;
 
 /* Write the data-quality summary as JSON ("wyelink-hash-summary" version 1,
- * README.md) with a final newline. WYE_ENOMEM, WYE_ENOSPC, WYE_EIO. */
+ * hashing/COLUMNMAP.md section 4) with a final newline. WYE_ENOMEM,
+ * WYE_ENOSPC, WYE_EIO. */
 WYE_API int wye_hash_write_summary(const wye_hash_result *res,
                                    const wye_hash_summary_info *info, FILE *f);
 

@@ -76,6 +76,26 @@ static void printable(const char *s)
         CHECK((unsigned char)*s >= 0x20);
 }
 
+/* The code tally of one empty row: every value column met one empty cell
+ * and nothing else; only the map's own codes are shown, at 0 rows. */
+static void tally_empty_row(const wye_colmap *m, const wye_csv_row *row)
+{
+    wye_code_tally *t;
+    CHECK(wye_code_tally_new(m, &t) == WYE_OK);
+    CHECK(wye_code_tally_row(t, row) == WYE_OK);
+    CHECK(wye_code_tally_finish(t) == WYE_OK);
+    for (size_t i = 0; i < wye_code_tally_ncolumns(t); i++) {
+        const wye_code_column *c = wye_code_tally_column(t, i);
+        CHECK(c && c->target);
+        CHECK(c->constant ? !c->column && c->attribute : c->column && c->empty == 1);
+        CHECK(c->hidden_codes == 0 && !c->too_many);
+        for (size_t k = 0; k < c->ncodes; k++)
+            CHECK(c->codes[k].in_map && c->codes[k].rows == 0);
+    }
+    CHECK(!wye_code_tally_column(t, wye_code_tally_ncolumns(t)));
+    wye_code_tally_free(t);
+}
+
 /* Bind the map to a header of its own names (taken from the JSON) plus the
  * local id, and extract an empty row. */
 static void bind_self(wye_colmap *m, const uint8_t *data, size_t size)
@@ -108,6 +128,10 @@ static void bind_self(wye_colmap *m, const uint8_t *data, size_t size)
     json_array_foreach(cols, i, c) {
         json_t *col = json_object_get(c, "column"), *one;
         size_t k;
+        if (!col) {
+            CHECK(json_object_get(c, "value")); /* a constant attribute: no column */
+            continue;
+        }
         if (json_is_string(col)) {
             names[nnames++] = json_string_value(col);
             continue;
@@ -150,6 +174,7 @@ static void bind_self(wye_colmap *m, const uint8_t *data, size_t size)
             CHECK(wye_colmap_extract(m, &row, &ex, &f, &id, &idlen) == WYE_ROW_EMPTY);
             for (size_t k = 0; k < wye_protocol_nfields(proto); k++)
                 CHECK(f.status[k] == WYE_NORM_MISSING);
+            tally_empty_row(m, &row);
         } else {
             printable(d.reason);
         }

@@ -352,7 +352,14 @@ Test(cmd_hash, small_file_counts_records_and_no_leak)
      * file, its decrypted records and the audit log */
     char *out = slurp("stdout.txt", &n);
     cr_expect(strstr(out, "rows read      11") != NULL, "stdout: %s", out);
-    cr_expect(strstr(out, "line 9: wrong number of fields") != NULL);
+    /* rejected rows by reason, with their first lines (the list is in the JSON) */
+    cr_expect(strstr(out, "    wrong number of fields: 1 (line 9)\n") != NULL, "%s", out);
+    cr_expect(strstr(out, "    a name but no date of birth, postcode, address, other id or nhs "
+                          "number: 2 (lines 5, 10)\n") != NULL);
+    cr_expect(strstr(out, "  rows with a name only  2  (rejected") != NULL);
+    cr_expect(strstr(out, "invalid: no such calendar day: 1 (line 10)\n") != NULL);
+    cr_expect(strstr(out, "rejected rows (line") == NULL && strstr(out, "line 14:") == NULL,
+              "no list of rejected rows on the terminal");
     expect_no_identifier("stdout", out, n);
     free(out);
     char *e2 = slurp("stderr.txt", &n);
@@ -633,7 +640,8 @@ Test(cmd_hash, failures)
                                "A1,Zebulonia,,,,,,,\n";
     expect_failure(none, sizeof none - 1, NULL, 1, "no row could be encoded");
     char *out = slurp("stdout.txt", NULL), *err;
-    cr_expect(strstr(out, "line 2: a name but no date of birth") != NULL,
+    cr_expect(strstr(out, "a name but no date of birth, postcode, address, other id or nhs "
+                          "number: 1 (line 2)") != NULL,
               "the summary still says why: %s", out);
     free(out);
     static const char ok[] = "Ref,Forename,Surname,DOB,Sex,Postcode,NHS,Service,Notes\n"

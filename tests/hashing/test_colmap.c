@@ -539,3 +539,373 @@ Test(colmap, joined_columns_schema)
     wye_csvin_free(r);
     wye_colmap_free(m);
 }
+
+/* ---- constant attributes (issue 19) ---- */
+
+Test(colmap, constant_attribute)
+{
+    const char *map = HEAD "\"columns\":[{\"column\":\"Forename\",\"field\":\"given_name\"},"
+                           "{\"column\":\"DOB\",\"field\":\"date_of_birth\","
+                           "\"date_format\":\"DD/MM/YYYY\"},"
+                           "{\"attribute\":\"service_type\",\"value\":\"advocacy\"}]}";
+    wye_colmap *m;
+    wye_diag d;
+    cr_assert_eq(parse(map, &m, &d), WYE_OK, "%s %s", d.field, d.reason);
+    cr_expect(wye_colmap_attr_mapped(m, 2), "a constant feeds its attribute");
+    wye_colmap_free(m);
+    rows rs;
+    cr_assert_eq(run(map, "Ref,Forename,DOB\nC1,Ann,01/02/1990\nC2,,\n,,\n", &extract, &rs, &d),
+                 WYE_OK);
+    cr_assert_eq(rs.n, 3);
+    /* advocacy is service_type's value 3: stored as 4 on every row */
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(rs.f[i].attr_status[2], WYE_NORM_PRESENT, "row %d", i);
+        cr_expect_eq(rs.f[i].attr[2], 4, "row %d", i);
+    }
+    cr_expect_eq(rs.v[0], WYE_ROW_OK);
+    cr_expect_eq(rs.v[1], WYE_ROW_NO_NAME);
+    cr_expect_eq(rs.v[2], WYE_ROW_EMPTY, "a constant makes no row less empty");
+
+    /* the value must be allowed; nothing but attribute and value; one feed */
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"attribute\":\"service_type\",\"value\":\"Advocacy\"}]}",
+                 WYE_EJSON, "columns[1].value");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"attribute\":\"service_type\",\"value\":3}]}",
+                 WYE_EJSON, "columns[1].value");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"S\",\"attribute\":\"service_type\",\"value\":\"refuge\"}]}",
+                 WYE_EJSON, "columns[1].column");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"attribute\":\"service_type\",\"value\":\"refuge\","
+                      "\"values\":{\"R\":\"refuge\"}}]}",
+                 WYE_EJSON, "columns[1].values");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"field\":\"sex\",\"value\":\"F\"}]}",
+                 WYE_EJSON, "columns[1].field");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"value\":\"refuge\"}]}",
+                 WYE_EJSON, "columns[1].attribute");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"attribute\":\"age_band\",\"value\":\"18-24\"}]}",
+                 WYE_EJSON, "columns[1].attribute");
+    expect_error(HEAD "\"columns\":[{\"column\":\"A\",\"field\":\"given_name\"},"
+                      "{\"column\":\"S\",\"attribute\":\"service_type\"},"
+                      "{\"attribute\":\"service_type\",\"value\":\"refuge\"}]}",
+                 WYE_EJSON, "columns[2].attribute");
+    expect_error(HEAD "\"columns\":[{\"attribute\":\"service_type\",\"value\":\"refuge\"}]}",
+                 WYE_EJSON, "columns");
+}
+
+/* ---- two-digit years (issue 19) ---- */
+
+Test(colmap, two_digit_year_pivot)
+{
+    static const char *const fmt =
+        HEAD "\"columns\":[{\"column\":\"Name\",\"split\":\"forename_surname\"},"
+             "{\"column\":\"Born\",\"field\":\"date_of_birth\",\"date_format\":\"DD/MM/YY\"%s}]}";
+    static const struct {
+        const char *raw, *plain, *pivot1920;
+    } cases[] = {
+        {"05/06/20", "20200605", "19200605"},
+        {"05/06/19", "20190605", "20190605"},
+        {"5/6/21", "20210605", "19210605"},
+        {"05/06/20 00:00:00", "20200605", "19200605"},
+        {"05/06/1987", "19870605", "19870605"}, /* four digits stand as written */
+        {" 31/12/99 ", "19991231", "19991231"},
+    };
+    char map[512], pmap[512];
+    snprintf(map, sizeof map, fmt, "");
+    snprintf(pmap, sizeof pmap, fmt, ",\"two_digit_year_pivot\":1920");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char csv[256];
+        snprintf(csv, sizeof csv, "Ref,Name,Born\nA,Jane Smith,\"%s\"\n", cases[i].raw);
+        rows rs;
+        wye_diag d;
+        cr_assert_eq(run(map, csv, &extract, &rs, &d), WYE_OK);
+        expect_field(&rs.f[0], "date_of_birth", WYE_NORM_PRESENT, cases[i].plain);
+        cr_assert_eq(run(pmap, csv, &extract, &rs, &d), WYE_OK);
+        expect_field(&rs.f[0], "date_of_birth", WYE_NORM_PRESENT, cases[i].pivot1920);
+    }
+    /* a window that reaches past the extract date: later dates are invalid */
+    snprintf(pmap, sizeof pmap, fmt, ",\"two_digit_year_pivot\":1930");
+    rows rs;
+    wye_diag d;
+    cr_assert_eq(run(pmap, "Ref,Name,Born\nA,Jane Smith,01/01/29\nB,Jo Bo,1/2/3x\n", &extract,
+                     &rs, &d),
+                 WYE_OK);
+    expect_field(&rs.f[0], "date_of_birth", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[0].reason[fi("date_of_birth")], WYE_NR_DATE_FUTURE);
+    cr_expect_eq(rs.f[1].reason[fi("date_of_birth")], WYE_NR_DATE_FORMAT);
+
+    /* only on DD/MM/YY, a whole year from 1800 to 2200 */
+    wye_colmap *m;
+    cr_assert_eq(parse(map, &m, &d), WYE_OK);
+    cr_expect(wye_colmap_two_digit_years(m), "DD/MM/YY without a pivot");
+    wye_colmap_free(m);
+    snprintf(pmap, sizeof pmap, fmt, ",\"two_digit_year_pivot\":1920");
+    cr_assert_eq(parse(pmap, &m, &d), WYE_OK);
+    cr_expect(!wye_colmap_two_digit_years(m), "the pivot is given");
+    wye_colmap_free(m);
+    cr_assert_eq(parse(HEAD "\"columns\":[{\"column\":\"B\",\"field\":\"date_of_birth\","
+                            "\"date_format\":\"DD/MM/YYYY\"}]}",
+                       &m, &d),
+                 WYE_OK);
+    cr_expect(!wye_colmap_two_digit_years(m), "four-digit years");
+    wye_colmap_free(m);
+    expect_error(HEAD "\"columns\":[{\"column\":\"B\",\"field\":\"date_of_birth\","
+                      "\"date_format\":\"DD/MM/YYYY\",\"two_digit_year_pivot\":1930}]}",
+                 WYE_EJSON, "columns[0].two_digit_year_pivot");
+    expect_error(HEAD "\"columns\":[{\"column\":\"B\",\"field\":\"date_of_birth\","
+                      "\"date_format\":\"DD/MM/YY\",\"two_digit_year_pivot\":1799}]}",
+                 WYE_EJSON, "columns[0].two_digit_year_pivot");
+    expect_error(HEAD "\"columns\":[{\"column\":\"B\",\"field\":\"date_of_birth\","
+                      "\"date_format\":\"DD/MM/YY\",\"two_digit_year_pivot\":\"1930\"}]}",
+                 WYE_EJSON, "columns[0].two_digit_year_pivot");
+    expect_error(HEAD "\"columns\":[{\"column\":\"B\",\"field\":\"given_name\","
+                      "\"two_digit_year_pivot\":1930}]}",
+                 WYE_EJSON, "columns[0].two_digit_year_pivot");
+    expect_error(HEAD "\"columns\":[{\"column\":\"B\",\"split\":\"forename_surname\","
+                      "\"two_digit_year_pivot\":1930}]}",
+                 WYE_EJSON, "columns[0].two_digit_year_pivot");
+}
+
+/* ---- code tallies (issue 19) ---- */
+
+/* A map bound to header (the csvin is not kept). */
+static wye_colmap *bound(const char *map_json, const char *header)
+{
+    wye_colmap *m;
+    wye_diag d;
+    cr_assert_eq(parse(map_json, &m, &d), WYE_OK, "map: %s %s", d.field, d.reason);
+    wye_memsource ms = {(const uint8_t *)header, strlen(header), 0};
+    wye_csvin *r;
+    cr_assert_eq(wye_csvin_open(wye_source_memory(&ms), WYE_CSV_UTF8, &r, &d), WYE_OK);
+    cr_assert_eq(wye_colmap_bind(m, r, &d), WYE_OK);
+    wye_csvin_free(r);
+    return m;
+}
+
+/* Count csv's rows into t, row i into t[i % n]. */
+static void tally_csv(wye_code_tally **t, int n, const char *csv)
+{
+    wye_memsource ms = {(const uint8_t *)csv, strlen(csv), 0};
+    wye_csvin *r;
+    wye_diag d;
+    cr_assert_eq(wye_csvin_open(wye_source_memory(&ms), WYE_CSV_UTF8, &r, &d), WYE_OK);
+    wye_csv_row row;
+    for (int i = 0; wye_csvin_next(r, &row, &d) == 1; i++)
+        cr_assert_eq(wye_code_tally_row(t[i % n], &row), WYE_OK);
+    wye_csvin_free(r);
+}
+
+static const char tally_map[] =
+    HEAD "\"columns\":[{\"column\":\"Name\",\"field\":\"given_name\"},"
+         "{\"column\":\"Gender\",\"field\":\"sex\",\"values\":{\"F\":\"F\",\"M\":\"M\","
+         "\"U\":null}},"
+         "{\"column\":\"Service\",\"attribute\":\"service_type\"}]}";
+
+/* 14 rows: Gender f/F x6 (shown as the map spells it), Q x5 (unknown, first
+ * met as "q"), M x1, an
+ * identifying free text x1, empty x1; Service refuge/Refuge x6, shelter x2
+ * (not allowed), empty x6; one row of the wrong width (not counted). */
+static const char tally_csv_text[] =
+    "Ref,Name,Gender,Service\n"
+    "1,A, f,refuge\n"
+    "2,A,F,Refuge\n"
+    "3,A, q ,refuge\n"
+    "4,A,F,REFUGE\n"
+    "5,A,Q,shelter\n"
+    "6,A,F,refuge\n"
+    "7,A,Q,\n"
+    "8,A,F,refuge\n"
+    "9,A,M,shelter\n"
+    "10,A,Q,\n"
+    "11,A,Zebulonia Quillfeather,\n"
+    "12,A,F,\n"
+    "13,A,Q,\n"
+    "14,A,,\n"
+    "15,A\n";
+
+static void expect_code(const wye_code_column *c, size_t k, const char *code, uint64_t rows,
+                        bool in_map, uint8_t status, const char *value)
+{
+    cr_assert_lt(k, c->ncodes);
+    const wye_code_count *x = &c->codes[k];
+    cr_expect_str_eq(x->code, code, "code %zu", k);
+    cr_expect_eq(x->rows, rows, "%s", code);
+    cr_expect_eq(x->in_map, in_map, "%s", code);
+    cr_expect_eq(x->status, status, "%s", code);
+    if (value)
+        cr_expect_str_eq(x->value, value, "%s", code);
+}
+
+static void expect_tally(const wye_code_tally *t)
+{
+    cr_assert_eq(wye_code_tally_ncolumns(t), 2);
+    const wye_code_column *g = wye_code_tally_column(t, 0);
+    cr_expect_str_eq(g->column, "Gender");
+    cr_expect_str_eq(g->target, "sex");
+    cr_expect(!g->attribute && g->has_values && !g->constant && !g->too_many);
+    cr_expect_eq(g->empty, 1);
+    cr_assert_eq(g->ncodes, 4, "F, Q, M, U: %zu", g->ncodes);
+    expect_code(g, 0, "F", 6, true, WYE_NORM_PRESENT, "F"); /* the map's spelling */
+    expect_code(g, 1, "q", 5, false, WYE_NORM_INVALID, NULL); /* the spelling met first */
+    cr_expect_eq(g->codes[1].reason, WYE_NR_CODE_UNKNOWN);
+    expect_code(g, 2, "M", 1, true, WYE_NORM_PRESENT, "M"); /* in the map: shown */
+    expect_code(g, 3, "U", 0, true, WYE_NORM_MISSING, NULL);
+    cr_expect_eq(g->hidden_codes, 1, "the free text is counted, not shown");
+    cr_expect_eq(g->hidden_rows[WYE_NORM_INVALID], 1);
+    cr_expect_eq(g->hidden_rows[WYE_NORM_PRESENT] + g->hidden_rows[WYE_NORM_MISSING], 0);
+    for (size_t k = 0; k < g->ncodes; k++)
+        cr_expect(!strstr(g->codes[k].code, "Zebulonia"));
+
+    const wye_code_column *s = wye_code_tally_column(t, 1);
+    cr_expect_str_eq(s->column, "Service");
+    cr_expect(s->attribute && !s->has_values);
+    cr_expect_eq(s->empty, 6);
+    cr_assert_eq(s->ncodes, 1);
+    expect_code(s, 0, "refuge", 6, false, WYE_NORM_PRESENT, "refuge");
+    cr_expect_eq(s->hidden_codes, 1);
+    cr_expect_eq(s->hidden_rows[WYE_NORM_INVALID], 2, "shelter x2, not allowed");
+    cr_expect_null(wye_code_tally_column(t, 2));
+}
+
+Test(colmap, code_tally_shows_frequent_and_mapped_codes_only)
+{
+    wye_colmap *m = bound(tally_map, "Ref,Name,Gender,Service\n");
+    wye_code_tally *t;
+    cr_assert_eq(wye_code_tally_new(m, &t), WYE_OK);
+    cr_expect_null(wye_code_tally_column(t, 0), "nothing before finish");
+    tally_csv(&t, 1, tally_csv_text);
+    cr_assert_eq(wye_code_tally_finish(t), WYE_OK);
+    expect_tally(t);
+    cr_expect_eq(wye_code_tally_finish(t), WYE_EINVAL);
+    wye_code_tally_free(t);
+
+    /* shared out over three tallies (as threads do), in either merge order:
+     * the same counts, and the spelling of the earliest line */
+    for (int order = 0; order < 2; order++) {
+        wye_code_tally *part[3], *all;
+        for (int i = 0; i < 3; i++)
+            cr_assert_eq(wye_code_tally_new(m, &part[i]), WYE_OK);
+        tally_csv(part, 3, tally_csv_text);
+        cr_assert_eq(wye_code_tally_new(m, &all), WYE_OK);
+        for (int i = 0; i < 3; i++)
+            cr_assert_eq(wye_code_tally_merge(all, part[order ? 2 - i : i]), WYE_OK);
+        cr_assert_eq(wye_code_tally_finish(all), WYE_OK);
+        expect_tally(all);
+        cr_expect_eq(wye_code_tally_merge(all, part[0]), WYE_EINVAL, "finished");
+        for (int i = 0; i < 3; i++)
+            wye_code_tally_free(part[i]);
+        wye_code_tally_free(all);
+    }
+    wye_colmap_free(m);
+}
+
+Test(colmap, code_tally_too_many_codes_and_constants)
+{
+    wye_colmap *m = bound(HEAD "\"columns\":[{\"column\":\"Name\",\"field\":\"given_name\"},"
+                               "{\"column\":\"Gender\",\"field\":\"sex\"},"
+                               "{\"attribute\":\"service_type\",\"value\":\"advocacy\"}]}",
+                          "Ref,Name,Gender\n");
+    wye_code_tally *t;
+    cr_assert_eq(wye_code_tally_new(m, &t), WYE_OK);
+    /* a column of names mapped as sex: more distinct values than codes */
+    const unsigned n = 2 * WYE_CODE_TRACK_MAX; /* 3/4 of them distinct */
+    size_t cap = 64 + (size_t)n * 40;
+    char *csv = malloc(cap);
+    size_t o = (size_t)snprintf(csv, cap, "Ref,Name,Gender\n");
+    for (unsigned i = 0; i < n; i++)
+        o += (size_t)snprintf(csv + o, cap - o, "%u,A,Name%u\n", i, i % 4 ? i : 0);
+    tally_csv(&t, 1, csv);
+    cr_assert_eq(wye_code_tally_finish(t), WYE_OK);
+    cr_assert_eq(wye_code_tally_ncolumns(t), 2);
+    const wye_code_column *g = wye_code_tally_column(t, 0);
+    cr_expect(g->too_many);
+    cr_expect_eq(g->ncodes, 0, "none shown, not even Name0 (met %u times)", n / 4);
+    cr_expect_eq(g->hidden_rows[WYE_NORM_INVALID], n);
+    const wye_code_column *c = wye_code_tally_column(t, 1);
+    cr_expect_null(c->column);
+    cr_expect_str_eq(c->target, "service_type");
+    cr_expect_str_eq(c->constant, "advocacy");
+    free(csv);
+    wye_code_tally_free(t);
+    wye_colmap_free(m);
+}
+
+/* ---- hashing/COLUMNMAP.md's examples (issue 19) ---- */
+
+/* The text of the fenced block after position *from that starts with
+ * "```" + lang, or NULL (caller frees). */
+static char *next_block(const char *doc, const char **from, const char *lang)
+{
+    char fence[16];
+    snprintf(fence, sizeof fence, "```%s\n", lang);
+    const char *a = strstr(*from, fence);
+    if (!a)
+        return NULL;
+    a += strlen(fence);
+    const char *b = strstr(a, "```");
+    cr_assert_not_null(b);
+    *from = b + 3;
+    (void)doc;
+    return strndup(a, (size_t)(b - a));
+}
+
+Test(colmap, columnmap_md_examples_parse_and_read_as_documented)
+{
+    const char *root = getenv("WYELINK_SOURCE_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/hashing/COLUMNMAP.md", root ? root : ".");
+    char *doc;
+    cr_assert_eq(wye_read_file(path, 1 << 20, &doc, NULL), WYE_OK, "%s", path);
+    const char *at = doc;
+    char *block, *charity_map = NULL;
+    int maps = 0;
+    while ((block = next_block(doc, &at, "json"))) {
+        if (strstr(block, "\"wyelink-column-map\"")) {
+            wye_colmap *m;
+            wye_diag d;
+            cr_expect_eq(parse(block, &m, &d), WYE_OK, "example %d: %s %s", maps, d.field,
+                         d.reason);
+            wye_colmap_free(m);
+            maps++;
+            if (strstr(block, "\"1-2-1\"")) {
+                free(charity_map);
+                charity_map = strdup(block);
+            }
+        }
+        free(block);
+    }
+    cr_expect_geq(maps, 3, "the police, IDVA and charity examples");
+    cr_assert_not_null(charity_map, "the worked example's map");
+    /* the worked example's extract through its map: as the text says */
+    at = strstr(doc, "### A worked example");
+    cr_assert_not_null(at);
+    char *csv = next_block(doc, &at, "");
+    cr_assert_not_null(csv);
+    cr_assert(strncmp(csv, "Service User ID,", 16) == 0, "%s", csv);
+    /* the shown extract elides its notes ("..."): a value like any other */
+    rows rs;
+    wye_diag d;
+    const wye_date ex = {2023, 3, 31};
+    cr_assert_eq(run(charity_map, csv, &ex, &rs, &d), WYE_OK);
+    cr_assert_eq(rs.n, 3);
+    expect_field(&rs.f[0], "given_name", WYE_NORM_PRESENT, "JANE");
+    expect_field(&rs.f[0], "other_given_names", WYE_NORM_PRESENT, "MARY");
+    expect_field(&rs.f[0], "family_name", WYE_NORM_PRESENT, "SMITH");
+    expect_field(&rs.f[0], "date_of_birth", WYE_NORM_PRESENT, "19910817");
+    expect_field(&rs.f[0], "sex", WYE_NORM_PRESENT, "F");
+    cr_expect_eq(rs.f[0].attr[2], 2, "1-2-1 is outreach");
+    cr_expect_eq(rs.f[1].attr[2], 2, "Group is outreach");
+    expect_field(&rs.f[1], "sex", WYE_NORM_PRESENT, "F");
+    expect_field(&rs.f[2], "sex", WYE_NORM_MISSING, NULL);
+    expect_field(&rs.f[2], "postcode", WYE_NORM_INVALID, NULL);
+    cr_expect_eq(rs.f[2].reason[fi("postcode")], WYE_NR_POSTCODE_FORMAT, "WITHHELD");
+    cr_expect_eq(rs.f[2].attr[2], 1, "Refuge is refuge");
+    cr_expect_eq(rs.v[2], WYE_ROW_NAME_ONLY, "a name and nothing else to link it by");
+    free(csv);
+    free(charity_map);
+    free(doc);
+}

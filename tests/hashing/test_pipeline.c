@@ -122,6 +122,22 @@ static void expect_same_tally(const wye_hash_result *a, const wye_hash_result *b
         cr_expect_eq(a->rejected[i].line, b->rejected[i].line);
         cr_expect_eq(a->rejected[i].reason, b->rejected[i].reason);
     }
+    /* the value columns' codes: the same counts and spellings */
+    size_t nc = wye_code_tally_ncolumns(a->codes);
+    cr_assert_eq(nc, wye_code_tally_ncolumns(b->codes));
+    cr_expect_gt(nc, 0);
+    for (size_t i = 0; i < nc; i++) {
+        const wye_code_column *x = wye_code_tally_column(a->codes, i),
+                              *y = wye_code_tally_column(b->codes, i);
+        cr_assert_eq(x->ncodes, y->ncodes);
+        cr_expect_eq(x->empty, y->empty);
+        cr_expect_eq(x->hidden_codes, y->hidden_codes);
+        cr_expect_arr_eq(x->hidden_rows, y->hidden_rows, sizeof x->hidden_rows);
+        for (size_t k = 0; k < x->ncodes; k++) {
+            cr_expect_str_eq(x->codes[k].code, y->codes[k].code);
+            cr_expect_eq(x->codes[k].rows, y->codes[k].rows);
+        }
+    }
     cr_assert_eq(a->ninvalid, b->ninvalid);
     cr_expect_eq(a->invalid_total, b->invalid_total);
     for (size_t i = 0; i < a->ninvalid; i++) {
@@ -268,15 +284,17 @@ Test(pipeline, threads_agree)
 
 typedef struct counter {
     unsigned calls, cancel_at;
-    uint64_t last, total;
+    uint64_t last, total, rows;
 } counter;
 
-static int count_progress(void *ctx, uint64_t done, uint64_t total)
+static int count_progress(void *ctx, uint64_t done, uint64_t total, uint64_t rows)
 {
     counter *c = ctx;
     cr_expect_geq(done, c->last, "progress goes forward");
+    cr_expect_geq(rows, c->rows, "rows go forward");
     c->last = done;
     c->total = total;
+    c->rows = rows;
     return ++c->calls == c->cancel_at;
 }
 
@@ -288,7 +306,7 @@ Test(pipeline, progress_and_cancel)
     outputs o;
     settings_for(&s, &o, 2);
     s.input_size = len;
-    counter k = {0, 0, 0, 0};
+    counter k = {0, 0, 0, 0, 0};
     s.progress = count_progress;
     s.progress_ctx = &k;
     wye_hash_result r;
@@ -296,12 +314,13 @@ Test(pipeline, progress_and_cancel)
     cr_expect_geq(k.calls, 5, "one call per batch of 8192 rows");
     cr_expect_eq(k.last, len);
     cr_expect_eq(k.total, len);
+    cr_expect_eq(k.rows, 40000, "the rows read, for a rate in rows per second");
     wye_hash_result_clear(&r);
     free(o.enc.data);
     free(o.lmap.data);
 
     /* asked to stop after the second batch: no more is read */
-    counter stop = {0, 2, 0, 0};
+    counter stop = {0, 2, 0, 0, 0};
     settings_for(&s, &o, 2);
     s.progress = count_progress;
     s.progress_ctx = &stop;
@@ -355,6 +374,7 @@ Test(pipeline, failures_name_their_stage)
     cr_expect_eq(r.stage, WYE_HASH_STAGE_READ);
     cr_expect_eq(d.line, 3);
     cr_expect(!r.read_all);
+    wye_hash_result_clear(&r); /* it holds the code tally of what was read */
     /* an encoded file that cannot be written */
     settings_for(&s, &o, 1);
     s.encoded = (wye_sink){failing_write, NULL};
@@ -406,6 +426,14 @@ Test(pipeline, summary_json_leaves_out_what_it_is_not_given)
     cr_expect(json_is_true(json_object_get(j, "rejected_rows_complete")));
     json_t *nhs = json_object_get(json_object_get(j, "fields"), "nhs_number");
     cr_expect_eq(json_integer_value(json_object_get(nhs, "invalid")), 1);
+    /* the value columns, in map order; no code here is met 5 times */
+    json_t *vc = json_object_get(j, "value_columns");
+    cr_assert_eq(json_array_size(vc), 2);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(vc, 0), "field")), "sex");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(vc, 1), "attribute")), "service_type");
+    for (size_t i = 0; i < 2; i++)
+        cr_expect_eq(json_array_size(json_object_get(json_array_get(vc, i), "codes")), 0);
     json_decref(j);
     free(text);
     wye_hash_result_clear(&r);
