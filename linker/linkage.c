@@ -354,54 +354,26 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         free(hist);
         goto fail;
     }
-    /* the model */
-    if (l->st.candidates == 0) {
-        /* nothing to estimate from: every record is its own person */
-        l->st.em.converged = false;
-    } else {
-        rc = wye_fs_estimate(l->fs, hist, &l->st.em);
-        if (rc == WYE_EINVAL) {
-            /* too little variation to estimate: keep the starting model */
-            l->st.em.converged = false;
-            rc = WYE_OK;
-        }
-    }
+    /* the model (LINKING.md, "The model"; fsscore.h, "fitting the model") */
+    t0 = now();
+    wye_fs_fit_params fp;
+    wye_fs_default_fit_params(&fp);
+    fp.u_samples = p->u_samples;
+    fp.seed = p->blocking.seed;
+    fp.threads = p->threads;
+    wye_fs_fit_result fit;
+    rc = wye_fs_fit(l->fs, v, hist, &fp, &fit);
     free(hist);
     if (rc != WYE_OK) {
         free(ctxs);
-        wye_diag_set(diag, 0, "scoring", "estimating the model failed");
+        wye_diag_set(diag, 0, "scoring", "fitting the model failed");
         goto fail;
     }
-    t0 = now();
-    /* m from EM over the candidates; u from random pairs; the prior from
-     * all pairs (LINKING.md, "The model") */
-    l->st.lambda_candidates = wye_fs_lambda(l->fs);
-    l->st.expected_matches = l->st.lambda_candidates * (double)l->st.candidates;
-    if (l->st.candidates) {
-        /* no more draws than there are pairs (and at least 100,000) */
-        uint64_t samples = p->u_samples;
-        if (samples > l->st.all_pairs && l->st.all_pairs > 100000)
-            samples = l->st.all_pairs;
-        else if (samples > 100000 && l->st.all_pairs <= 100000)
-            samples = 100000;
-        l->st.u_samples = samples;
-        if ((rc = wye_fs_u_from_random(l->fs, v, samples, p->blocking.seed, p->threads)) !=
-            WYE_OK) {
-            free(ctxs);
-            goto fail;
-        }
-        double prior = l->st.expected_matches / (double)l->st.all_pairs;
-        if (prior > 0.5)
-            prior = 0.5;
-        if (prior < 1e-12)
-            prior = 1e-12;
-        wye_fs_set_lambda(l->fs, prior);
-    }
-    l->st.prior = wye_fs_lambda(l->fs);
-    if ((rc = wye_fs_tf_build(l->fs, v, p->threads)) != WYE_OK) {
-        free(ctxs);
-        goto fail;
-    }
+    l->st.em = fit.em;
+    l->st.lambda_candidates = fit.lambda_candidates;
+    l->st.expected_matches = fit.expected_matches;
+    l->st.u_samples = fit.u_samples;
+    l->st.prior = fit.prior;
     l->st.seconds_model = now() - t0;
     /* thresholds */
     l->st.match_auto = !p->match_given;

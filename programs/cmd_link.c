@@ -389,6 +389,10 @@ int wye_cmd_link(int argc, char **argv)
 
     t_write = omp_get_wtime() - t_write;
     const wye_link_stats *st = wye_linkage_stats(lk);
+    const wye_fs_fit_result *fit = wye_fs_fit_info(wye_linkage_model(lk));
+    if (fit->implausible)
+        fprintf(stderr, "wyelink link: warning: the fitted model is implausible: %s\n",
+                fit->reason);
     wye_cli_audit_count(&au, "records", st->records);
     wye_cli_audit_count(&au, "files", (uint64_t)nfiles);
     wye_cli_audit_count(&au, "candidate_pairs", st->candidates);
@@ -411,6 +415,7 @@ int wye_cmd_link(int argc, char **argv)
                "random pairs\n",
                st->em.iterations, st->em.converged ? "" : ", not converged",
                (unsigned long long)st->u_samples);
+        wye_fs_write_model(wye_linkage_model(lk), stdout);
         printf("thresholds: %s\n", wye_linkage_how(lk));
         printf("pairs: %llu matches, %llu possible, %llu conflicts kept apart\n",
                (unsigned long long)st->matches, (unsigned long long)st->possibles,
