@@ -73,6 +73,7 @@ void wye_fs_default_params(wye_fs_params *p)
     p->alternates[0][1] = "family_name";
     p->tf = true;
     p->tf_max = 6.0;
+    p->tf_max_gain = 2.0;
     p->attributes = true;
     p->age_band = true;
     p->em_max_iter = 1000;
@@ -224,7 +225,7 @@ int wye_fs_new(const wye_protocol *p, const wye_fs_params *params, wye_fs **out)
     else
         wye_fs_default_params(&fs->prm);
     const wye_fs_params *prm = &fs->prm;
-    if (!(prm->band_exact <= 1.0 && prm->band_close <= prm->band_exact &&
+    if (!(prm->band_exact <= 1.0 && prm->band_close <= prm->band_exact && prm->tf_max_gain >= 0 &&
           prm->band_partial <= prm->band_close && prm->band_partial >= 0.0 &&
           prm->cross_min >= 0.0 && prm->cross_min <= 1.0)) {
         free(fs);
@@ -881,14 +882,14 @@ int wye_fs_tf_build(wye_fs *fs, const wye_recview *v, unsigned threads)
             double pv = (double)(e - s0) / (double)m;
             avg += pv * pv;
         }
-        double lim = fs->prm.tf_max;
+        double lim = fs->prm.tf_max, gain = fs->prm.tf_max_gain < lim ? fs->prm.tf_max_gain : lim;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (size_t i = 0; i < n; i++) {
             if (!has_value(fs, c, wye_rec(v, i)))
                 continue;
             double pv = (double)count_of(sorted, m, hv[i]) / (double)m;
             double a = log2(avg / pv);
-            adj[i * nc + ci] = (float)(a > lim ? lim : a < -lim ? -lim : a);
+            adj[i * nc + ci] = (float)(a > gain ? gain : a < -lim ? -lim : a);
         }
     }
     free(hv);
@@ -1003,6 +1004,7 @@ void wye_fs_default_fit_params(wye_fs_fit_params *p)
     p->u_samples = 4000000;
     p->max_records_per_agency = 3.0;
     p->min_anchor_matches = 20.0;
+    p->max_false_share = 0.002;
 }
 
 const wye_fs_fit_result *wye_fs_fit_info(const wye_fs *fs)
@@ -1422,6 +1424,44 @@ static void unmix_u(wye_fs *fs, const double f[][WYE_FS_MAX_LEVELS], uint64_t sa
     compute_weights(fs);
 }
 
+typedef struct wcount {
+    double weight, count;
+} wcount;
+
+static int cmp_weight_desc(const void *x, const void *y)
+{
+    double a = ((const wcount *)x)->weight, b = ((const wcount *)y)->weight;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* The least weight at which the candidates at or above it are expected to
+ * hold at most max_share non-matches (fsscore.h, false_share_weight). */
+static double false_share_weight(const wye_fs *fs, const patcount *pc, size_t npc,
+                                 double max_share, int *err)
+{
+    wcount *wc = malloc((npc + 1) * sizeof *wc);
+    if (!wc) {
+        *err = WYE_ENOMEM;
+        return -INFINITY;
+    }
+    for (size_t i = 0; i < npc; i++)
+        wc[i] = (wcount){fs->weight[pc[i].pattern], pc[i].count};
+    qsort(wc, npc, sizeof *wc, cmp_weight_desc);
+    double lo = log2((1.0 - fs->lambda) / fs->lambda), n = 0, nonmatch = 0;
+    double best = npc ? wc[0].weight : -INFINITY;
+    for (size_t i = 0; i < npc;) {
+        double w = wc[i].weight;
+        for (; i < npc && wc[i].weight == w; i++) {
+            n += wc[i].count;
+            nonmatch += wc[i].count / (1.0 + exp2(w - lo));
+        }
+        if (nonmatch <= max_share * n)
+            best = i == npc ? -INFINITY : w;
+    }
+    free(wc);
+    return best;
+}
+
 /* Rounds of the fit: u is unmixed with each round's m and prior, until the
  * prior settles. */
 #define FIT_ROUNDS 4
@@ -1435,12 +1475,13 @@ int wye_fs_fit(wye_fs *fs, const wye_recview *v, const uint64_t *counts,
     else
         wye_fs_default_fit_params(&prm);
     if (!fs || !v || !counts || !(prm.max_records_per_agency >= 1.0) || prm.u_samples == 0 ||
-        !(prm.min_anchor_matches >= 0))
+        !(prm.min_anchor_matches >= 0) || !(prm.max_false_share > 0))
         return WYE_EINVAL;
     wye_fs_fit_result *r = &fs->fit;
     memset(r, 0, sizeof *r);
     r->all_pairs = (uint64_t)v->n * (v->n ? v->n - 1 : 0) / 2;
     r->max_matches = max_matches(v, prm.max_records_per_agency);
+    r->max_false_share = prm.max_false_share;
     size_t npc = 0;
     for (uint32_t pat = 0; pat < fs->npatterns; pat++)
         npc += counts[pat] != 0;
@@ -1472,9 +1513,9 @@ int wye_fs_fit(wye_fs *fs, const wye_recview *v, const uint64_t *counts,
         r->u_samples = samples;
         rc = wye_fs_u_from_random(fs, v, samples, prm.seed, prm.threads);
         memcpy(fs->urand, fs->u, sizeof fs->urand);
+        bool anchored = false;
         for (unsigned round = 0; rc == WYE_OK; round++) {
             double before = r->prior;
-            bool anchored = false;
             rc = fit_round(fs, counts, pc, npc, sub, &prm, r, &anchored);
             if (!anchored || round + 1 == FIT_ROUNDS ||
                 fabs(r->prior - before) <= 1e-3 * r->prior)
@@ -1483,9 +1524,15 @@ int wye_fs_fit(wye_fs *fs, const wye_recview *v, const uint64_t *counts,
         }
         r->expected_matches = r->prior * (double)r->all_pairs;
         r->lambda_candidates = r->expected_matches / (double)r->candidates;
+        /* the expected share of false matches is only as good as the model:
+         * not for m from EM over all candidates */
+        r->false_share_weight = -INFINITY;
+        if (rc == WYE_OK && anchored)
+            r->false_share_weight = false_share_weight(fs, pc, npc, prm.max_false_share, &rc);
         check_fit(fs, r);
     } else {
         r->prior = fs->lambda;
+        r->false_share_weight = -INFINITY;
     }
     free(pc);
     free(sub);
@@ -1512,6 +1559,9 @@ int wye_fs_write_model(const wye_fs *fs, FILE *f)
     }
     bad |= fprintf(f, "  expected matches %.0f (at most %.0f possible), prior %.3g\n",
                    r->expected_matches, r->max_matches, r->prior) < 0;
+    if (isfinite(r->false_share_weight))
+        bad |= fprintf(f, "  at most %g false among the matches from weight %.3f\n",
+                       r->max_false_share, r->false_share_weight) < 0;
     for (size_t c = 0; c < fs->nc; c++) {
         const wye_fs_comparison *co = &fs->c[c];
         bad |= fprintf(f, "  %s%s:", co->name,

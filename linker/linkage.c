@@ -380,6 +380,9 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     l->st.possible_auto = !p->possible_given;
     l->st.match = p->match_given ? p->match
                                  : wye_fs_weight_for_posterior(l->fs, p->match_posterior);
+    bool raised = !p->match_given && fit.false_share_weight > l->st.match;
+    if (raised)
+        l->st.match = fit.false_share_weight;
     l->st.possible = p->possible_given
                          ? p->possible
                          : wye_fs_weight_for_posterior(l->fs, p->possible_posterior);
@@ -387,9 +390,13 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         l->st.possible = l->st.match;
     l->st.within = p->within_weight;
     l->st.conflict = p->conflict_weight;
-    char mh[160], ph[160];
+    char mh[200], ph[160];
     if (p->match_given)
         snprintf(mh, sizeof mh, "match %.3f given", l->st.match);
+    else if (raised)
+        snprintf(mh, sizeof mh, "match %.3f: the weight from which the model expects at most "
+                 "%g of the candidate pairs to be false matches", l->st.match,
+                 fit.max_false_share);
     else
         snprintf(mh, sizeof mh, "match %.3f: the weight at which the posterior match "
                  "probability is %g", l->st.match, p->match_posterior);

@@ -123,9 +123,14 @@ typedef struct wye_fs_params {
     /* Term-frequency adjustment of exact agreement (wye_fs_tf_build): a
      * value rarer than average counts for more, a common one for less, by
      * log2(average agreement rate / value's frequency), at most tf_max bits
-     * either way. On by default, tf_max 6. */
+     * less and tf_max_gain bits more. On by default, tf_max 6, tf_max_gain
+     * 2: strangers who share a rare value are few, but as the data grow
+     * they are many, and a large gain for rarity linked them (at 540,000
+     * synthetic records, a gain of up to 6 bits made 1.6 times the false
+     * matches of 2 for 0.3% more recall: bench/quality/FIT.md). */
     bool tf;
     double tf_max;
+    double tf_max_gain;
     /* Compare the attributes that describe the person: those of source
      * sex and, if age_band, of source age_band (PROTOCOL.md,
      * "Attributes"). Both on by default. */
@@ -269,6 +274,10 @@ typedef struct wye_fs_fit_params {
     /* An anchor is used when EM expects at least this many matches among
      * its pairs. Default 20. */
     double min_anchor_matches;
+    /* The share of false matches the model may expect among the candidate
+     * pairs at or above the match threshold (see false_share_weight).
+     * Default 0.002. */
+    double max_false_share;
 } wye_fs_fit_params;
 
 WYE_API void wye_fs_default_fit_params(wye_fs_fit_params *p);
@@ -307,6 +316,15 @@ typedef struct wye_fs_fit_result {
     double lambda_candidates;  /* expected_matches / candidates */
     double prior;              /* the model's lambda: expected_matches / all_pairs */
     double max_matches;        /* the plausibility bound on expected_matches */
+    /* The least weight w at which the fitted model expects at most
+     * max_false_share of the candidate pairs weighing w or more to be
+     * non-matches (the sum of their posterior non-match probabilities over
+     * their number): a match threshold that holds precision as the data
+     * grow, where strangers who agree by chance multiply faster than the
+     * matches. -INFINITY when any weight would do. Pattern weights, without
+     * term-frequency adjustments. */
+    double false_share_weight;
+    double max_false_share;    /* as given */
     bool implausible;
     char reason[WYE_FS_REASON_MAX]; /* why, when implausible; else "" */
 } wye_fs_fit_result;
