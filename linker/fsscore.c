@@ -1232,11 +1232,13 @@ __attribute__((format(printf, 2, 3))) static void implausible(wye_fs_fit_result 
 }
 
 /* Flag what no right model would say. */
-static void check_fit(const wye_fs *fs, wye_fs_fit_result *r)
+static void check_fit(const wye_fs *fs, const wye_fs_fit_params *prm, wye_fs_fit_result *r)
 {
     if (r->expected_matches > r->max_matches)
-        implausible(r, "the model expects %.0f matches, more than the %.0f the records allow",
-                    r->expected_matches, r->max_matches);
+        implausible(r,
+                    "the model expects %.0f matches, more than the %.0f that %g records of a "
+                    "person in each agency allow",
+                    r->expected_matches, r->max_matches, prm->max_records_per_agency);
     for (size_t c = 0; c < fs->nc; c++) {
         if (!r->anchored[c])
             continue;
@@ -1424,41 +1426,34 @@ static void unmix_u(wye_fs *fs, const double f[][WYE_FS_MAX_LEVELS], uint64_t sa
     compute_weights(fs);
 }
 
-typedef struct wcount {
-    double weight, count;
-} wcount;
-
-static int cmp_weight_desc(const void *x, const void *y)
+static int cmp_double_desc(const void *x, const void *y)
 {
-    double a = ((const wcount *)x)->weight, b = ((const wcount *)y)->weight;
+    double a = *(const double *)x, b = *(const double *)y;
     return a < b ? 1 : a > b ? -1 : 0;
 }
 
-/* The least weight at which the candidates at or above it are expected to
- * hold at most max_share non-matches (fsscore.h, false_share_weight). */
-static double false_share_weight(const wye_fs *fs, const patcount *pc, size_t npc,
-                                 double max_share, int *err)
+double wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, size_t n,
+                                     double max_share)
 {
-    wcount *wc = malloc((npc + 1) * sizeof *wc);
-    if (!wc) {
-        *err = WYE_ENOMEM;
+    bool anchored = false;
+    for (unsigned k = 0; k < fs->fit.nanchors; k++)
+        anchored = anchored || (fs->fit.anchor[k].used && !fs->fit.anchor[k].secondary);
+    if (!anchored || n == 0 || !scores)
         return -INFINITY;
+    double *sc = malloc(n * sizeof *sc);
+    if (!sc)
+        return INFINITY; /* no memory to tell: link nothing rather than too much */
+    memcpy(sc, scores, n * sizeof *sc);
+    qsort(sc, n, sizeof *sc, cmp_double_desc);
+    double lo = log2((1.0 - fs->lambda) / fs->lambda), nonmatch = 0, best = sc[0];
+    for (size_t i = 0; i < n;) {
+        double w = sc[i];
+        for (; i < n && sc[i] == w; i++)
+            nonmatch += 1.0 / (1.0 + exp2(w - lo));
+        if (nonmatch <= max_share * (double)i)
+            best = i == n ? -INFINITY : w;
     }
-    for (size_t i = 0; i < npc; i++)
-        wc[i] = (wcount){fs->weight[pc[i].pattern], pc[i].count};
-    qsort(wc, npc, sizeof *wc, cmp_weight_desc);
-    double lo = log2((1.0 - fs->lambda) / fs->lambda), n = 0, nonmatch = 0;
-    double best = npc ? wc[0].weight : -INFINITY;
-    for (size_t i = 0; i < npc;) {
-        double w = wc[i].weight;
-        for (; i < npc && wc[i].weight == w; i++) {
-            n += wc[i].count;
-            nonmatch += wc[i].count / (1.0 + exp2(w - lo));
-        }
-        if (nonmatch <= max_share * n)
-            best = i == npc ? -INFINITY : w;
-    }
-    free(wc);
+    free(sc);
     return best;
 }
 
@@ -1524,15 +1519,9 @@ int wye_fs_fit(wye_fs *fs, const wye_recview *v, const uint64_t *counts,
         }
         r->expected_matches = r->prior * (double)r->all_pairs;
         r->lambda_candidates = r->expected_matches / (double)r->candidates;
-        /* the expected share of false matches is only as good as the model:
-         * not for m from EM over all candidates */
-        r->false_share_weight = -INFINITY;
-        if (rc == WYE_OK && anchored)
-            r->false_share_weight = false_share_weight(fs, pc, npc, prm.max_false_share, &rc);
-        check_fit(fs, r);
+        check_fit(fs, &prm, r);
     } else {
         r->prior = fs->lambda;
-        r->false_share_weight = -INFINITY;
     }
     free(pc);
     free(sub);
@@ -1559,9 +1548,6 @@ int wye_fs_write_model(const wye_fs *fs, FILE *f)
     }
     bad |= fprintf(f, "  expected matches %.0f (at most %.0f possible), prior %.3g\n",
                    r->expected_matches, r->max_matches, r->prior) < 0;
-    if (isfinite(r->false_share_weight))
-        bad |= fprintf(f, "  at most %g false among the matches from weight %.3f\n",
-                       r->max_false_share, r->false_share_weight) < 0;
     for (size_t c = 0; c < fs->nc; c++) {
         const wye_fs_comparison *co = &fs->c[c];
         bad |= fprintf(f, "  %s%s:", co->name,

@@ -380,9 +380,6 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     l->st.possible_auto = !p->possible_given;
     l->st.match = p->match_given ? p->match
                                  : wye_fs_weight_for_posterior(l->fs, p->match_posterior);
-    bool raised = !p->match_given && fit.false_share_weight > l->st.match;
-    if (raised)
-        l->st.match = fit.false_share_weight;
     l->st.possible = p->possible_given
                          ? p->possible
                          : wye_fs_weight_for_posterior(l->fs, p->possible_posterior);
@@ -390,26 +387,6 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         l->st.possible = l->st.match;
     l->st.within = p->within_weight;
     l->st.conflict = p->conflict_weight;
-    char mh[200], ph[160];
-    if (p->match_given)
-        snprintf(mh, sizeof mh, "match %.3f given", l->st.match);
-    else if (raised)
-        snprintf(mh, sizeof mh, "match %.3f: the weight from which the model expects at most "
-                 "%g of the candidate pairs to be false matches", l->st.match,
-                 fit.max_false_share);
-    else
-        snprintf(mh, sizeof mh, "match %.3f: the weight at which the posterior match "
-                 "probability is %g", l->st.match, p->match_posterior);
-    if (p->possible_given)
-        snprintf(ph, sizeof ph, "possible %.3f given", l->st.possible);
-    else
-        snprintf(ph, sizeof ph, "possible %.3f: the weight at which it is %g", l->st.possible,
-                 p->possible_posterior);
-    snprintf(l->how, sizeof l->how,
-             "EM over the %llu candidate pairs expects %.0f matches among them, a prior of "
-             "%.3g over all %llu pairs; %s; %s",
-             (unsigned long long)l->st.candidates, l->st.expected_matches, l->st.prior,
-             (unsigned long long)l->st.all_pairs, mh, ph);
     /* pass 2: keep pairs at or above the possible threshold */
     t0 = now();
     size_t np = wye_blocks_nparts(l->blocks);
@@ -446,6 +423,43 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
     qsort(edges, nk, sizeof *edges, cmp_edge_ab);
     l->st.kept = nk;
     l->st.seconds_scoring = now() - t0;
+    /* the automatic match threshold rises where the model expects more
+     * than fit.max_false_share of the pairs above it to be false (fsscore.h) */
+    bool raised = false;
+    if (!p->match_given) {
+        double *ks = malloc((nk + 1) * sizeof *ks);
+        if (!ks) {
+            free(edges);
+            rc = WYE_ENOMEM;
+            goto fail;
+        }
+        for (size_t k = 0; k < nk; k++)
+            ks[k] = edges[k].score;
+        double t = wye_fs_weight_for_false_share(l->fs, ks, nk, fit.max_false_share);
+        free(ks);
+        raised = t > l->st.match;
+        if (raised)
+            l->st.match = t;
+    }
+    char mh[200], ph[160];
+    if (p->match_given)
+        snprintf(mh, sizeof mh, "match %.3f given", l->st.match);
+    else if (raised)
+        snprintf(mh, sizeof mh, "match %.3f: the score from which the model expects at most "
+                 "%g of the pairs to be false matches", l->st.match, fit.max_false_share);
+    else
+        snprintf(mh, sizeof mh, "match %.3f: the weight at which the posterior match "
+                 "probability is %g", l->st.match, p->match_posterior);
+    if (p->possible_given)
+        snprintf(ph, sizeof ph, "possible %.3f given", l->st.possible);
+    else
+        snprintf(ph, sizeof ph, "possible %.3f: the weight at which it is %g", l->st.possible,
+                 p->possible_posterior);
+    snprintf(l->how, sizeof l->how,
+             "EM over the %llu candidate pairs expects %.0f matches among them, a prior of "
+             "%.3g over all %llu pairs; %s; %s",
+             (unsigned long long)l->st.candidates, l->st.expected_matches, l->st.prior,
+             (unsigned long long)l->st.all_pairs, mh, ph);
     /* clusters */
     t0 = now();
     l->person = malloc((n + 1) * sizeof *l->person);

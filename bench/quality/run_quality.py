@@ -100,6 +100,7 @@ class Runner:
         if p.returncode != 0:
             sys.stderr.write(p.stderr)
             raise RuntimeError("wyelink %s failed (exit %d)" % (args[0], p.returncode))
+        self.last_stderr = p.stderr
         return p.stdout
 
     def party(self, name, role):
@@ -148,6 +149,7 @@ class Runner:
                  "--trust", trust, "--out", res, "--protocol", self.protocol,
                  "--threads", self.threads, "--quiet", *wyes, party="linkage-unit")
         secs = time.time() - t0
+        warnings = [l for l in self.last_stderr.splitlines() if "warning" in l]
         ev = os.path.join(outdir, "eval.json")
         args = ["eval", "--persons", os.path.join(res, "persons.csv"), "--truth", truth,
                 "--json", ev, "--quiet"]
@@ -161,6 +163,7 @@ class Runner:
         model = summ.get("model", {})
         r["expected_matches"] = model.get("expected_matches")
         r["model"] = model
+        r["link_warnings"] = warnings
         r["summary_persons"] = summ.get("unique_persons")
         return r
 
@@ -263,7 +266,9 @@ def brief(r):
             (r["f1"], r["precision"], r["recall"], r["records"], r.get("not_encoded", 0),
              r["predicted_persons"], r["true_persons"], r["link_seconds"]) +
             ("  expected matches %.0f" % r["expected_matches"]
-             if r.get("expected_matches") is not None else ""))
+             if r.get("expected_matches") is not None else "") +
+            ("  (fit implausible)" if any("implausible" in w
+                                           for w in r.get("link_warnings", [])) else ""))
 
 
 def main():

@@ -274,9 +274,9 @@ typedef struct wye_fs_fit_params {
     /* An anchor is used when EM expects at least this many matches among
      * its pairs. Default 20. */
     double min_anchor_matches;
-    /* The share of false matches the model may expect among the candidate
-     * pairs at or above the match threshold (see false_share_weight).
-     * Default 0.002. */
+    /* The share of false matches the model may expect among the pairs at
+     * or above the match threshold (wye_fs_weight_for_false_share). Default
+     * 0.002. */
     double max_false_share;
 } wye_fs_fit_params;
 
@@ -316,15 +316,7 @@ typedef struct wye_fs_fit_result {
     double lambda_candidates;  /* expected_matches / candidates */
     double prior;              /* the model's lambda: expected_matches / all_pairs */
     double max_matches;        /* the plausibility bound on expected_matches */
-    /* The least weight w at which the fitted model expects at most
-     * max_false_share of the candidate pairs weighing w or more to be
-     * non-matches (the sum of their posterior non-match probabilities over
-     * their number): a match threshold that holds precision as the data
-     * grow, where strangers who agree by chance multiply faster than the
-     * matches. -INFINITY when any weight would do. Pattern weights, without
-     * term-frequency adjustments. */
-    double false_share_weight;
-    double max_false_share;    /* as given */
+    double max_false_share;    /* as given (wye_fs_weight_for_false_share) */
     bool implausible;
     char reason[WYE_FS_REASON_MAX]; /* why, when implausible; else "" */
 } wye_fs_fit_result;
@@ -338,6 +330,17 @@ typedef struct wye_fs_fit_result {
  * thread count. WYE_EINVAL for bad arguments, WYE_ENOMEM. */
 WYE_API int wye_fs_fit(wye_fs *fs, const wye_recview *v, const uint64_t *counts,
                        const wye_fs_fit_params *params, wye_fs_fit_result *res);
+/* The least score t at which the fitted model expects at most max_share of
+ * the pairs scoring t or more, among the n scores given, to be non-matches
+ * (the sum of their posterior non-match probabilities over their number):
+ * a match threshold that holds precision as the data grow, where strangers
+ * who agree by chance multiply faster than the matches, and the posterior
+ * threshold alone lets more of them in. The scores must include every pair
+ * that could be a match (those at or above the possible-match threshold).
+ * -INFINITY when any score would do, and when the last fit used no anchor
+ * (its posterior is then not calibrated enough to count on). */
+WYE_API double wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, size_t n,
+                                             double max_share);
 /* The diagnostics of the last wye_fs_fit (all zero before one). */
 WYE_API const wye_fs_fit_result *wye_fs_fit_info(const wye_fs *fs);
 /* Write the fitted model for people to read: the anchors and what EM
