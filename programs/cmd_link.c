@@ -411,8 +411,7 @@ int wye_cmd_link(int argc, char **argv)
                (unsigned long long)st->records, nfiles, (unsigned long long)st->persons);
         printf("candidate pairs: %llu of %llu (%s)\n", (unsigned long long)st->candidates,
                (unsigned long long)st->all_pairs, exhaustive ? "exhaustive" : "blocking");
-        printf("model: m by EM over the candidate pairs (%u iterations%s), u from %llu "
-               "random pairs\n",
+        printf("model: m by EM (%u iterations%s), u from %llu random pairs\n",
                st->em.iterations, st->em.converged ? "" : ", not converged",
                (unsigned long long)st->u_samples);
         wye_fs_write_model(wye_linkage_model(lk), stdout);
