@@ -1432,17 +1432,20 @@ static int cmp_double_desc(const void *x, const void *y)
     return a < b ? 1 : a > b ? -1 : 0;
 }
 
-double wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, size_t n,
-                                     double max_share)
+int wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, size_t n,
+                                  double max_share, double *out)
 {
+    if (!fs || !out || (n && !scores) || !(max_share > 0))
+        return WYE_EINVAL;
+    *out = -INFINITY;
     bool anchored = false;
     for (unsigned k = 0; k < fs->fit.nanchors; k++)
         anchored = anchored || (fs->fit.anchor[k].used && !fs->fit.anchor[k].secondary);
-    if (!anchored || n == 0 || !scores)
-        return -INFINITY;
+    if (!anchored || n == 0)
+        return WYE_OK;
     double *sc = malloc(n * sizeof *sc);
     if (!sc)
-        return INFINITY; /* no memory to tell: link nothing rather than too much */
+        return WYE_ENOMEM;
     memcpy(sc, scores, n * sizeof *sc);
     qsort(sc, n, sizeof *sc, cmp_double_desc);
     double lo = log2((1.0 - fs->lambda) / fs->lambda), nonmatch = 0, best = sc[0];
@@ -1454,7 +1457,8 @@ double wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, siz
             best = i == n ? -INFINITY : w;
     }
     free(sc);
-    return best;
+    *out = best;
+    return WYE_OK;
 }
 
 /* Rounds of the fit: u is unmixed with each round's m and prior, until the

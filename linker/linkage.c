@@ -427,16 +427,16 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
      * than fit.max_false_share of the pairs above it to be false (fsscore.h) */
     bool raised = false;
     if (!p->match_given) {
-        double *ks = malloc((nk + 1) * sizeof *ks);
-        if (!ks) {
+        double *ks = malloc((nk + 1) * sizeof *ks), t = -INFINITY;
+        for (size_t k = 0; ks && k < nk; k++)
+            ks[k] = edges[k].score;
+        rc = ks ? wye_fs_weight_for_false_share(l->fs, ks, nk, fit.max_false_share, &t)
+                : WYE_ENOMEM;
+        free(ks);
+        if (rc != WYE_OK) {
             free(edges);
-            rc = WYE_ENOMEM;
             goto fail;
         }
-        for (size_t k = 0; k < nk; k++)
-            ks[k] = edges[k].score;
-        double t = wye_fs_weight_for_false_share(l->fs, ks, nk, fit.max_false_share);
-        free(ks);
         raised = t > l->st.match;
         if (raised)
             l->st.match = t;

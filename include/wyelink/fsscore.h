@@ -337,10 +337,11 @@ WYE_API int wye_fs_fit(wye_fs *fs, const wye_recview *v, const uint64_t *counts,
  * who agree by chance multiply faster than the matches, and the posterior
  * threshold alone lets more of them in. The scores must include every pair
  * that could be a match (those at or above the possible-match threshold).
- * -INFINITY when any score would do, and when the last fit used no anchor
- * (its posterior is then not calibrated enough to count on). */
-WYE_API double wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, size_t n,
-                                             double max_share);
+ * *out is -INFINITY when any score would do, and when the last fit used no
+ * anchor (its posterior is then not calibrated enough to count on).
+ * WYE_EINVAL for bad arguments, WYE_ENOMEM. */
+WYE_API int wye_fs_weight_for_false_share(const wye_fs *fs, const double *scores, size_t n,
+                                          double max_share, double *out);
 /* The diagnostics of the last wye_fs_fit (all zero before one). */
 WYE_API const wye_fs_fit_result *wye_fs_fit_info(const wye_fs *fs);
 /* Write the fitted model for people to read: the anchors and what EM

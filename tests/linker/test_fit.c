@@ -378,7 +378,7 @@ Test(fit, diagnostics_of_a_sound_fit, .timeout = 120)
     double *sc = malloc((nk + 1) * sizeof *sc), t;
     for (size_t k = 0; k < nk; k++)
         sc[k] = wye_linkage_pair(l, k)->score;
-    t = wye_fs_weight_for_false_share(fs, sc, nk, r->max_false_share);
+    cr_assert_eq(wye_fs_weight_for_false_share(fs, sc, nk, r->max_false_share, &t), WYE_OK);
     cr_assert_eq(r->max_false_share, 0.002);
     cr_assert(isfinite(t));
     cr_assert_geq(wye_linkage_stats(l)->match, t);
@@ -390,7 +390,10 @@ Test(fit, diagnostics_of_a_sound_fit, .timeout = 120)
         }
     cr_assert(nonmatch <= 0.002 * above, "%g of %g", nonmatch, above);
     /* a looser share gives a threshold no higher */
-    cr_assert_leq(wye_fs_weight_for_false_share(fs, sc, nk, 0.05), t);
+    double loose;
+    cr_assert_eq(wye_fs_weight_for_false_share(fs, sc, nk, 0.05, &loose), WYE_OK);
+    cr_assert_leq(loose, t);
+    cr_assert_eq(wye_fs_weight_for_false_share(fs, sc, nk, 0, &loose), WYE_EINVAL);
     free(sc);
     char *text = NULL;
     size_t len = 0;
@@ -498,9 +501,9 @@ Test(fit, refuses_bad_arguments)
     cr_assert_eq(wye_fs_fit(fs, wye_recset_view(s), counts, NULL, &res), WYE_OK);
     cr_assert_eq(res.candidates, 0);
     cr_assert(!res.implausible);
-    double score = 30;
-    cr_assert_eq(wye_fs_weight_for_false_share(fs, &score, 1, 0.002), -INFINITY,
-                 "no anchor: the posterior is not counted on");
+    double score = 30, t = 0;
+    cr_assert_eq(wye_fs_weight_for_false_share(fs, &score, 1, 0.002, &t), WYE_OK);
+    cr_assert_eq(t, -INFINITY, "no anchor: the posterior is not counted on");
     free(counts);
     wye_fs_free(fs);
     wye_recset_free(s);
