@@ -375,58 +375,31 @@ static int link_count(wye_linkage *l, int nt, uint64_t *hist)
     return rc;
 }
 
-/* How many random pairs u is estimated from: no more than there are pairs,
- * and at least 100,000. */
-static uint64_t u_sample_count(uint64_t wanted, uint64_t all_pairs)
-{
-    if (wanted > all_pairs && all_pairs > 100000)
-        return all_pairs;
-    if (wanted > 100000 && all_pairs <= 100000)
-        return 100000;
-    return wanted;
-}
-
-/* The model (LINKING.md, "The model"): m by EM over pass 1's pattern counts,
- * u from random pairs, the prior over all pairs, then term frequencies. */
+/* The model (LINKING.md, "The model"; fsscore.h, "fitting the model"): u
+ * from random pairs, m on anchored candidates with u held, the prior from the
+ * fitted model, then term frequencies, all in wye_fs_fit. */
 static int link_fit(wye_linkage *l, const uint64_t *hist, wye_diag *diag)
 {
     double t0 = now();
-    int rc = WYE_OK;
     if (report(l, "model", 0, 1))
         return WYE_ECANCELLED;
-    if (l->st.candidates == 0) {
-        /* nothing to estimate from: every record is its own person */
-        l->st.em.converged = false;
-    } else {
-        rc = wye_fs_estimate(l->fs, hist, &l->st.em);
-        if (rc == WYE_EINVAL) {
-            /* too little variation to estimate: keep the starting model */
-            l->st.em.converged = false;
-            rc = WYE_OK;
-        }
-    }
+    wye_fs_fit_params fp;
+    wye_fs_default_fit_params(&fp);
+    fp.u_samples = l->p.u_samples;
+    fp.seed = l->p.blocking.seed;
+    fp.threads = l->p.threads;
+    wye_fs_fit_result fit;
+    int rc = wye_fs_fit(l->fs, l->v, hist, &fp, &fit);
     if (rc != WYE_OK) {
-        wye_diag_set(diag, 0, "scoring", "estimating the model failed");
+        wye_diag_set(diag, 0, "scoring", "fitting the model failed");
         return rc;
     }
-    l->st.lambda_candidates = wye_fs_lambda(l->fs);
-    l->st.expected_matches = l->st.lambda_candidates * (double)l->st.candidates;
-    if (l->st.candidates) {
-        l->st.u_samples = u_sample_count(l->p.u_samples, l->st.all_pairs);
-        rc = wye_fs_u_from_random(l->fs, l->v, l->st.u_samples, l->p.blocking.seed,
-                                  l->p.threads);
-        if (rc != WYE_OK)
-            return rc;
-        double prior = l->st.expected_matches / (double)l->st.all_pairs;
-        if (prior > 0.5)
-            prior = 0.5;
-        if (prior < 1e-12)
-            prior = 1e-12;
-        wye_fs_set_lambda(l->fs, prior);
-    }
-    l->st.prior = wye_fs_lambda(l->fs);
-    rc = wye_fs_tf_build(l->fs, l->v, l->p.threads);
-    if (rc == WYE_OK && report(l, "model", 1, 1))
+    l->st.em = fit.em;
+    l->st.lambda_candidates = fit.lambda_candidates;
+    l->st.expected_matches = fit.expected_matches;
+    l->st.u_samples = fit.u_samples;
+    l->st.prior = fit.prior;
+    if (report(l, "model", 1, 1))
         rc = WYE_ECANCELLED;
     l->st.seconds_model = now() - t0;
     return rc;
@@ -447,9 +420,35 @@ static void link_thresholds(wye_linkage *l)
         l->st.possible = l->st.match;
     l->st.within = p->within_weight;
     l->st.conflict = p->conflict_weight;
-    char mh[160], ph[160];
+}
+
+/* The automatic match threshold rises to the score from which the model
+ * expects at most its max_false_share of the kept pairs to be false
+ * (fsscore.h); then the sentence saying how the thresholds were set. */
+static int link_raise_threshold(wye_linkage *l, const wye_edge *edges, size_t nk)
+{
+    const wye_link_params *p = &l->p;
+    const wye_fs_fit_result *fit = wye_fs_fit_info(l->fs);
+    bool raised = false;
+    if (!p->match_given) {
+        double *ks = malloc((nk + 1) * sizeof *ks), t = -INFINITY;
+        for (size_t k = 0; ks && k < nk; k++)
+            ks[k] = edges[k].score;
+        int rc = ks ? wye_fs_weight_for_false_share(l->fs, ks, nk, fit->max_false_share, &t)
+                    : WYE_ENOMEM;
+        free(ks);
+        if (rc != WYE_OK)
+            return rc;
+        raised = t > l->st.match;
+        if (raised)
+            l->st.match = t;
+    }
+    char mh[200], ph[160];
     if (p->match_given)
         snprintf(mh, sizeof mh, "match %.3f given", l->st.match);
+    else if (raised)
+        snprintf(mh, sizeof mh, "match %.3f: the score from which the model expects at most "
+                 "%g of the pairs to be false matches", l->st.match, fit->max_false_share);
     else
         snprintf(mh, sizeof mh, "match %.3f: the weight at which the posterior match "
                  "probability is %g", l->st.match, p->match_posterior);
@@ -463,6 +462,7 @@ static void link_thresholds(wye_linkage *l)
              "%.3g over all %llu pairs; %s; %s",
              (unsigned long long)l->st.candidates, l->st.expected_matches, l->st.prior,
              (unsigned long long)l->st.all_pairs, mh, ph);
+    return WYE_OK;
 }
 
 /* Pass 2: the candidates at or above the possible-match threshold, as edges
@@ -577,6 +577,8 @@ int wye_link_run(const wye_recset *s, const wye_link_params *p, wye_linkage **ou
         link_thresholds(l);
         rc = link_keep(l, nt, &edges, &nk);
     }
+    if (rc == WYE_OK)
+        rc = link_raise_threshold(l, edges, nk);
     if (rc == WYE_OK)
         rc = link_cluster(l, edges, nk);
     free(edges);

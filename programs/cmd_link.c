@@ -23,6 +23,7 @@
 #include "profiles.h"
 #include "wyelink/audit.h"
 #include "wyelink/io.h"
+#include "wyelink/fsscore.h"
 #include "wyelink/keys.h"
 #include "wyelink/linkage.h"
 #include "wyelink/protocol.h"
@@ -785,25 +786,16 @@ static void print_inputs(const link_run *r)
     }
 }
 
-/* The fitted model: m, u and the weight of each level in use. */
+/* The fitted model (fsscore.h, wye_fs_write_model): anchors, expected
+ * matches against their bound, m, u and the weight of each level in use. */
 static void print_model(const link_run *r)
 {
     const wye_link_stats *st = wye_linkage_stats(r->lk);
-    printf("model: m by EM over the candidate pairs (%u iterations%s), u from %llu "
-           "random pairs; %.0f matches expected among the candidates, prior %.3g\n",
+    printf("model: m by EM (%u iterations%s), u from %llu random pairs; %.0f matches "
+           "expected among the candidates, prior %.3g\n",
            st->em.iterations, st->em.converged ? "" : ", not converged",
            (unsigned long long)st->u_samples, st->expected_matches, st->prior);
-    size_t n = wye_linkage_model_nlevels(r->lk);
-    const char *last = NULL;
-    for (size_t k = 0; k < n; k++) {
-        wye_link_model_level lv;
-        if (wye_linkage_model_level(r->lk, k, &lv) != WYE_OK)
-            break;
-        if (!last || strcmp(last, lv.comparison))
-            printf("  %s\n", lv.comparison);
-        last = lv.comparison;
-        printf("    %-8s m %.6f  u %.6f  weight %7.3f\n", lv.level, lv.m, lv.u, lv.weight);
-    }
+    wye_fs_write_model(wye_linkage_model(r->lk), stdout);
 }
 
 static void print_summary(const link_run *r)
@@ -890,8 +882,13 @@ int wye_cmd_link(int argc, char **argv)
         status = finish_outputs(&r, status);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (status == WYE_EXIT_OK && !o.quiet)
-        print_summary(&r);
+    if (status == WYE_EXIT_OK) {
+        const wye_fs_fit_result *fit = wye_fs_fit_info(wye_linkage_model(r.lk));
+        if (fit->implausible)
+            wye_cli_note(CMD, "warning: the fitted model is implausible: %s", fit->reason);
+        if (!o.quiet)
+            print_summary(&r);
+    }
     run_free(&r);
     return status;
 }

@@ -19,7 +19,14 @@ truth. Data sets:
 Usage (from the source root):
   python3 bench/quality/run_quality.py --build build [--protocol FILE]
       [--datasets synth,febrl4,febrl3,historical] [--seeds 1,2,3,4,5]
-      [--threads N] [--work DIR] [--json FILE] [--random-secret]
+      [--scale F] [--threads N] [--work DIR] [--reuse] [--json FILE]
+      [--random-secret]
+
+--scale sets the synthetic scale (1 = one county's year, about 5,400
+records; 10 and 100 for the scaling runs of bench/quality/FIT.md).
+--reuse (with --work) keeps the extracts and encoded files a previous run
+left in DIR and runs only `wyelink link` and `wyelink eval` again: for
+measuring linker changes without hashing again.
 
 The linkage secret is a fixed test secret unless --random-secret, so reruns
 give the same figures.
@@ -52,8 +59,9 @@ SYNTH_AGENCIES = ["police", "gp", "asc", "wmwa", "marac", "idva", "housing"]
 
 
 class Runner:
-    def __init__(self, exe, work, protocol, threads, fixed_secret=True):
+    def __init__(self, exe, work, protocol, threads, fixed_secret=True, reuse=False):
         self.exe = exe
+        self.reuse = reuse
         self.work = work
         self.protocol = protocol
         self.threads = str(threads)
@@ -65,7 +73,9 @@ class Runner:
         self.party("custodian", "custodian")
         self.party("linkage-unit", "linkage-unit")
         self.secret = os.path.join(self.keys, "linkage.secret")
-        if fixed_secret:
+        if reuse and os.path.exists(self.secret):
+            pass
+        elif fixed_secret:
             # A fixed test secret (bytes 10 11 .. 2f, as bench/privacy uses) so
             # that reruns give the same encodings and the same figures; the
             # file is what `wyelink keys secret` writes (KEYS.md).
@@ -90,6 +100,7 @@ class Runner:
         if p.returncode != 0:
             sys.stderr.write(p.stderr)
             raise RuntimeError("wyelink %s failed (exit %d)" % (args[0], p.returncode))
+        self.last_stderr = p.stderr
         return p.stdout
 
     def party(self, name, role):
@@ -115,6 +126,8 @@ class Runner:
         wye = os.path.join(outdir, agency + ".wye")
         local = os.path.join(outdir, agency + ".local-map.csv")
         summary = os.path.join(outdir, agency + ".quality.json")
+        if self.reuse and os.path.exists(wye) and os.path.exists(local):
+            return wye, local
         m = self.map_for_protocol(map_path, os.path.join(outdir, agency + ".map.json"))
         self.run("hash", "--input", csv_path, "--map", m, "--protocol", self.protocol,
                  "--secret", self.secret, "--key", os.path.join(self.keys, agency + ".key"),
@@ -126,6 +139,7 @@ class Runner:
 
     def link_eval(self, wyes, locals_, truth, outdir):
         res = os.path.join(outdir, "result")
+        shutil.rmtree(res, ignore_errors=True)
         trust = os.path.join(outdir, "trust")
         os.makedirs(trust, exist_ok=True)
         for a in locals_:
@@ -135,6 +149,7 @@ class Runner:
                  "--trust", trust, "--out", res, "--protocol", self.protocol,
                  "--threads", self.threads, "--quiet", *wyes, party="linkage-unit")
         secs = time.time() - t0
+        warnings = [l for l in self.last_stderr.splitlines() if "warning" in l]
         ev = os.path.join(outdir, "eval.json")
         args = ["eval", "--persons", os.path.join(res, "persons.csv"), "--truth", truth,
                 "--json", ev, "--quiet"]
@@ -145,6 +160,11 @@ class Runner:
         summ = json.load(open(os.path.join(res, "summary.json")))
         r["link_seconds"] = round(secs, 2)
         r["summary_thresholds"] = summ.get("thresholds", summ.get("model", {}))
+        model = summ.get("model", {})
+        r["expected_matches"] = model.get("expected_matches")
+        r["model"] = model
+        r["link_warnings"] = warnings
+        r["summary_persons"] = summ.get("unique_persons")
         return r
 
 
@@ -174,12 +194,14 @@ def read_ids(path, id_col, person_of):
         return out
 
 
-def run_synth(R, seed, work):
-    d = os.path.join(work, "synth-%d" % seed)
+def run_synth(R, seed, work, scale="1"):
+    d = os.path.join(work, "synth-%d" % seed if scale == "1" else
+                     "synth-s%s-%d" % (scale, seed))
     data = os.path.join(d, "data")
     os.makedirs(d, exist_ok=True)
-    R.run("synth", "--seed", str(seed), "--scale", "1", "--out", data, "--quiet",
-          "--threads", R.threads)
+    if not (R.reuse and os.path.exists(os.path.join(data, "truth.csv"))):
+        R.run("synth", "--seed", str(seed), "--scale", scale, "--out", data, "--quiet",
+              "--threads", R.threads)
     wyes, locs = [], {}
     for a in SYNTH_AGENCIES:
         w, lm = R.hash(a, os.path.join(data, a + ".csv"), os.path.join(data, a + ".map.json"), d)
@@ -242,7 +264,11 @@ def brief(r):
     return ("F1 %.4f  precision %.4f  recall %.4f  records %d  not encoded %d  "
             "persons %d (true %d)  link %.1f s" %
             (r["f1"], r["precision"], r["recall"], r["records"], r.get("not_encoded", 0),
-             r["predicted_persons"], r["true_persons"], r["link_seconds"]))
+             r["predicted_persons"], r["true_persons"], r["link_seconds"]) +
+            ("  expected matches %.0f" % r["expected_matches"]
+             if r.get("expected_matches") is not None else "") +
+            ("  (fit implausible)" if any("implausible" in w
+                                           for w in r.get("link_warnings", [])) else ""))
 
 
 def main():
@@ -254,6 +280,10 @@ def main():
                     help="deduplication sets: one file (default), or dealt to two "
                          "parties as measured before wyelink link took one file")
     ap.add_argument("--seeds", default="1,2,3,4,5")
+    ap.add_argument("--scale", default="1", help="synthetic scale (default 1)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --work: keep the extracts and encoded files of a previous "
+                    "run there and only link and evaluate again")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=None, help="folder for keys, encoded files, results "
                     "(default: a new temporary folder, removed at the end)")
@@ -264,11 +294,15 @@ def main():
     a = ap.parse_args()
     exe = os.path.join(a.build, "wyelink")
     if not os.access(exe, os.X_OK):
+        exe = os.path.join(a.build, "programs", "wyelink")
+    if not os.access(exe, os.X_OK):
         sys.exit("run_quality: no wyelink program in '%s'" % a.build)
     work = a.work or tempfile.mkdtemp(prefix="wyelink-quality-")
     os.makedirs(work, exist_ok=True)
+    if a.reuse and not a.work:
+        sys.exit("run_quality: --reuse needs --work")
     R = Runner(os.path.abspath(exe), work, os.path.abspath(a.protocol), a.threads,
-               not a.random_secret)
+               not a.random_secret, a.reuse)
     sets = a.datasets.split(",")
     out = {"protocol": os.path.relpath(os.path.abspath(a.protocol), ROOT), "results": {}}
     print("protocol: %s (%s)" % (out["protocol"], json.load(open(a.protocol))["name"]),
@@ -277,10 +311,11 @@ def main():
         if "synth" in sets:
             f1s = []
             for s in [int(x) for x in a.seeds.split(",")]:
-                r = run_synth(R, s, work)
-                out["results"]["synth-seed%d" % s] = r
+                r = run_synth(R, s, work, a.scale)
+                out["results"]["synth-scale%s-seed%d" % (a.scale, s) if a.scale != "1"
+                               else "synth-seed%d" % s] = r
                 f1s.append(r["f1"])
-                print("synth seed %d: %s" % (s, brief(r)), flush=True)
+                print("synth scale %s seed %d: %s" % (a.scale, s, brief(r)), flush=True)
             out["results"]["synth"] = {"mean_f1": sum(f1s) / len(f1s), "worst_f1": min(f1s),
                                        "seeds": len(f1s)}
             print("synth: mean F1 %.4f, worst %.4f over %d seeds" %

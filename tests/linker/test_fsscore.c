@@ -15,11 +15,16 @@
 static wye_protocol *proto;
 static wye_fs *fs;
 
+/* The model of the first five comparisons (the fields; attributes are
+ * tested on their own below). */
 static void setup(void)
 {
     proto = fx_default_protocol();
     cr_assert(proto, "cannot load protocols/archive/wyelink-da-default-1.json (WYELINK_SOURCE_ROOT)");
-    cr_assert_eq(wye_fs_new(proto, NULL, &fs), WYE_OK);
+    wye_fs_params prm;
+    wye_fs_default_params(&prm);
+    prm.attributes = false;
+    cr_assert_eq(wye_fs_new(proto, &prm, &fs), WYE_OK);
 }
 
 static void teardown(void)
@@ -65,7 +70,25 @@ Test(fsscore, comparisons_of_the_default_protocol)
     cr_assert_eq(fc->cross[1], wye_protocol_field_index(proto, "former_family_name"));
     cr_assert(!fc->cross_swap[1]);
     cr_assert_eq(wye_fs_comparison_at(fs, 3)->ncross, 0);
-    cr_assert_eq(wye_fs_npatterns(fs), 6 * 6 * 5 * 5 * 5);
+    /* a pattern has one digit per comparison, as many values as levels
+     * used: 6 for names, 3 for digests, 5 for the postcode */
+    cr_assert_eq(wye_fs_npatterns(fs), 6 * 6 * 3 * 5 * 3);
+    /* by default the attributes that describe the person follow: the age
+     * band (left out where the dates of birth agree) and sex */
+    wye_fs *all;
+    cr_assert_eq(wye_fs_new(proto, NULL, &all), WYE_OK);
+    cr_assert_eq(wye_fs_ncomparisons(all), 7);
+    const wye_fs_comparison *ab = wye_fs_comparison_at(all, 5), *sx = wye_fs_comparison_at(all, 6);
+    cr_assert_str_eq(ab->name, "age_band");
+    cr_assert_eq(ab->kind, WYE_FS_ATTR);
+    cr_assert_eq(ab->given_by, 2, "the age band follows from the date of birth");
+    cr_assert_str_eq(sx->name, "sex");
+    cr_assert_eq(sx->kind, WYE_FS_ATTR);
+    cr_assert_eq(sx->given_by, -1);
+    cr_assert(sx->level_used[WYE_FS_DISAGREE] && sx->level_used[WYE_FS_EXACT] &&
+              !sx->level_used[WYE_FS_PARTIAL] && !sx->level_used[WYE_FS_CLOSE]);
+    cr_assert_eq(wye_fs_npatterns(all), 6 * 6 * 3 * 5 * 3 * 3 * 3);
+    wye_fs_free(all);
 }
 
 /* A set of records made from people under protocol p, one agency; record
@@ -89,6 +112,30 @@ static wye_recset *make_set_attr(const wye_protocol *p, const fx_person *people,
     free(buf);
     return s;
 }
+
+/* The same with both attributes of the default protocols that describe
+ * the person: age band (attribute 0) and sex (attribute 1), 0 = missing. */
+static wye_recset *make_set_attr2(const wye_protocol *p, const fx_person *people, size_t n,
+                                  const uint8_t *band, const uint8_t *sex)
+{
+    const wye_layout *lay = wye_protocol_layout(p);
+    uint8_t *buf = calloc(n, lay->record_size);
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%zu", i);
+        fx_encode(p, &people[i], id, buf + i * lay->record_size);
+        buf[i * lay->record_size + lay->attr_off] = band[i];
+        buf[i * lay->record_size + lay->attr_off + 1] = sex[i];
+    }
+    wye_recset *s;
+    cr_assert_eq(wye_recset_new(p, NULL, &s), WYE_OK);
+    cr_assert_eq(wye_recset_add_records(s, "police", "police.wye", NULL, buf, n, NULL), WYE_OK);
+    cr_assert_eq(wye_recset_finish(s, 1), WYE_OK);
+    free(buf);
+    return s;
+}
+
+static size_t comparison_of(const wye_fs *m, const char *name);
 
 static wye_recset *make_set_p(const wye_protocol *p, const fx_person *people, size_t n)
 {
@@ -159,6 +206,65 @@ Test(fsscore, levels_of_known_pairs)
     unsigned want = dice >= 0.75 ? WYE_FS_CLOSE : WYE_FS_PARTIAL;
     cr_assert_eq(wye_fs_level(fs, pat, g), want);
     cr_assert_eq(wye_fs_level(fs, pat, nhs), WYE_FS_MISSING);
+    wye_recset_free(s);
+}
+
+Test(fsscore, levels_of_sex_and_age_band)
+{
+    /* sex: F = 1, M = 2 (values F, M, X); age bands 2 = 18-24, 3 = 25-34 */
+    const fx_person p[] = {
+        /* 0 */ {"SARAH", NULL, "JONES", NULL, "19990102", "F", NULL, NULL},
+        /* 1 the same date of birth */
+        {"SARAH", NULL, "JONES", NULL, "19990102", "F", NULL, NULL},
+        /* 2 another date, the same band */
+        {"SARAH", NULL, "JONES", NULL, "19990201", "M", NULL, NULL},
+        /* 3 another date in another band */
+        {"SARAH", NULL, "JONES", NULL, "19900102", NULL, NULL, NULL},
+        /* 4 no date of birth, so no age band */
+        {"SARAH", NULL, "JONES", NULL, NULL, "F", NULL, NULL},
+    };
+    const uint8_t band[] = {2, 2, 2, 3, 0};
+    const uint8_t sex[] = {1, 1, 2, 0, 1};
+    wye_recset *s = make_set_attr2(proto, p, 5, band, sex);
+    const wye_recview *v = wye_recset_view(s);
+    wye_fs *m;
+    cr_assert_eq(wye_fs_new(proto, NULL, &m), WYE_OK);
+    size_t ab = comparison_of(m, "age_band"), sx = comparison_of(m, "sex");
+    size_t d = comparison_of(m, "date_of_birth");
+    uint32_t pat = wye_fs_pattern(m, v, 0, 1);
+    cr_assert_eq(wye_fs_level(m, pat, d), WYE_FS_EXACT);
+    cr_assert_eq(wye_fs_level(m, pat, ab), WYE_FS_MISSING, "the band adds nothing to the date");
+    cr_assert_eq(wye_fs_level(m, pat, sx), WYE_FS_EXACT);
+    pat = wye_fs_pattern(m, v, 0, 2);
+    cr_assert_eq(wye_fs_level(m, pat, d), WYE_FS_DISAGREE);
+    cr_assert_eq(wye_fs_level(m, pat, ab), WYE_FS_EXACT);
+    cr_assert_eq(wye_fs_level(m, pat, sx), WYE_FS_DISAGREE);
+    pat = wye_fs_pattern(m, v, 2, 3);
+    cr_assert_eq(wye_fs_level(m, pat, ab), WYE_FS_DISAGREE);
+    cr_assert_eq(wye_fs_level(m, pat, sx), WYE_FS_MISSING, "one record has no sex");
+    pat = wye_fs_pattern(m, v, 0, 4);
+    cr_assert_eq(wye_fs_level(m, pat, ab), WYE_FS_MISSING);
+    cr_assert_eq(wye_fs_level(m, pat, sx), WYE_FS_EXACT);
+    /* weights by level, as for any comparison */
+    double mm[WYE_FS_MAX_LEVELS] = {0, 0.01, 0, 0, 0.99, 0};
+    double uu[WYE_FS_MAX_LEVELS] = {0, 0.3, 0, 0, 0.7, 0};
+    cr_assert_eq(wye_fs_set(m, sx, mm, uu), WYE_OK);
+    double w1 = wye_fs_weight(m, wye_fs_pattern(m, v, 0, 2)); /* sex disagrees */
+    unsigned lv[WYE_FS_MAX_COMPARISONS];
+    for (size_t c = 0; c < wye_fs_ncomparisons(m); c++)
+        lv[c] = wye_fs_level(m, wye_fs_pattern(m, v, 0, 2), c);
+    lv[sx] = WYE_FS_MISSING;
+    cr_assert(fabs(w1 - wye_fs_weight(m, wye_fs_make_pattern(m, lv)) - log2(0.01 / 0.3)) < 1e-12);
+    /* attributes off: the comparisons of the fields alone */
+    wye_fs_params prm;
+    wye_fs_default_params(&prm);
+    prm.age_band = false;
+    wye_fs *m2;
+    cr_assert_eq(wye_fs_new(proto, &prm, &m2), WYE_OK);
+    cr_assert_eq(wye_fs_ncomparisons(m2), 6);
+    cr_assert_str_eq(wye_fs_comparison_at(m2, 5)->name, "sex");
+    wye_fs_free(m2);
+    wye_fs_free(m);
     wye_recset_free(s);
 }
 
