@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "wyelink/disclosure.h"
 #include "wyelink/version.h"
 
 struct wye_linkage {
@@ -707,10 +708,12 @@ int wye_linkage_write_pairs(const wye_linkage *l, FILE *f)
 }
 
 /* A count for sharing: "<5" below 5 unless exact. */
+/* Counts go into the tree exact; wye_disclosure_publish then applies the one
+ * disclosure rule (DISCLOSURE.md) to the whole summary at once, since a cell
+ * is safe only in the light of every other published cell. */
 static json_t *count_json(uint64_t c, bool exact)
 {
-    if (!exact && c < 5)
-        return json_string("<5");
+    (void)exact;
     return json_integer((json_int_t)c);
 }
 
@@ -770,6 +773,8 @@ typedef struct tallies {
     uint64_t *by_count;   /* [k]: persons known to k agencies */
     uint64_t *per_agency; /* [a]: persons with a record at agency a */
     uint64_t *overlap;    /* [x * na + y], x < y: persons known to both */
+    uint64_t *excl;       /* [mask]: persons known to exactly the agencies of mask
+                             (NULL above WYE_DISCLOSURE_MAX_AGENCIES) */
 } tallies;
 
 static void tallies_free(tallies *t)
@@ -777,6 +782,7 @@ static void tallies_free(tallies *t)
     free(t->by_count);
     free(t->per_agency);
     free(t->overlap);
+    free(t->excl);
 }
 
 static int tally_agencies(const wye_linkage *l, tallies *t)
@@ -790,8 +796,11 @@ static int tally_agencies(const wye_linkage *l, tallies *t)
     t->by_count = calloc(na + 2, sizeof *t->by_count);
     t->per_agency = calloc(na + 1, sizeof *t->per_agency);
     t->overlap = calloc(na * na + 1, sizeof *t->overlap);
+    if (na <= WYE_DISCLOSURE_MAX_AGENCIES)
+        t->excl = calloc((size_t)1 << na, sizeof *t->excl);
     int rc = WYE_ENOMEM;
-    if (!seen || !list || !t->by_count || !t->per_agency || !t->overlap)
+    if (!seen || !list || !t->by_count || !t->per_agency || !t->overlap ||
+        (na <= WYE_DISCLOSURE_MAX_AGENCIES && !t->excl))
         goto done;
     for (size_t i = 0; i < v->n; i++)
         seen[(size_t)l->person[i] * words + v->agency[i] / 64] |= 1ull << (v->agency[i] % 64);
@@ -801,6 +810,8 @@ static int tally_agencies(const wye_linkage *l, tallies *t)
             if (seen[pp * words + a / 64] >> (a % 64) & 1)
                 list[k++] = (unsigned)a;
         t->by_count[k]++;
+        if (t->excl)
+            t->excl[seen[pp * words]]++; /* na <= 12: one word */
         for (size_t x = 0; x < k; x++) {
             t->per_agency[list[x]]++;
             for (size_t y = x + 1; y < k; y++)
@@ -861,7 +872,7 @@ static json_t *inputs_json(const wye_linkage *l)
 
 /* What was linked: the tool, the protocol, the linkage secret's key id, the
  * inputs. */
-static void summary_head(const wye_linkage *l, json_t *root, bool exact)
+static void summary_head(const wye_linkage *l, json_t *root)
 {
     const wye_protocol *proto = l->v->protocol;
     uint8_t fp[WYE_FINGERPRINT_BYTES];
@@ -880,8 +891,7 @@ static void summary_head(const wye_linkage *l, json_t *root, bool exact)
         json_object_set_new(root, "key_id", json_string(hex));
     }
     json_object_set_new(root, "inputs", inputs_json(l));
-    json_object_set_new(root, "small_counts",
-                        json_string(exact ? "exact" : "counts below 5 shown as <5"));
+    json_object_set_new(root, "small_counts", json_string("exact"));
 }
 
 /* Records and persons per agency, persons by number of agencies, overlaps. */
@@ -919,6 +929,26 @@ static void summary_counts(const wye_linkage *l, json_t *root, const tallies *t,
             json_array_append_new(ov, o);
         }
     json_object_set_new(root, "overlaps", ov);
+}
+
+/* Every combination of agencies and the persons known to exactly it (the
+ * report's UpSet chart), where there are few enough agencies. */
+static int summary_intersections(const wye_linkage *l, json_t *root, const tallies *t)
+{
+    size_t na = l->v->nagencies;
+    if (!t->excl)
+        return WYE_OK;
+    const char **names = calloc(na + 1, sizeof *names);
+    if (!names)
+        return WYE_ENOMEM;
+    for (size_t a = 0; a < na; a++)
+        names[a] = wye_recset_agency(l->s, a);
+    json_t *in = wye_disclosure_intersections(names, na, t->excl);
+    free(names);
+    if (!in)
+        return WYE_ENOMEM;
+    json_object_set_new(root, "intersections", in);
+    return WYE_OK;
 }
 
 /* The thresholds and how they were chosen. */
@@ -1021,17 +1051,24 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
     if (rc == WYE_OK && !(prof = profiles_json(l, exact)))
         rc = WYE_ENOMEM;
     if (rc == WYE_OK) {
-        summary_head(l, root, exact);
+        summary_head(l, root);
         summary_counts(l, root, &t, exact);
         json_object_set_new(root, "persons_by_attribute", prof);
         json_object_set_new(root, "thresholds", thresholds_json(l));
         json_object_set_new(root, "model", model_json(l));
         json_object_set_new(root, "blocking", blocking_json(l));
         json_object_set_new(root, "links", links_json(l, exact));
-        if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
-            fputc('\n', f) == EOF)
-            rc = WYE_EIO;
+        rc = summary_intersections(l, root, &t);
     }
+    if (rc == WYE_OK) {
+        wye_disclosure_params dp;
+        wye_disclosure_default_params(&dp);
+        dp.exact = exact;
+        rc = wye_disclosure_publish(root, NULL, 0, &dp, NULL, NULL);
+    }
+    if (rc == WYE_OK && (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+                         fputc('\n', f) == EOF))
+        rc = WYE_EIO;
     json_decref(root);
     tallies_free(&t);
     return rc;

@@ -269,6 +269,18 @@ int wye_cmd_demo(int argc, char **argv)
             (char *)NULL))
         return WYE_EXIT_FAIL;
 
+    /* 4b. The report the research team publishes (every count through the
+     * disclosure rule), with the agencies' data-quality summaries. */
+    char report[1100], qual[NAGENCIES][1100];
+    pathf(report, sizeof report, "%s/report.html", d_lu);
+    for (size_t i = 0; i < NAGENCIES; i++)
+        pathf(qual[i], sizeof qual[i], "%s/%s/%s.quality.json", d_keys, agencies[i], agencies[i]);
+    if (run("4b. linkage unit writes the report", wye_cmd_report, "report", "--result", d_res,
+            "--out", report, "--quality", qual[0], "--quality", qual[1], "--quality", qual[2],
+            "--quality", qual[3], "--quality", qual[4], "--quality", qual[5], "--quality",
+            qual[6], "--key", lu_key, "--audit-log", lu_log, (char *)NULL))
+        return WYE_EXIT_FAIL;
+
     /* 5. Information Governance. */
     printf("== 5. IG verifies every audit log and traces each encoded file\n");
     for (size_t i = 0; i < NAGENCIES + 2; i++) {
