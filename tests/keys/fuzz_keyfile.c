@@ -73,6 +73,15 @@ static wye_party *fixed_party(const char *name, const char *role, uint8_t tag)
     return p;
 }
 
+#ifdef WYE_LIBFUZZER
+/* libFuzzer has no hook for the end of a run, but exits through exit(). */
+static void remove_tmpdir(void)
+{
+    unlink(input);
+    rmdir(tmpdir);
+}
+#endif
+
 static void init(void)
 {
     if (police)
@@ -81,6 +90,9 @@ static void init(void)
     strcpy(tmpdir, "/tmp/wye_fuzz_keyfile_XXXXXX");
     CHECK(mkdtemp(tmpdir) != NULL);
     snprintf(input, sizeof input, "%s/input", tmpdir);
+#ifdef WYE_LIBFUZZER
+    CHECK(atexit(remove_tmpdir) == 0);
+#endif
     police = fixed_party("police", "agency", 2);
     custodian = fixed_party("custodian", "custodian", 10);
 }

@@ -80,6 +80,22 @@ static int once(const uint8_t *data, size_t size, int pieces, wye_eval_result *r
     return rc;
 }
 
+/* A known defect (bench/fuzz/crashes/README.md, eval-code): when a row error
+ * and a later quote out of place arrive in the same read, the reader returns
+ * WYE_ECSV with the row error's diagnostic, so the code depends on how the
+ * bytes arrive. WYE_FUZZ_KNOWN=eval-code lets a long run fuzz past it (the
+ * diagnostics must still agree); the replay tests never set it. */
+static int known_code_mixup(int ra, int rb, const wye_diag *da, const wye_diag *db)
+{
+    static int allowed = -1;
+    if (allowed < 0) {
+        const char *k = getenv("WYE_FUZZ_KNOWN");
+        allowed = k && strstr(k, "eval-code") != NULL;
+    }
+    return allowed && ra && rb && (ra == WYE_ECSV || rb == WYE_ECSV) && da->line == db->line &&
+           !strcmp(da->field, db->field) && !strcmp(da->reason, db->reason);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -90,8 +106,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&b, 0, sizeof b);
     int ra = once(data, size, 0, &a, &sa, &da);
     int rb = once(data, size, 1, &b, &sb, &db);
-    CHECK(ra == rb && sa == sb);
-    CHECK(ra <= 0 && ra >= WYE_ELAST);
+    CHECK(sa == sb);
+    CHECK(ra == rb || known_code_mixup(ra, rb, &da, &db));
+    CHECK(ra <= 0 && ra >= WYE_ELAST && rb <= 0 && rb >= WYE_ELAST);
     if (ra) {
         CHECK(da.line == db.line && !strcmp(da.field, db.field));
         return 0;
