@@ -802,6 +802,10 @@ static int build_program(audit *a)
         maxt = m->rows[i].nt > maxt ? m->rows[i].nt : maxt;
     a->ncols = (int)(m->nvars + extra);
     size_t n = (size_t)a->ncols + 1 > maxt ? (size_t)a->ncols + 1 : maxt;
+    /* settle_in_bulk puts one entry per small cell in an objective, and
+     * cells can share a column (fuzz_records found it writing past n) */
+    if (m->ncells + 1 > n)
+        n = m->ncells + 1;
     a->val = malloc(n * sizeof *a->val);
     a->idx = malloc(n * sizeof *a->idx);
     if (!a->val || !a->idx || !(a->lp = make_lp(0, a->ncols)))
