@@ -728,11 +728,15 @@ static json_t *real(double x)
  * one record of each value, and those with none ("missing"). A person counts
  * once per value, and under every value their records show (an age band
  * that differs between extracts, several services). */
-static json_t *profiles_json(const wye_linkage *l, bool exact)
+/* Persons by each attribute's values: over all persons (agency < 0), or over
+ * the persons known to one agency, by the values that agency recorded. A
+ * person counts once per value any of the records looked at carries. */
+static json_t *profiles_json(const wye_linkage *l, bool exact, long agency)
 {
     const wye_recview *v = l->v;
     const wye_protocol *p = v->protocol;
     size_t np = l->st.persons, na = wye_protocol_nattrs(p);
+    const uint64_t known = 1ull << 63; /* the person has a record looked at */
     json_t *root = json_object();
     if (!root)
         return NULL;
@@ -746,15 +750,20 @@ static json_t *profiles_json(const wye_linkage *l, bool exact)
             return NULL;
         }
         for (size_t i = 0; i < v->n; i++) {
+            if (agency >= 0 && v->agency[i] != (unsigned long)agency)
+                continue;
             unsigned x = wye_rec(v, i)[v->layout->attr_off + a];
-            if (x < nv && x < 64)
+            mark[l->person[i]] |= known;
+            if (x < nv && x < 63)
                 mark[l->person[i]] |= 1ull << x;
         }
         uint64_t counts[WYE_MAX_ATTR_VALUES + 1] = {0}, missing = 0;
         for (size_t pp = 0; pp < np; pp++) {
-            if (!(mark[pp] >> 1))
+            if (!(mark[pp] & known))
+                continue;
+            if (!((mark[pp] & ~known) >> 1))
                 missing++;
-            for (size_t x = 1; x < nv && x < 64; x++)
+            for (size_t x = 1; x < nv && x < 63; x++)
                 counts[x] += mark[pp] >> x & 1;
         }
         free(mark);
@@ -764,6 +773,22 @@ static json_t *profiles_json(const wye_linkage *l, bool exact)
         json_object_set_new(o, "values", vals);
         json_object_set_new(o, "missing", count_json(missing, exact));
         json_object_set_new(root, as->name, o);
+    }
+    return root;
+}
+
+/* The same profiles for each agency's persons (the report's per-agency
+ * tables). */
+static json_t *profiles_per_agency_json(const wye_linkage *l, bool exact)
+{
+    json_t *root = json_object();
+    for (size_t a = 0; root && a < l->v->nagencies; a++) {
+        json_t *pa = profiles_json(l, exact, (long)a);
+        if (!pa) {
+            json_decref(root);
+            return NULL;
+        }
+        json_object_set_new(root, wye_recset_agency(l->s, a), pa);
     }
     return root;
 }
@@ -1046,14 +1071,18 @@ static json_t *links_json(const wye_linkage *l, bool exact)
 int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
 {
     tallies t = {0};
-    json_t *root = json_object(), *prof = NULL;
+    json_t *root = json_object(), *prof = NULL, *prof_agency = NULL;
     int rc = root ? tally_agencies(l, &t) : WYE_ENOMEM;
-    if (rc == WYE_OK && !(prof = profiles_json(l, exact)))
+    if (rc == WYE_OK && !(prof = profiles_json(l, exact, -1)))
+        rc = WYE_ENOMEM;
+    if (rc == WYE_OK && !(prof_agency = profiles_per_agency_json(l, exact)))
         rc = WYE_ENOMEM;
     if (rc == WYE_OK) {
         summary_head(l, root);
         summary_counts(l, root, &t, exact);
         json_object_set_new(root, "persons_by_attribute", prof);
+        json_object_set_new(root, "persons_by_attribute_per_agency", prof_agency);
+        prof = prof_agency = NULL;
         json_object_set_new(root, "thresholds", thresholds_json(l));
         json_object_set_new(root, "model", model_json(l));
         json_object_set_new(root, "blocking", blocking_json(l));
@@ -1070,6 +1099,8 @@ int wye_linkage_write_summary(const wye_linkage *l, FILE *f, bool exact)
                          fputc('\n', f) == EOF))
         rc = WYE_EIO;
     json_decref(root);
+    json_decref(prof);
+    json_decref(prof_agency);
     tallies_free(&t);
     return rc;
 }
