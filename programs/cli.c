@@ -364,3 +364,25 @@ void wye_progress_end(wye_progress *p)
     fflush(stderr);
     p->active = false;
 }
+
+int wye_cli_extract_date(const char *cmd, const char *arg, wye_date *out,
+                         char text[WYE_CLI_DATE_TEXT])
+{
+    time_t now = time(NULL) + 86400;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    wye_date tomorrow = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+    if (arg) {
+        if (wye_date_parse_iso(arg, out) != WYE_OK)
+            return wye_cli_usage_error(cmd, "--extract-date must be a real day as YYYY-MM-DD");
+        if (wye_date_cmp(out, &tomorrow) > 0)
+            return wye_cli_usage_error(cmd, "--extract-date is in the future");
+    } else {
+        now = time(NULL);
+        gmtime_r(&now, &tm);
+        *out = (wye_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
+    }
+    snprintf(text, WYE_CLI_DATE_TEXT, "%04d-%02d-%02d", out->year,
+             out->month, out->day);
+    return WYE_EXIT_OK;
+}

@@ -18,6 +18,7 @@
 #include "wyelink/audit.h"
 #include "wyelink/error.h"
 #include "wyelink/keys.h"
+#include "wyelink/normalise.h"
 
 #define WYE_EXIT_OK 0
 #define WYE_EXIT_FAIL 1
@@ -152,5 +153,12 @@ void wye_progress_end(wye_progress *p);
  * elapsed >= 1 and 0 < done < total). Always NUL-terminated. */
 void wye_progress_format(char *buf, size_t n, const char *label, uint64_t done,
                          uint64_t total, double elapsed, const char *unit, uint64_t items);
+
+/* The day an extract was taken: arg as YYYY-MM-DD (not after tomorrow, UTC),
+ * or today (UTC) when arg is NULL; *out and text ("YYYY-MM-DD") are set. A bad
+ * or future date is a usage error (returns WYE_EXIT_USAGE), else WYE_EXIT_OK. */
+#define WYE_CLI_DATE_TEXT 11
+int wye_cli_extract_date(const char *cmd, const char *arg, wye_date *out,
+                         char text[WYE_CLI_DATE_TEXT]);
 
 #endif

@@ -310,23 +310,7 @@ static int fail_file_diag(ctx *c, const char *what, const char *path, int rc,
  * today is allowed) or today (UTC). */
 static int set_extract_date(ctx *c)
 {
-    time_t now = time(NULL) + 86400;
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    wye_date tomorrow = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
-    if (c->o.extract_date) {
-        if (wye_date_parse_iso(c->o.extract_date, &c->extract) != WYE_OK)
-            return wye_cli_usage_error(CMD, "--extract-date must be a real day as YYYY-MM-DD");
-        if (wye_date_cmp(&c->extract, &tomorrow) > 0)
-            return wye_cli_usage_error(CMD, "--extract-date is in the future");
-    } else {
-        now = time(NULL);
-        gmtime_r(&now, &tm);
-        c->extract = (wye_date){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday};
-    }
-    snprintf(c->extract_text, sizeof c->extract_text, "%04d-%02d-%02d", c->extract.year,
-             c->extract.month, c->extract.day);
-    return WYE_EXIT_OK;
+    return wye_cli_extract_date(CMD, c->o.extract_date, &c->extract, c->extract_text);
 }
 
 /* The agency's key and the linkage unit's public key, each of its role. */
